@@ -1,0 +1,31 @@
+// swift-tools-version:6.0
+// ledger: an event-sourced, append-only money ledger in flat files.
+// No package dependencies by design (SPEC §1): toolchain libraries only.
+import PackageDescription
+
+let package = Package(
+    name: "ledger",
+    products: [
+        .executable(name: "ledger", targets: ["ledger"]),
+        .executable(name: "ledger-bench", targets: ["LedgerBench"]),
+    ],
+    targets: [
+        // Hardware CRC32C (SSE4.2) with a runtime check; Swift falls back to slicing-by-8.
+        .target(name: "CLedgerCRC"),
+        // Bytes, files, durability. Knows nothing about money.
+        .target(name: "LedgerStorage", dependencies: ["CLedgerCRC"]),
+        // Money, events, codecs, upcasters, fold, decisions. Pure, no I/O.
+        .target(name: "LedgerDomain"),
+        // Use cases joining storage and domain.
+        .target(name: "LedgerEngine", dependencies: ["LedgerStorage", "LedgerDomain"]),
+        // Argument parsing, output, exit codes.
+        .target(name: "LedgerCLI", dependencies: ["LedgerEngine", "LedgerDomain"]),
+        .executableTarget(name: "ledger", dependencies: ["LedgerCLI"]),
+        .executableTarget(name: "LedgerBench", dependencies: ["LedgerEngine", "LedgerStorage", "LedgerDomain"]),
+        // A tiny helper the multi-process tests spawn: appends raw records through the storage layer.
+        .executableTarget(name: "LedgerTestTool", dependencies: ["LedgerStorage"]),
+        .target(name: "LedgerTestSupport", dependencies: ["LedgerStorage"], path: "Tests/LedgerTestSupport"),
+        .testTarget(name: "LedgerStorageTests", dependencies: ["LedgerStorage", "LedgerTestSupport"]),
+        .testTarget(name: "LedgerCLITests", dependencies: ["LedgerStorage", "LedgerTestSupport"]),
+    ]
+)

@@ -1,0 +1,44 @@
+// Buffered stdout and unbuffered stderr. Commands print through this, never with print().
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+final class Console {
+    private var buffer: [UInt8] = []
+    let json: Bool
+
+    init(json: Bool) { self.json = json }
+
+    func out(_ text: String) {
+        buffer.append(contentsOf: text.utf8)
+        buffer.append(UInt8(ascii: "\n"))
+        if buffer.count >= 1 << 16 { flush() }
+    }
+
+    func flush() {
+        guard !buffer.isEmpty else { return }
+        Console.writeAll(1, buffer)
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    func err(_ text: String) {
+        flush()
+        Console.writeAll(2, Array((text + "\n").utf8))
+    }
+
+    var stderrIsTerminal: Bool { isatty(2) == 1 }
+
+    private static func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { raw in
+            var done = 0
+            while done < raw.count {
+                let n = write(fd, raw.baseAddress! + done, raw.count - done)
+                if n < 0 { if errno == EINTR { continue }; return }
+                done += n
+            }
+        }
+    }
+}

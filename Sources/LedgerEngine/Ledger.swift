@@ -1,0 +1,95 @@
+// The facade every command goes through. It owns the write path's order:
+// lock → open log (recovering a torn tail) → load state → decide → append → fsync.
+
+import LedgerStorage
+
+public final class Ledger {
+    public let layout: StoreLayout
+    public let lockTimeoutMillis: Int
+    /// Things found and fixed while working (rebuilt indexes, cut tails), for the CLI to print on stderr.
+    public private(set) var notes: [String] = []
+
+    public init(layout: StoreLayout, lockTimeoutMillis: Int = Limits.lockTimeoutMillisDefault) {
+        self.layout = layout
+        self.lockTimeoutMillis = lockTimeoutMillis
+    }
+
+    public func config() throws -> StoreConfig { try StoreConfig.load(layout) }
+
+    /// Opens the log read-only (no lock): readers never block the writer.
+    public func openLog() throws -> Log {
+        let log = try LedgerError.translating { try Log.open(directory: layout.logDirectory) }
+        notes += log.notes.map(\.description)
+        return log
+    }
+
+    /// Runs `body` holding the writer lock with a recovered log.
+    public func withWriter<T>(_ body: (LogWriter, StoreConfig) throws -> T) throws -> T {
+        try LedgerError.translating { try FileSystem.makeDirectory(layout.root) }
+        let lock = try LedgerError.translating { try StoreLock.acquire(layout.lockPath, timeoutMillis: lockTimeoutMillis) }
+        defer { lock.release() }
+        let config = try config()
+        let writer = try LedgerError.translating {
+            try LogWriter(directory: layout.logDirectory, segmentBytes: config.segmentBytes, holding: lock)
+        }
+        let seen = writer.log.notes.count
+        notes += writer.log.notes.map(\.description)
+        defer { notes += writer.log.notes[seen...].map(\.description) }
+        return try LedgerError.translating { try body(writer, config) }
+    }
+
+    // MARK: info
+
+    public struct SegmentInfo: Equatable {
+        public let name: String
+        public let firstPosition: UInt64
+        public let records: UInt64
+        public let bytes: Int
+    }
+
+    public struct Info: Equatable {
+        public let store: String
+        public let records: UInt64
+        public let head: String
+        public let firstTimestampMicros: Int64?
+        public let lastTimestampMicros: Int64?
+        public let bytes: Int
+        public let segments: [SegmentInfo]
+    }
+
+    public func info() throws -> Info {
+        let log = try openLog()
+        let segments = log.segments.map {
+            SegmentInfo(name: $0.name, firstPosition: $0.base, records: $0.recordCount, bytes: $0.committedBytes)
+        }
+        let first = try LedgerError.translating { try log.timestamp(ofPosition: 1) }
+        return Info(store: layout.root, records: log.head.position, head: log.head.text,
+                    firstTimestampMicros: first, lastTimestampMicros: log.head.position > 0 ? log.head.timestampMicros : nil,
+                    bytes: segments.reduce(0) { $0 + $1.bytes }, segments: segments)
+    }
+
+    // MARK: verify
+
+    /// Parses "POSITION:HASH" as printed by `info`.
+    public static func parseHead(_ text: String) throws -> (UInt64, [UInt8]) {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, let position = UInt64(parts[0]), let hash = Hex.decode(String(parts[1])),
+              hash.count == SHA256.digestBytes else {
+            throw LedgerError.usage("--expect-head must be POSITION:HASH (64 hex digits), as printed by `ledger info`; got '\(text)'")
+        }
+        return (position, hash)
+    }
+
+    /// Verifies the log under the writer lock, so that the tail it sees is stable.
+    public func verify(expectHead: String?, progress: ((UInt64, UInt64) -> Void)? = nil) throws -> LogVerifyReport {
+        let expected = try expectHead.map(Self.parseHead)
+        guard FileSystem.isDirectory(layout.root) else {
+            throw LedgerError.usage("no store at \(layout.root)")
+        }
+        let lock = try LedgerError.translating { try StoreLock.acquire(layout.lockPath, timeoutMillis: lockTimeoutMillis) }
+        defer { lock.release() }
+        return try LedgerError.translating {
+            try LogVerifier.verify(directory: layout.logDirectory, expectHead: expected, progress: progress)
+        }
+    }
+}

@@ -1,0 +1,21 @@
+// Every named bound of the storage layer. Nothing here is tunable at run time
+// except through the values a caller passes (segment size, lock timeout).
+
+public enum Limits {
+    /// Largest record body (position + timestamp + type + version + payload).
+    public static let recordBodyBytesMax = 64 * 1024
+    /// Most records one batch may carry; keeps a batch (and a reader's buffer) bounded.
+    public static let batchRecordsMax = 100_000
+    /// Most bytes of frames one batch may carry.
+    public static let batchBytesMax = 64 * 1024 * 1024
+    /// Default segment roll-over size.
+    public static let segmentBytesDefault = 64 * 1024 * 1024
+    /// Smallest segment size a store may configure (tests use tiny segments).
+    public static let segmentBytesMin = 256
+    /// Largest segment size a store may configure.
+    public static let segmentBytesMax = 1024 * 1024 * 1024
+    /// Bytes read per pread when scanning a segment.
+    public static let readChunkBytes = 1024 * 1024
+    /// Default time a writer waits for the lock before giving up with `busy`.
+    public static let lockTimeoutMillisDefault = 10_000
+}

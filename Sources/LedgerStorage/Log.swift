@@ -1,0 +1,225 @@
+// The log as a whole: its segments, its committed head, forward iteration from
+// any position and lookups by position and by time through the sidecar indexes.
+// Opening never changes a file unless `repair` is set (the writer holds the lock).
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// The last committed record: its position, timestamp and the hash chain value after it.
+public struct LogHead: Equatable, Sendable {
+    public var position: UInt64
+    public var timestampMicros: Int64
+    public var chain: [UInt8]
+
+    public static let genesisChain = [UInt8](repeating: 0, count: SHA256.digestBytes)
+    public static let empty = LogHead(position: 0, timestampMicros: Int64.min, chain: genesisChain)
+
+    /// "POSITION:HASH", the form `ledger info` prints and `verify --expect-head` takes.
+    public var text: String { "\(position):\(Hex.encode(chain))" }
+}
+
+/// Something opening or reading the log found and dealt with; reported, never fatal.
+public enum StorageNote: Equatable, CustomStringConvertible {
+    case indexRebuilt(segment: String, reason: String)
+    case tailCut(segment: String, offset: Int, bytes: Int, reason: String)
+    case tailIgnored(segment: String, offset: Int, bytes: Int, reason: String)
+
+    public var description: String {
+        switch self {
+        case .indexRebuilt(let s, let r): return "index of \(s) rebuilt from the segment: \(r)"
+        case .tailCut(let s, let o, let b, let r): return "cut \(b) uncommitted bytes from \(s) at byte offset \(o): \(r)"
+        case .tailIgnored(let s, let o, let b, let r): return "ignoring \(b) uncommitted bytes in \(s) at byte offset \(o): \(r)"
+        }
+    }
+}
+
+public final class Segment {
+    public let base: UInt64
+    public let name: String
+    public let path: String
+    public let indexPath: String
+    /// base - 1 while the segment holds no committed record.
+    public internal(set) var lastPosition: UInt64
+    /// Bytes up to the end of the last committed batch.
+    public internal(set) var committedBytes: Int
+    /// Leading index entries that are on disk and trusted.
+    var indexEntriesOnDisk: Int
+    /// Entries after those, known from a scan (an index being repaired, or a reader's view of an unindexed tail).
+    var indexEntriesInMemory: [IndexEntry] = []
+    private var indexFD: FileDescriptor?
+
+    init(base: UInt64, directory: String) {
+        self.base = base
+        name = RecordFormat.segmentName(base: base)
+        path = directory + "/" + name
+        indexPath = directory + "/" + RecordFormat.indexName(base: base)
+        lastPosition = base &- 1
+        committedBytes = RecordFormat.segmentHeaderBytes
+        indexEntriesOnDisk = 0
+    }
+
+    deinit { indexFD?.close() }
+
+    public var recordCount: UInt64 { lastPosition &- base &+ 1 }
+
+    /// The index entry of `position`, checked against its CRC and position; nil if the on-disk entry is bad.
+    func indexEntry(_ position: UInt64) throws -> IndexEntry? {
+        let i = Int(position - base)
+        if i >= indexEntriesOnDisk {
+            let j = i - indexEntriesOnDisk
+            return j < indexEntriesInMemory.count ? indexEntriesInMemory[j] : nil
+        }
+        if indexFD == nil { indexFD = try StorageError.wrapping { try FileDescriptor.openIfExists(indexPath, O_RDONLY) } }
+        guard let fd = indexFD else { return nil }
+        var raw = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+        let n = try withUnsafeMutableBytes(of: &raw) { buf in
+            try StorageError.wrapping { try fd.read(into: buf, at: i * RecordFormat.indexEntryBytes) }
+        }
+        guard n == RecordFormat.indexEntryBytes else { return nil }
+        guard let entry = withUnsafeBytes(of: &raw, { IndexEntry.decode($0.baseAddress!) }), entry.position == position,
+              entry.offset >= UInt64(RecordFormat.segmentHeaderBytes),
+              entry.offset + UInt64(entry.frameBytes) <= UInt64(committedBytes) else { return nil }
+        return entry
+    }
+
+    /// Replaces the index with entries rebuilt from the segment itself.
+    func useRebuiltIndex(_ entries: [IndexEntry]) {
+        indexEntriesOnDisk = 0
+        indexEntriesInMemory = entries
+        indexFD?.close()
+        indexFD = nil
+    }
+
+    func markIndexOnDisk() {
+        indexEntriesOnDisk += indexEntriesInMemory.count
+        indexEntriesInMemory = []
+        indexFD?.close()
+        indexFD = nil
+    }
+}
+
+public final class Log {
+    public let directory: String
+    public internal(set) var segments: [Segment] = []
+    public internal(set) var head: LogHead = .empty
+    public internal(set) var notes: [StorageNote] = []
+    let repair: Bool
+
+    init(directory: String, repair: Bool) {
+        self.directory = directory
+        self.repair = repair
+    }
+
+    /// Opens the log for reading: finds the committed head without changing any file.
+    /// A missing directory is an empty log.
+    public static func open(directory: String) throws -> Log {
+        let log = Log(directory: directory, repair: false)
+        try LogOpener(log: log).run()
+        return log
+    }
+
+    // MARK: Reading
+
+    /// Visits committed records in order from `position` through `last` (inclusive, capped at the head).
+    /// The visitor returns false to stop early.
+    public func forEach(from position: UInt64, through last: UInt64 = .max,
+                        _ visit: (StoredRecord) throws -> Bool) throws {
+        let first = max(position, RecordFormat.firstPosition)
+        let stop = min(last, head.position)
+        guard first <= stop, var si = segmentIndex(containing: first) else { return }
+        var seekTo: UInt64? = first
+        while si < segments.count {
+            let segment = segments[si]
+            si += 1
+            guard segment.recordCount > 0 else { continue }
+            var startOffset = RecordFormat.segmentHeaderBytes
+            var startPosition = segment.base
+            if let target = seekTo, target > segment.base {
+                if let entry = try segment.indexEntry(target), try frameIsValid(segment, entry) {
+                    startOffset = Int(entry.offset)
+                    startPosition = target
+                } else {
+                    notes.append(.indexRebuilt(segment: segment.name, reason: "entry for position \(target) is damaged; scanned the segment instead"))
+                }
+            }
+            let skipBelow = seekTo ?? 0
+            seekTo = nil
+            let fd = try StorageError.wrapping { try FileDescriptor.open(segment.path, O_RDONLY) }
+            defer { fd.close() }
+            let scanner = SegmentScanner(fd: fd, name: segment.name, endOffset: segment.committedBytes)
+            var state = ScanState(nextPosition: startPosition, lastTimestampMicros: Int64.min, chain: nil,
+                                  verifyChain: false, committedEnd: startOffset)
+            var finished = false
+            let result = try scanner.scan(from: startOffset, state: &state, partialFirstBatch: startOffset != RecordFormat.segmentHeaderBytes) { record, _, _ in
+                if record.position < skipBelow { return true }
+                if record.position > stop { finished = true; return false }
+                if try !visit(record) { finished = true; return false }
+                return true
+            }
+            if finished { return }
+            if case .damaged(let offset, let reason) = result {
+                throw StorageError.corruptRecord(segment: segment.name, offset: offset, position: state.nextPosition, reason: reason)
+            }
+            if segment.lastPosition >= stop { return }
+        }
+    }
+
+    /// The last position whose timestamp is ≤ `timestampMicros`; 0 when every record is later.
+    public func lastPosition(atOrBefore timestampMicros: Int64) throws -> UInt64 {
+        let filled = segments.filter { $0.recordCount > 0 }
+        // Last segment whose first record is at or before the time.
+        var lo = 0
+        var hi = filled.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if try timestamp(of: filled[mid].base, in: filled[mid]) <= timestampMicros { lo = mid + 1 } else { hi = mid }
+        }
+        guard lo > 0 else { return 0 }
+        let segment = filled[lo - 1]
+        // Last position in it with timestamp ≤ time (timestamps never decrease).
+        var a = segment.base
+        var b = segment.lastPosition + 1
+        while a < b {
+            let mid = a + (b - a) / 2
+            if try timestamp(of: mid, in: segment) <= timestampMicros { a = mid + 1 } else { b = mid }
+        }
+        return a - 1
+    }
+
+    /// The timestamp of a committed position, through the index.
+    public func timestamp(ofPosition position: UInt64) throws -> Int64? {
+        guard position >= 1, position <= head.position, let si = segmentIndex(containing: position) else { return nil }
+        return try timestamp(of: position, in: segments[si])
+    }
+
+    private func timestamp(of position: UInt64, in segment: Segment) throws -> Int64 {
+        if let entry = try segment.indexEntry(position) { return entry.timestampMicros }
+        // A damaged entry: rebuild this segment's index in memory and answer from it.
+        let entries = try LogOpener.scanEntries(of: segment, previousChain: nil).entries
+        segment.useRebuiltIndex(entries)
+        notes.append(.indexRebuilt(segment: segment.name, reason: "entry for position \(position) is damaged"))
+        guard let entry = try segment.indexEntry(position) else {
+            throw StorageError.corruptRecord(segment: segment.name, offset: 0, position: position, reason: "position missing from segment")
+        }
+        return entry.timestampMicros
+    }
+
+    func segmentIndex(containing position: UInt64) -> Int? {
+        var lo = 0
+        var hi = segments.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if segments[mid].base <= position { lo = mid + 1 } else { hi = mid }
+        }
+        return lo == 0 ? nil : lo - 1
+    }
+
+    func frameIsValid(_ segment: Segment, _ entry: IndexEntry) throws -> Bool {
+        let fd = try StorageError.wrapping { try FileDescriptor.open(segment.path, O_RDONLY) }
+        defer { fd.close() }
+        return try LogOpener.frameAt(fd, offset: Int(entry.offset), limit: segment.committedBytes)?.position == entry.position
+    }
+}

@@ -1,0 +1,170 @@
+// The only code that appends to the log. Commit rule: a batch is its data
+// records followed by one commit record (count + chain hash), written with one
+// pwrite and made durable with one fdatasync; it exists iff its commit record
+// is complete and agrees with it. Index entries are written only after that
+// fdatasync, so an index entry always points at a durable record.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Records to append together; frames are built (and CRC'd) as they are added.
+public struct Batch {
+    public let firstPosition: UInt64
+    public private(set) var count = 0
+    public private(set) var lastTimestampMicros: Int64
+    var frames: [UInt8] = []
+
+    init(firstPosition: UInt64, lastTimestampMicros: Int64) {
+        self.firstPosition = firstPosition
+        self.lastTimestampMicros = lastTimestampMicros
+    }
+
+    public var isEmpty: Bool { count == 0 }
+    public var byteCount: Int { frames.count }
+    /// The position the next appended record will get.
+    public var nextPosition: UInt64 { firstPosition + UInt64(count) }
+
+    public mutating func append(timestampMicros: Int64, type: UInt16, schemaVersion: UInt16,
+                                payload: UnsafeRawBufferPointer) throws {
+        let bodyBytes = RecordFormat.bodyHeaderBytes + payload.count
+        guard bodyBytes <= Limits.recordBodyBytesMax else { throw StorageError.recordTooLarge(bytes: bodyBytes, max: Limits.recordBodyBytesMax) }
+        guard type < RecordFormat.reservedTypeFirst else { throw StorageError.invalidRecordType(type) }
+        guard timestampMicros >= lastTimestampMicros else {
+            throw StorageError.timestampBeforeLast(timestampMicros: timestampMicros, lastMicros: lastTimestampMicros)
+        }
+        guard count < Limits.batchRecordsMax, frames.count + 8 + bodyBytes <= Limits.batchBytesMax else {
+            throw StorageError.batchTooLarge(records: count + 1, bytes: frames.count + 8 + bodyBytes)
+        }
+        Frame.append(to: &frames, position: nextPosition, timestampMicros: timestampMicros, type: type,
+                     schemaVersion: schemaVersion, payload: payload)
+        count += 1
+        lastTimestampMicros = timestampMicros
+    }
+
+    public mutating func append(timestampMicros: Int64, type: UInt16, schemaVersion: UInt16, payload: [UInt8]) throws {
+        try payload.withUnsafeBytes { try append(timestampMicros: timestampMicros, type: type, schemaVersion: schemaVersion, payload: $0) }
+    }
+}
+
+public final class LogWriter {
+    public let log: Log
+    public let segmentBytes: Int
+    private var segmentFD: FileDescriptor?
+    /// Set when a write or sync failed: the file state is unknown until the log is reopened.
+    private var failed = false
+
+    /// Opens the log for appending, repairing a torn tail and stale indexes.
+    /// The caller must hold the store's writer lock for the writer's whole life.
+    public init(directory: String, segmentBytes: Int, holding lock: StoreLock) throws {
+        precondition(segmentBytes >= Limits.segmentBytesMin && segmentBytes <= Limits.segmentBytesMax)
+        _ = lock
+        self.segmentBytes = segmentBytes
+        try StorageError.wrapping { try FileSystem.makeDirectory(directory) }
+        log = Log(directory: directory, repair: true)
+        try LogOpener(log: log).run()
+    }
+
+    deinit { segmentFD?.close() }
+
+    public var head: LogHead { log.head }
+
+    public func makeBatch() -> Batch {
+        Batch(firstPosition: log.head.position + 1, lastTimestampMicros: log.head.timestampMicros)
+    }
+
+    /// Appends `batch` durably; returns the positions it was given.
+    @discardableResult
+    public func append(_ batch: Batch) throws -> ClosedRange<UInt64> {
+        precondition(!failed, "append after a failed write; reopen the log")
+        precondition(batch.firstPosition == log.head.position + 1, "batch was made for another head")
+        precondition(!batch.isEmpty, "empty batch")
+        let lastPosition = batch.nextPosition - 1
+
+        var sha = SHA256()
+        sha.update(log.head.chain)
+        sha.update(batch.frames)
+        let chain = sha.finalize()
+        var payload: [UInt8] = []
+        payload.appendLE(UInt32(batch.count))
+        payload.appendLE(UInt32(0))
+        payload.append(contentsOf: chain)
+
+        let (segment, fd, created) = try segmentForAppend(firstPosition: batch.firstPosition)
+        var bytes: [UInt8] = created ? SegmentHeader.encode(base: segment.base) : []
+        bytes.reserveCapacity(bytes.count + batch.frames.count + RecordFormat.commitFrameBytes)
+        let framesOffset = (created ? RecordFormat.segmentHeaderBytes : segment.committedBytes)
+        bytes.append(contentsOf: batch.frames)
+        payload.withUnsafeBytes {
+            Frame.append(to: &bytes, position: lastPosition, timestampMicros: batch.lastTimestampMicros,
+                         type: RecordFormat.commitType, schemaVersion: RecordFormat.commitSchemaVersion, payload: $0)
+        }
+        let writeOffset = created ? 0 : segment.committedBytes
+        do {
+            try fd.writeAll(bytes, at: writeOffset)
+            try fd.syncData()
+            if created { try FileSystem.syncDirectory(log.directory) }
+        } catch let error as SystemError {
+            failed = true
+            // Best effort: leave no partial batch behind for the next opener to cut.
+            try? fd.truncate(to: writeOffset)
+            throw StorageError.io(error)
+        }
+
+        segment.committedBytes = writeOffset + bytes.count
+        segment.lastPosition = lastPosition
+        log.head = LogHead(position: lastPosition, timestampMicros: batch.lastTimestampMicros, chain: chain)
+        appendIndexEntries(segment, batch, framesOffset: framesOffset)
+        return batch.firstPosition...lastPosition
+    }
+
+    /// The segment the next batch goes to, rolling over (or creating the first) when needed.
+    private func segmentForAppend(firstPosition: UInt64) throws -> (Segment, FileDescriptor, Bool) {
+        if let last = log.segments.last, last.committedBytes < segmentBytes || last.recordCount == 0 {
+            if segmentFD == nil {
+                segmentFD = try StorageError.wrapping { try FileDescriptor.open(last.path, O_RDWR) }
+            }
+            return (last, segmentFD!, last.committedBytes < RecordFormat.segmentHeaderBytes)
+        }
+        segmentFD?.close()
+        segmentFD = nil
+        let segment = Segment(base: firstPosition, directory: log.directory)
+        let fd = try StorageError.wrapping {
+            let fd = try FileDescriptor.open(segment.path, O_RDWR | O_CREAT | O_EXCL)
+            try FileDescriptor.open(segment.indexPath, O_WRONLY | O_CREAT | O_TRUNC).close()
+            return fd
+        }
+        segmentFD = fd
+        segment.committedBytes = 0
+        log.segments.append(segment)
+        return (segment, fd, true)
+    }
+
+    /// Index entries after the batch is durable. A failure here loses nothing: the index is
+    /// derived and the next opener rebuilds what is missing.
+    private func appendIndexEntries(_ segment: Segment, _ batch: Batch, framesOffset: Int) {
+        var entries: [UInt8] = []
+        entries.reserveCapacity(batch.count * RecordFormat.indexEntryBytes)
+        batch.frames.withUnsafeBytes { raw in
+            var q = 0
+            while q < raw.count {
+                let p = raw.baseAddress! + q
+                let frameBytes = RecordFormat.frameHeaderBytes + Int(LE.u32(p, 0))
+                IndexEntry(position: Frame.position(p), timestampMicros: Frame.timestamp(p),
+                           offset: UInt64(framesOffset + q), frameBytes: UInt32(frameBytes)).append(to: &entries)
+                q += frameBytes
+            }
+        }
+        let offset = segment.indexEntriesOnDisk * RecordFormat.indexEntryBytes
+        do {
+            let fd = try FileDescriptor.open(segment.indexPath, O_WRONLY | O_CREAT)
+            defer { fd.close() }
+            try fd.writeAll(entries, at: offset)
+            segment.indexEntriesOnDisk += batch.count
+        } catch {
+            log.notes.append(.indexRebuilt(segment: segment.name, reason: "index write failed (\(error)); it will be rebuilt"))
+        }
+    }
+}

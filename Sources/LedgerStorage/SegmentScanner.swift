@@ -1,0 +1,192 @@
+// Forward scan of one segment in large chunks: checks every frame (length, CRC,
+// dense positions, monotonic timestamps) and hands out a batch's records only
+// once its commit record has been seen and checked. It never decides whether a
+// bad batch is a torn tail or corruption; the caller knows where it is.
+
+/// Where a scan stands between batches; updated only when a batch commits.
+struct ScanState {
+    var nextPosition: UInt64
+    var lastTimestampMicros: Int64
+    /// The chain value after the last committed batch, when known.
+    var chain: [UInt8]?
+    /// Verify each batch's chain hash (needs `chain` to be known).
+    var verifyChain: Bool
+    /// File offset just past the last committed batch.
+    var committedEnd: Int
+    var batchesCommitted = 0
+}
+
+enum ScanStop: Equatable {
+    /// Reached the end exactly at a batch boundary.
+    case cleanEnd
+    /// The visitor asked to stop.
+    case stopped
+    /// The batch starting at `offset` is incomplete or damaged.
+    case damaged(offset: Int, reason: String)
+}
+
+final class SegmentScanner {
+    let fd: FileDescriptor
+    let name: String
+    /// Bytes of the file the scan may look at (a reader passes its committed end).
+    let endOffset: Int
+    private var buffer: UnsafeMutableRawBufferPointer
+
+    init(fd: FileDescriptor, name: String, endOffset: Int) {
+        self.fd = fd
+        self.name = name
+        self.endOffset = endOffset
+        buffer = .allocate(byteCount: min(Limits.readChunkBytes, max(4096, endOffset)), alignment: 16)
+    }
+
+    deinit { buffer.deallocate() }
+
+    /// Scans batches from `offset`. With `partialFirstBatch` the scan starts in the middle
+    /// of a batch (seeking by index): that batch's count may exceed what was seen and its
+    /// chain hash is adopted rather than checked.
+    func scan(from offset: Int, state: inout ScanState, partialFirstBatch: Bool = false,
+              visit: (StoredRecord, _ offset: Int, _ frameBytes: Int) throws -> Bool,
+              batchDone: ((_ lastPosition: UInt64, _ chain: [UInt8]) -> Void)? = nil) throws -> ScanStop {
+        var bufferOffset = offset   // file offset of buffer[0]
+        var end = 0                 // valid bytes in buffer
+        var batchStart = 0          // buffer index where the pending batch starts
+        var cursor = 0
+        var pending = 0
+        var expected = state.nextPosition
+        var lastTimestamp = state.lastTimestampMicros
+        var partial = partialFirstBatch
+        state.committedEnd = offset
+
+        while true {
+            let base = buffer.baseAddress!
+            let available = end - cursor
+            switch Frame.check(base + cursor, available: available) {
+            case .incomplete:
+                if bufferOffset + end >= endOffset {
+                    if available == 0 && pending == 0 { return .cleanEnd }
+                    let reason = available == 0 ? "batch ends without a commit record" : "record cut short at end of file (offset \(bufferOffset + cursor))"
+                    return .damaged(offset: bufferOffset + batchStart, reason: reason)
+                }
+                try refill(&bufferOffset, &end, &batchStart, &cursor)
+                continue
+            case .invalid(let reason):
+                return .damaged(offset: bufferOffset + batchStart, reason: "\(reason) at byte offset \(bufferOffset + cursor)")
+            case .valid(let frameBytes):
+                let p = UnsafeRawPointer(base + cursor)
+                if Frame.isCommit(p, frameBytes: frameBytes) {
+                    let (count, chain) = Frame.commit(p)
+                    let countOK = partial ? Int(count) >= pending : Int(count) == pending
+                    guard pending > 0, countOK, Frame.position(p) == expected - 1 else {
+                        return .damaged(offset: bufferOffset + batchStart,
+                                        reason: "commit record at byte offset \(bufferOffset + cursor) does not match its batch (\(pending) records, commit says \(count))")
+                    }
+                    if state.verifyChain, !partial, let previous = state.chain {
+                        var sha = SHA256()
+                        sha.update(previous)
+                        sha.update(UnsafeRawBufferPointer(start: base + batchStart, count: cursor - batchStart))
+                        if sha.finalize() != chain {
+                            return .damaged(offset: bufferOffset + batchStart,
+                                            reason: "hash chain mismatch for the batch ending at position \(expected - 1) (a record was altered)")
+                        }
+                    }
+                    // Hand out the committed batch.
+                    var q = batchStart
+                    var stop = false
+                    while q < cursor {
+                        let fb = RecordFormat.frameHeaderBytes + Int(LE.u32(base + q, 0))
+                        if try !visit(Frame.record(base + q, frameBytes: fb), bufferOffset + q, fb) { stop = true; break }
+                        q += fb
+                    }
+                    cursor += frameBytes
+                    batchStart = cursor
+                    pending = 0
+                    partial = false
+                    state.nextPosition = expected
+                    state.lastTimestampMicros = lastTimestamp
+                    state.chain = chain
+                    state.committedEnd = bufferOffset + cursor
+                    state.batchesCommitted += 1
+                    batchDone?(expected - 1, chain)
+                    if stop { return .stopped }
+                } else {
+                    let type = Frame.type(p)
+                    let position = Frame.position(p)
+                    let timestamp = Frame.timestamp(p)
+                    let at = bufferOffset + cursor
+                    if type >= RecordFormat.reservedTypeFirst {
+                        return .damaged(offset: bufferOffset + batchStart, reason: "reserved record type \(type) at byte offset \(at)")
+                    }
+                    if position != expected {
+                        return .damaged(offset: bufferOffset + batchStart, reason: "position \(position) at byte offset \(at) where \(expected) was expected")
+                    }
+                    if timestamp < lastTimestamp {
+                        return .damaged(offset: bufferOffset + batchStart, reason: "timestamp goes backwards at byte offset \(at)")
+                    }
+                    if pending >= Limits.batchRecordsMax {
+                        return .damaged(offset: bufferOffset + batchStart, reason: "batch exceeds \(Limits.batchRecordsMax) records")
+                    }
+                    expected += 1
+                    lastTimestamp = timestamp
+                    pending += 1
+                    cursor += frameBytes
+                }
+            }
+        }
+    }
+
+    /// Moves the pending batch to the front of the buffer and reads more bytes behind it.
+    private func refill(_ bufferOffset: inout Int, _ end: inout Int, _ batchStart: inout Int, _ cursor: inout Int) throws {
+        let keep = end - batchStart
+        if batchStart > 0 {
+            if keep > 0 { buffer.baseAddress!.copyMemory(from: buffer.baseAddress! + batchStart, byteCount: keep) }
+            bufferOffset += batchStart
+            cursor -= batchStart
+            end = keep
+            batchStart = 0
+        }
+        if end == buffer.count {
+            let grown = UnsafeMutableRawBufferPointer.allocate(byteCount: buffer.count * 2, alignment: 16)
+            grown.baseAddress!.copyMemory(from: buffer.baseAddress!, byteCount: end)
+            buffer.deallocate()
+            buffer = grown
+        }
+        let want = min(buffer.count - end, endOffset - (bufferOffset + end))
+        let n = try StorageError.wrapping {
+            try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[end..<(end + want)]), at: bufferOffset + end)
+        }
+        if n == 0 {
+            throw StorageError.corruptRecord(segment: name, offset: bufferOffset + end, position: 0,
+                                             reason: "file is shorter than the \(endOffset) bytes it had when opened")
+        }
+        end += n
+    }
+
+    /// True when a well-formed commit record for a position ≥ `minPosition` lies after `offset`.
+    /// A bad batch followed by a good commit is corruption, not a torn tail.
+    func validCommitExists(after offset: Int, minPosition: UInt64) throws -> Bool {
+        let frameBytes = RecordFormat.commitFrameBytes
+        var start = offset + 1
+        let chunk = Limits.readChunkBytes
+        while start + frameBytes <= endOffset {
+            let count = min(chunk + frameBytes, endOffset - start)
+            let bytes = try StorageError.wrapping { try fd.read(count: count, at: start) }
+            if bytes.count < frameBytes { return false }
+            let found = bytes.withUnsafeBytes { raw -> Bool in
+                let p = raw.baseAddress!
+                var i = 0
+                while i + frameBytes <= raw.count {
+                    if LE.u32(p, i) == UInt32(RecordFormat.commitBodyBytes),
+                       case .valid(let fb) = Frame.check(p + i, available: raw.count - i),
+                       Frame.isCommit(p + i, frameBytes: fb), Frame.position(p + i) >= minPosition {
+                        return true
+                    }
+                    i += 1
+                }
+                return false
+            }
+            if found { return true }
+            start += chunk
+        }
+        return false
+    }
+}
