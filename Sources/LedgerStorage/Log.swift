@@ -107,16 +107,20 @@ public final class Log {
     public internal(set) var head: LogHead = .empty
     public internal(set) var notes: [StorageNote] = []
     let repair: Bool
+    /// Whether the caller holds the writer lock. Without it, an unindexed or partial tail in the
+    /// last segment is a writer mid-append, normal and not worth a note.
+    let lockHeld: Bool
 
-    init(directory: String, repair: Bool) {
+    init(directory: String, repair: Bool, lockHeld: Bool) {
         self.directory = directory
         self.repair = repair
+        self.lockHeld = lockHeld
     }
 
     /// Opens the log for reading: finds the committed head without changing any file.
     /// A missing directory is an empty log.
-    public static func open(directory: String) throws -> Log {
-        let log = Log(directory: directory, repair: false)
+    public static func open(directory: String, lockHeld: Bool = false) throws -> Log {
+        let log = Log(directory: directory, repair: false, lockHeld: lockHeld)
         try LogOpener(log: log).run()
         return log
     }
@@ -160,8 +164,8 @@ public final class Log {
                 return true
             }
             if finished { return }
-            if case .damaged(let offset, let reason) = result {
-                throw StorageError.corruptRecord(segment: segment.name, offset: offset, position: state.nextPosition, reason: reason)
+            if case .damaged(_, let offset, let position, let reason) = result {
+                throw StorageError.corruptRecord(segment: segment.name, offset: offset, position: position, reason: reason)
             }
             if segment.lastPosition >= stop { return }
         }

@@ -122,17 +122,15 @@ struct LogOpener {
             }
             return (state, stop)
         }
-        var (state, stop) = try scan(from: start)
-        if start != nil && state.batchesCommitted == 0 {
-            // The indexed record is not followed by its commit: distrust the index entirely.
-            trusted = 0
-            (state, stop) = try scan(from: nil)
-        }
-        if case .damaged(let offset, let reason) = stop {
-            if try scanner.validCommitExists(after: offset, minPosition: state.nextPosition) {
-                throw StorageError.corruptRecord(segment: segment.name, offset: offset, position: state.nextPosition, reason: reason)
+        let (state, stop) = try scan(from: start)
+        if case .damaged(let batchOffset, let offset, let position, let reason) = stop {
+            // An index entry is written only after its batch's fdatasync, so damage at or before
+            // an indexed position is damage to an acknowledged batch, never a torn write.
+            let acknowledged = start.map { state.nextPosition <= $0.position } ?? false
+            if try acknowledged || scanner.validCommitExists(after: batchOffset, minPosition: state.nextPosition) {
+                throw StorageError.corruptRecord(segment: segment.name, offset: offset, position: position, reason: reason)
             }
-            try cutTail(segment, fd, offset: offset, size: size, reason: reason)
+            try cutTail(segment, fd, offset: batchOffset, size: size, reason: "\(reason) at byte offset \(offset)")
         }
         segment.committedBytes = state.committedEnd
         segment.lastPosition = state.nextPosition - 1
@@ -140,7 +138,7 @@ struct LogOpener {
             let reason = indexCount > trusted + collected.count ? "longer than the segment (\(indexCount) entries for \(trusted + collected.count) records)"
                 : start == nil ? "missing or damaged (\(indexCount) entries found)"
                 : "short by \(trusted + collected.count - indexCount) entries"
-            log.notes.append(.indexRebuilt(segment: segment.name, reason: reason))
+            if log.lockHeld { log.notes.append(.indexRebuilt(segment: segment.name, reason: reason)) }
         }
         segment.indexEntriesOnDisk = trusted
         segment.indexEntriesInMemory = collected
@@ -157,7 +155,7 @@ struct LogOpener {
                 try fd.syncData()
             }
             log.notes.append(.tailCut(segment: segment.name, offset: offset, bytes: size - offset, reason: reason))
-        } else {
+        } else if log.lockHeld {
             log.notes.append(.tailIgnored(segment: segment.name, offset: offset, bytes: size - offset, reason: reason))
         }
     }
@@ -262,8 +260,8 @@ struct LogOpener {
                                       offset: UInt64(offset), frameBytes: UInt32(frameBytes)))
             return true
         }
-        if case .damaged(let offset, let reason) = stop {
-            throw StorageError.corruptRecord(segment: segment.name, offset: offset, position: state.nextPosition, reason: reason)
+        if case .damaged(_, let offset, let position, let reason) = stop {
+            throw StorageError.corruptRecord(segment: segment.name, offset: offset, position: position, reason: reason)
         }
         return (entries, state)
     }

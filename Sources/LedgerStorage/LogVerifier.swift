@@ -29,7 +29,7 @@ public enum LogVerifier {
         var report = LogVerifyReport()
         let log: Log
         do {
-            log = try Log.open(directory: directory)
+            log = try Log.open(directory: directory, lockHeld: true)
         } catch let error as StorageError where error.isIntegrityFailure {
             report.problems.append(error.description)
             return report
@@ -80,8 +80,8 @@ public enum LogVerifier {
             }
             report.records += segment.recordCount
             report.batches += state.batchesCommitted
-            if case .damaged(let offset, let reason) = stop {
-                report.problems.append("\(segment.name): byte offset \(offset), position \(state.nextPosition): \(reason)")
+            if case .damaged(_, let offset, let position, let reason) = stop {
+                report.problems.append(StorageError.corruptRecord(segment: segment.name, offset: offset, position: position, reason: reason).description)
                 chain = nil
                 verifiedThrough = nil
             } else {

@@ -63,7 +63,7 @@ public final class LogWriter {
         _ = lock
         self.segmentBytes = segmentBytes
         try StorageError.wrapping { try FileSystem.makeDirectory(directory) }
-        log = Log(directory: directory, repair: true)
+        log = Log(directory: directory, repair: true, lockHeld: true)
         try LogOpener(log: log).run()
     }
 

@@ -21,8 +21,9 @@ enum ScanStop: Equatable {
     case cleanEnd
     /// The visitor asked to stop.
     case stopped
-    /// The batch starting at `offset` is incomplete or damaged.
-    case damaged(offset: Int, reason: String)
+    /// The batch starting at byte `batchOffset` is incomplete or damaged; `offset` and
+    /// `position` locate the first bad record (or the batch, when the batch as a whole is wrong).
+    case damaged(batchOffset: Int, offset: Int, position: UInt64, reason: String)
 }
 
 final class SegmentScanner {
@@ -65,28 +66,29 @@ final class SegmentScanner {
                 if bufferOffset + end >= endOffset {
                     if available == 0 && pending == 0 { return .cleanEnd }
                     let reason = available == 0 ? "batch ends without a commit record" : "record cut short at end of file (offset \(bufferOffset + cursor))"
-                    return .damaged(offset: bufferOffset + batchStart, reason: reason)
+                    return .damaged(batchOffset: bufferOffset + batchStart, offset: bufferOffset + cursor, position: expected, reason: reason)
                 }
                 try refill(&bufferOffset, &end, &batchStart, &cursor)
                 continue
             case .invalid(let reason):
-                return .damaged(offset: bufferOffset + batchStart, reason: "\(reason) at byte offset \(bufferOffset + cursor)")
+                return .damaged(batchOffset: bufferOffset + batchStart, offset: bufferOffset + cursor, position: expected, reason: reason)
             case .valid(let frameBytes):
                 let p = UnsafeRawPointer(base + cursor)
                 if Frame.isCommit(p, frameBytes: frameBytes) {
                     let (count, chain) = Frame.commit(p)
                     let countOK = partial ? Int(count) >= pending : Int(count) == pending
                     guard pending > 0, countOK, Frame.position(p) == expected - 1 else {
-                        return .damaged(offset: bufferOffset + batchStart,
-                                        reason: "commit record at byte offset \(bufferOffset + cursor) does not match its batch (\(pending) records, commit says \(count))")
+                        return .damaged(batchOffset: bufferOffset + batchStart, offset: bufferOffset + cursor, position: expected,
+                                        reason: "commit record does not match its batch (\(pending) records, commit says \(count))")
                     }
                     if state.verifyChain, !partial, let previous = state.chain {
                         var sha = SHA256()
                         sha.update(previous)
                         sha.update(UnsafeRawBufferPointer(start: base + batchStart, count: cursor - batchStart))
                         if sha.finalize() != chain {
-                            return .damaged(offset: bufferOffset + batchStart,
-                                            reason: "hash chain mismatch for the batch ending at position \(expected - 1) (a record was altered)")
+                            let first = expected - UInt64(pending)
+                            return .damaged(batchOffset: bufferOffset + batchStart, offset: bufferOffset + batchStart, position: first,
+                                            reason: "hash chain mismatch: a record of positions \(first)-\(expected - 1) was altered (its CRC was recomputed)")
                         }
                     }
                     // Hand out the committed batch.
@@ -114,16 +116,16 @@ final class SegmentScanner {
                     let timestamp = Frame.timestamp(p)
                     let at = bufferOffset + cursor
                     if type >= RecordFormat.reservedTypeFirst {
-                        return .damaged(offset: bufferOffset + batchStart, reason: "reserved record type \(type) at byte offset \(at)")
+                        return .damaged(batchOffset: bufferOffset + batchStart, offset: at, position: expected, reason: "reserved record type \(type)")
                     }
                     if position != expected {
-                        return .damaged(offset: bufferOffset + batchStart, reason: "position \(position) at byte offset \(at) where \(expected) was expected")
+                        return .damaged(batchOffset: bufferOffset + batchStart, offset: at, position: expected, reason: "record says position \(position)")
                     }
                     if timestamp < lastTimestamp {
-                        return .damaged(offset: bufferOffset + batchStart, reason: "timestamp goes backwards at byte offset \(at)")
+                        return .damaged(batchOffset: bufferOffset + batchStart, offset: at, position: expected, reason: "timestamp goes backwards")
                     }
                     if pending >= Limits.batchRecordsMax {
-                        return .damaged(offset: bufferOffset + batchStart, reason: "batch exceeds \(Limits.batchRecordsMax) records")
+                        return .damaged(batchOffset: bufferOffset + batchStart, offset: at, position: expected, reason: "batch exceeds \(Limits.batchRecordsMax) records")
                     }
                     expected += 1
                     lastTimestamp = timestamp
