@@ -100,7 +100,9 @@ struct LogOpener {
         let indexCount = try indexEntryCount(segment)
         var trusted = 0
         var start: IndexEntry?
-        if indexCount > 0, let last = try segment.indexEntryFromDisk(indexCount - 1, limit: size),
+        if indexCount > 0, let first = try segment.indexEntryFromDisk(0, limit: size),
+           first.position == segment.base, first.offset == UInt64(RecordFormat.segmentHeaderBytes),
+           let last = try segment.indexEntryFromDisk(indexCount - 1, limit: size),
            last.position == segment.base + UInt64(indexCount - 1),
            try Self.frameAt(fd, offset: Int(last.offset), limit: size)?.position == last.position {
             start = last
