@@ -82,22 +82,25 @@ enum Frame {
             payload: UnsafeRawBufferPointer(start: p + header, count: frameBytes - header))
     }
 
-    /// Appends a complete frame (header, body header, payload) to `out`.
+    /// Appends a complete frame (header, body header, payload) to `out`. Hot on import: the
+    /// 28 header bytes are built on the stack and appended once; the CRC is patched in place.
     static func append(to out: inout [UInt8], position: UInt64, timestampMicros: Int64, type: UInt16,
                        schemaVersion: UInt16, payload: UnsafeRawBufferPointer) {
         let bodyBytes = RecordFormat.bodyHeaderBytes + payload.count
-        let start = out.count
-        out.appendLE(UInt32(bodyBytes))
-        out.appendLE(UInt32(0))
-        out.appendLE(position)
-        out.appendLE(timestampMicros)
-        out.appendLE(type)
-        out.appendLE(schemaVersion)
-        out.append(contentsOf: payload)
-        out.withUnsafeMutableBytes { raw in
-            let body = UnsafeRawBufferPointer(start: raw.baseAddress! + start + 8, count: bodyBytes)
-            LE.store(CRC32C.checksum(body), raw.baseAddress!, start + 4)
+        var header: (UInt64, UInt64, UInt64, UInt32) = (0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &header) { h in
+            let p = h.baseAddress!
+            LE.store(UInt32(bodyBytes), p, 0)
+            LE.store(position, p, 8)
+            LE.store(timestampMicros, p, 16)
+            LE.store(type, p, 24)
+            LE.store(schemaVersion, p, 26)
+            var crc = CRC32C.update(0xFFFF_FFFF, UnsafeRawBufferPointer(start: p + 8, count: RecordFormat.bodyHeaderBytes))
+            crc = ~CRC32C.update(crc, payload)
+            LE.store(crc, p, 4)
+            out.append(contentsOf: UnsafeRawBufferPointer(start: p, count: RecordFormat.frameHeaderBytes + RecordFormat.bodyHeaderBytes))
         }
+        out.append(contentsOf: payload)
     }
 
     /// Reads the commit payload of a valid commit frame.
@@ -122,13 +125,16 @@ public struct IndexEntry: Equatable {
     public var frameBytes: UInt32
 
     func append(to out: inout [UInt8]) {
-        let start = out.count
-        out.appendLE(position)
-        out.appendLE(timestampMicros)
-        out.appendLE(offset)
-        out.appendLE(frameBytes)
-        let crc = out.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[start..<(start + 28)])) }
-        out.appendLE(crc)
+        var raw: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &raw) { e in
+            let p = e.baseAddress!
+            LE.store(position, p, 0)
+            LE.store(timestampMicros, p, 8)
+            LE.store(offset, p, 16)
+            LE.store(frameBytes, p, 24)
+            LE.store(CRC32C.checksum(UnsafeRawBufferPointer(start: p, count: 28)), p, 28)
+            out.append(contentsOf: UnsafeRawBufferPointer(e))
+        }
     }
 
     /// nil when the entry's own CRC does not match.
