@@ -12,7 +12,7 @@ struct Context {
     var json: Bool { console.json }
 }
 
-protocol Command {
+protocol Subcommand {
     static var name: String { get }
     static var summary: String { get }
     static var usage: String { get }
@@ -22,7 +22,10 @@ protocol Command {
 }
 
 public enum CLI {
-    static let commands: [any Command.Type] = [InfoCommand.self, VerifyCommand.self]
+    static let commands: [any Subcommand.Type] = [
+        OpenCommand.self, CloseCommand.self, DepositCommand.self, WithdrawCommand.self, TransferCommand.self,
+        BalanceCommand.self, HistoryCommand.self, LogCommand.self, ConfigCommand.self, InfoCommand.self, VerifyCommand.self,
+    ]
 
     static let globalOptions = [
         OptionSpec(name: "--dir", takesValue: true),
@@ -72,7 +75,8 @@ public enum CLI {
         }
         let layout = StoreLayout.resolve(flag: dir, environment: environment)
         let timeout = environment["LEDGER_LOCK_TIMEOUT_MS"].flatMap(Int.init) ?? Limits.lockTimeoutMillisDefault
-        let ledger = Ledger(layout: layout, lockTimeoutMillis: max(0, timeout))
+        let clock = environment["LEDGER_NOW_MICROS"].flatMap(Int64.init).map(Clock.fixed) ?? .system
+        let ledger = Ledger(layout: layout, lockTimeoutMillis: max(0, timeout), clock: clock)
         let context = Context(layout: layout, console: console, environment: environment, ledger: ledger)
         do {
             let args = try Arguments.parse(Array(rest.dropFirst()), options: command.options)
@@ -102,7 +106,7 @@ public enum CLI {
         return ExitStatus.code(for: error)
     }
 
-    static func commandHelp(_ command: any Command.Type) -> String {
+    static func commandHelp(_ command: any Subcommand.Type) -> String {
         "usage: ledger \(command.usage)\n\n\(command.summary)\n\n\(command.help)"
     }
 

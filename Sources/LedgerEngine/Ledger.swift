@@ -6,15 +6,30 @@ import LedgerStorage
 public final class Ledger {
     public let layout: StoreLayout
     public let lockTimeoutMillis: Int
+    public let clock: Clock
     /// Things found and fixed while working (rebuilt indexes, cut tails), for the CLI to print on stderr.
     public private(set) var notes: [String] = []
 
-    public init(layout: StoreLayout, lockTimeoutMillis: Int = Limits.lockTimeoutMillisDefault) {
+    public init(layout: StoreLayout, lockTimeoutMillis: Int = Limits.lockTimeoutMillisDefault, clock: Clock = .system) {
         self.layout = layout
         self.lockTimeoutMillis = lockTimeoutMillis
+        self.clock = clock
     }
 
+    func addNotes(_ more: [String]) { notes += more }
+
     public func config() throws -> StoreConfig { try StoreConfig.load(layout) }
+
+    /// Sets one setting under the writer lock (so no command sees half a change).
+    public func setConfig(_ key: String, to value: String) throws -> StoreConfig {
+        var config = try config()
+        try config.set(key, to: value)
+        try LedgerError.translating { try FileSystem.makeDirectory(layout.root) }
+        let lock = try LedgerError.translating { try StoreLock.acquire(layout.lockPath, timeoutMillis: lockTimeoutMillis) }
+        defer { lock.release() }
+        try config.save(layout)
+        return config
+    }
 
     /// Opens the log read-only (no lock): readers never block the writer.
     public func openLog() throws -> Log {

@@ -3,7 +3,7 @@
 import LedgerDomain
 import LedgerEngine
 
-enum InfoCommand: Command {
+enum InfoCommand: Subcommand {
     static let name = "info"
     static let summary = "counts, positions, sizes, segments and the head of the hash chain"
     static let usage = "info [--json]"

@@ -3,7 +3,7 @@
 
 import LedgerEngine
 
-enum VerifyCommand: Command {
+enum VerifyCommand: Subcommand {
     static let name = "verify"
     static let summary = "check every record, the indexes and the hash chain"
     static let usage = "verify [--expect-head POSITION:HASH] [--json]"

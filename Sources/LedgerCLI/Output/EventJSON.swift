@@ -1,0 +1,109 @@
+// JSON and text forms of events, balances and append results: the shapes of docs/COMMANDS.md.
+
+import LedgerDomain
+import LedgerEngine
+
+enum EventJSON {
+    /// One `log` line: position, timestamp, type, then the event's own fields.
+    static func fields(_ recorded: RecordedEvent, accounts: [AccountID: Account]) -> [(String, JSON)] {
+        var f: [(String, JSON)] = [
+            ("position", .uint(recorded.position)),
+            ("timestamp", .string(recorded.timestamp.rfc3339)),
+            ("type", .string(recorded.event.body.typeName)),
+        ]
+        func money(_ id: AccountID, _ units: Int64) -> [(String, JSON)] {
+            guard let a = accounts[id] else { return [("amount_units", .int(units))] }
+            return [("amount", .string(a.format(units))), ("currency", .string(a.currency.code))]
+        }
+        switch recorded.event.body {
+        case .accountOpened(let a, let c, let scale, let overdraft):
+            f += [("account", .string(a.name)), ("currency", .string(c.code)), ("scale", .int(Int64(scale))),
+                  ("overdraft", .string(Money.format(overdraft, scale: scale)))]
+        case .accountClosed(let a):
+            f += [("account", .string(a.name))]
+        case .moneyDeposited(let a, let amount), .moneyWithdrawn(let a, let amount):
+            f += [("account", .string(a.name))] + money(a, amount)
+        case .moneyTransferred(let from, let to, let amount):
+            f += [("from", .string(from.name)), ("to", .string(to.name))] + money(from, amount)
+        }
+        let m = recorded.event.metadata
+        if let id = m.id { f.append(("id", .string(id))) }
+        if let memo = m.memo { f.append(("memo", .string(memo))) }
+        if let c = m.correlationID { f.append(("correlation_id", .string(c))) }
+        if let c = m.causationID { f.append(("causation_id", .string(c))) }
+        return f
+    }
+
+    static func accountJSON(_ a: Account) -> JSON {
+        .object([("account", .string(a.id.name)), ("balance", .string(a.format(a.balance))),
+                 ("currency", .string(a.currency.code)), ("version", .uint(a.version))])
+    }
+
+    /// The object printed after a successful (or duplicate) append.
+    static func appendResult(_ r: AppendResult) -> JSON {
+        let byID = Dictionary(r.accounts.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        var f = fields(r.recorded, accounts: byID)
+        switch r.recorded.event.body {
+        case .moneyTransferred(let from, let to, _):
+            if let a = byID[from], let b = byID[to] {
+                f += [("from_balance", .string(a.format(a.balance))), ("to_balance", .string(b.format(b.balance))),
+                      ("from_version", .uint(a.version)), ("to_version", .uint(b.version))]
+            }
+        default:
+            if let a = r.accounts.first {
+                f += [("balance", .string(a.format(a.balance))), ("version", .uint(a.version))]
+                if case .accountClosed = r.recorded.event.body { f.append(("status", .string("closed"))) }
+            }
+        }
+        f.append(("duplicate", .bool(r.duplicate)))
+        return .object(f)
+    }
+
+    /// One human line for an append.
+    static func appendText(_ r: AppendResult) -> String {
+        let byID = Dictionary(r.accounts.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let e = r.recorded
+        var line: String
+        switch e.event.body {
+        case .accountOpened(let a, let c, let scale, let overdraft):
+            line = "opened \(a) (\(c), scale \(scale)\(overdraft > 0 ? ", overdraft \(Money.format(overdraft, scale: scale))" : ""))"
+        case .accountClosed(let a):
+            line = "closed \(a)"
+        case .moneyDeposited(let a, let amount):
+            let acc = byID[a]
+            line = "deposited \(acc?.format(amount) ?? String(amount)) \(acc?.currency.code ?? "") into \(a): balance \(acc.map { $0.format($0.balance) } ?? "?")"
+        case .moneyWithdrawn(let a, let amount):
+            let acc = byID[a]
+            line = "withdrew \(acc?.format(amount) ?? String(amount)) \(acc?.currency.code ?? "") from \(a): balance \(acc.map { $0.format($0.balance) } ?? "?")"
+        case .moneyTransferred(let from, let to, let amount):
+            let f = byID[from], t = byID[to]
+            line = "transferred \(f?.format(amount) ?? String(amount)) \(f?.currency.code ?? "") from \(from) (balance \(f.map { $0.format($0.balance) } ?? "?")) to \(to) (balance \(t.map { $0.format($0.balance) } ?? "?"))"
+        }
+        line += "  [position \(e.position), \(e.timestamp.rfc3339)]"
+        if r.duplicate { line += " (duplicate: already recorded)" }
+        return line
+    }
+}
+
+/// Left/right aligned columns for human tables.
+enum TextTable {
+    static func render(_ header: [String], _ rows: [[String]], rightAligned: Set<Int>) -> [String] {
+        var widths = header.map(\.count)
+        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { i, cell in
+                let pad = String(repeating: " ", count: widths[i] - cell.count)
+                return rightAligned.contains(i) ? pad + cell : cell + pad
+            }.joined(separator: "  ").trimmingTrailingSpaces()
+        }
+        return [line(header)] + rows.map(line)
+    }
+}
+
+extension String {
+    func trimmingTrailingSpaces() -> String {
+        var s = self
+        while s.last == " " { s.removeLast() }
+        return s
+    }
+}

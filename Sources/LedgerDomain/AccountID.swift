@@ -1,0 +1,80 @@
+// Account names and currency codes, validated once at the edge; past parsing no raw String is an account.
+
+public struct AccountID: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public let name: String
+
+    public static let bytesMax = 64
+
+    public init(validating name: String) throws {
+        let u = Array(name.utf8)
+        guard !u.isEmpty, u.count <= Self.bytesMax, u.allSatisfy(Self.allowed) else {
+            throw DomainError.usage("bad account name '\(name)': use 1-\(Self.bytesMax) characters from A-Z a-z 0-9 _ - . : /")
+        }
+        self.name = name
+    }
+
+    /// For names read back from the log, which were validated when written.
+    public init(trusted name: String) { self.name = name }
+
+    static func allowed(_ c: UInt8) -> Bool {
+        (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 95 || c == 45 || c == 46 || c == 58 || c == 47
+    }
+
+    public var description: String { name }
+    public static func < (a: AccountID, b: AccountID) -> Bool { a.name < b.name }
+}
+
+public struct Currency: Hashable, Sendable, CustomStringConvertible {
+    public let code: String
+    public static let bytesMax = 12
+
+    public init(validating code: String) throws {
+        let u = Array(code.utf8)
+        guard !u.isEmpty, u.count <= Self.bytesMax, u.allSatisfy({ ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) }) else {
+            throw DomainError.usage("bad currency '\(code)': use 1-\(Self.bytesMax) upper-case letters or digits, like USD")
+        }
+        self.code = code
+    }
+
+    public init(trusted code: String) { self.code = code }
+    public var description: String { code }
+}
+
+/// Errors of the pure domain: a usage problem (exit 2) or a business rejection (exit 1).
+public enum DomainError: Error, Equatable, CustomStringConvertible {
+    case usage(String)
+    case rejected(Rejection)
+    /// A payload that does not decode: damaged data or a newer writer (integrity).
+    case undecodable(String)
+
+    public var description: String {
+        switch self {
+        case .usage(let m), .undecodable(let m): return m
+        case .rejected(let r): return r.message
+        }
+    }
+}
+
+/// A business-rule rejection with its stable code (SPEC §3).
+public struct Rejection: Error, Equatable, Sendable {
+    public enum Code: String, Sendable {
+        case insufficientFunds = "insufficient_funds"
+        case unknownAccount = "unknown_account"
+        case accountClosed = "account_closed"
+        case accountExists = "account_exists"
+        case currencyMismatch = "currency_mismatch"
+        case idConflict = "id_conflict"
+        case timeBeforeLast = "time_before_last"
+        case balanceNotZero = "balance_not_zero"
+        case balanceOverflow = "balance_overflow"
+        case versionConflict = "version_conflict"
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+}

@@ -1,0 +1,77 @@
+// Exact money: Int64 minor units at an account's scale. Decimal text is parsed
+// and formatted by hand, never through floating point; every sum reports overflow.
+
+/// A decimal as typed by a user, before an account's scale is known: "12.5" → digits 125, fractionDigits 1.
+public struct DecimalText: Equatable, Sendable {
+    public let units: Int64
+    public let fractionDigits: Int
+
+    public enum ParseError: Error, Equatable { case invalid(String) }
+
+    /// Accepts `12`, `12.5`, `0.10`; rejects signs, exponents, spaces, empty parts and overflow.
+    public static func parse(_ text: String) throws -> DecimalText {
+        var units: Int64 = 0
+        var fractionDigits = 0
+        var seenDot = false
+        var digits = 0
+        for c in text.utf8 {
+            if c == UInt8(ascii: ".") {
+                guard !seenDot, digits > 0 else { throw ParseError.invalid("bad amount '\(text)': expected a positive decimal like 12 or 12.34") }
+                seenDot = true
+                continue
+            }
+            guard c >= 48 && c <= 57 else {
+                throw ParseError.invalid("bad amount '\(text)': expected a positive decimal like 12 or 12.34")
+            }
+            let (m, o1) = units.multipliedReportingOverflow(by: 10)
+            let (s, o2) = m.addingReportingOverflow(Int64(c - 48))
+            guard !o1 && !o2 else { throw ParseError.invalid("bad amount '\(text)': too large") }
+            units = s
+            digits += 1
+            if seenDot { fractionDigits += 1 }
+        }
+        guard digits > 0, !(seenDot && fractionDigits == 0) else {
+            throw ParseError.invalid("bad amount '\(text)': expected a positive decimal like 12 or 12.34")
+        }
+        return DecimalText(units: units, fractionDigits: fractionDigits)
+    }
+
+    /// Minor units at `scale`; nil reason when it has more fractional digits than the scale or overflows.
+    public func minorUnits(scale: Int) throws -> Int64 {
+        guard fractionDigits <= scale else {
+            throw ParseError.invalid("amount has \(fractionDigits) decimal places; this account allows \(scale)")
+        }
+        var v = units
+        for _ in fractionDigits..<scale {
+            let (m, o) = v.multipliedReportingOverflow(by: 10)
+            guard !o else { throw ParseError.invalid("amount is too large for scale \(scale)") }
+            v = m
+        }
+        return v
+    }
+}
+
+public enum Money {
+    /// "-12.34" style text for `units` minor units at `scale`.
+    public static func format(_ units: Int64, scale: Int) -> String {
+        let negative = units < 0
+        // Int64.min has no positive counterpart: work on the magnitude as UInt64.
+        let magnitude = units.magnitude
+        var digits = String(magnitude)
+        if scale > 0 {
+            if digits.count <= scale { digits = String(repeating: "0", count: scale - digits.count + 1) + digits }
+            digits.insert(".", at: digits.index(digits.endIndex, offsetBy: -scale))
+        }
+        return negative ? "-" + digits : digits
+    }
+
+    public static func add(_ a: Int64, _ b: Int64) -> Int64? {
+        let (r, o) = a.addingReportingOverflow(b)
+        return o ? nil : r
+    }
+
+    public static func subtract(_ a: Int64, _ b: Int64) -> Int64? {
+        let (r, o) = a.subtractingReportingOverflow(b)
+        return o ? nil : r
+    }
+}

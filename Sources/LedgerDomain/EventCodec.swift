@@ -1,0 +1,203 @@
+// The binary payload of each event type, and the only place that knows type
+// codes and schema versions. Decoding an older version goes through Upcasters.
+//
+// Layouts (current versions), all little-endian; str = u16 length + UTF-8 bytes:
+//   1 AccountOpened    v2: str account, str currency, u8 scale, i64 overdraft, metadata
+//   2 AccountClosed    v1: str account, metadata
+//   3 MoneyDeposited   v1: str account, i64 amount, metadata
+//   4 MoneyWithdrawn   v1: str account, i64 amount, metadata
+//   5 MoneyTransferred v1: str from, str to, i64 amount, metadata
+//   metadata := u8 flags (bit 0 id, 1 memo, 2 correlation, 3 causation), then each present str
+
+public enum EventCodec {
+    public enum TypeCode: UInt16, CaseIterable, Sendable {
+        case accountOpened = 1
+        case accountClosed = 2
+        case moneyDeposited = 3
+        case moneyWithdrawn = 4
+        case moneyTransferred = 5
+    }
+
+    /// The schema version each type is written with today.
+    public static func currentVersion(_ type: TypeCode) -> UInt16 {
+        switch type {
+        case .accountOpened: return 2
+        default: return 1
+        }
+    }
+
+    public static func typeCode(_ body: EventBody) -> TypeCode {
+        switch body {
+        case .accountOpened: return .accountOpened
+        case .accountClosed: return .accountClosed
+        case .moneyDeposited: return .moneyDeposited
+        case .moneyWithdrawn: return .moneyWithdrawn
+        case .moneyTransferred: return .moneyTransferred
+        }
+    }
+
+    // MARK: Encoding
+
+    public static func encode(_ event: Event) -> (type: UInt16, version: UInt16, payload: [UInt8]) {
+        var w = ByteWriter()
+        let code = typeCode(event.body)
+        switch event.body {
+        case .accountOpened(let a, let c, let scale, let overdraft):
+            w.string(a.name); w.string(c.code); w.u8(UInt8(scale)); w.i64(overdraft)
+        case .accountClosed(let a):
+            w.string(a.name)
+        case .moneyDeposited(let a, let amount), .moneyWithdrawn(let a, let amount):
+            w.string(a.name); w.i64(amount)
+        case .moneyTransferred(let from, let to, let amount):
+            w.string(from.name); w.string(to.name); w.i64(amount)
+        }
+        encodeMetadata(event.metadata, &w)
+        return (code.rawValue, currentVersion(code), w.bytes)
+    }
+
+    static func encodeMetadata(_ m: EventMetadata, _ w: inout ByteWriter) {
+        let fields = [m.id, m.memo, m.correlationID, m.causationID]
+        var flags: UInt8 = 0
+        for (i, f) in fields.enumerated() where f != nil { flags |= 1 << UInt8(i) }
+        w.u8(flags)
+        for f in fields { if let f { w.string(f) } }
+    }
+
+    // MARK: Decoding
+
+    /// Decodes any known version of any known type, upcasting old versions to the current shape.
+    public static func decode(type: UInt16, version: UInt16, payload: UnsafeRawBufferPointer) throws -> Event {
+        guard let code = TypeCode(rawValue: type) else {
+            throw DomainError.undecodable("unknown event type \(type)")
+        }
+        let current = currentVersion(code)
+        guard version >= 1 && version <= current else {
+            throw DomainError.undecodable("event type \(type) has schema version \(version); this ledger reads up to \(current)")
+        }
+        var r = ByteReader(payload)
+        let event: Event
+        if version < current {
+            event = try Upcasters.decode(code, version: version, &r)
+        } else {
+            event = try decodeCurrent(code, &r)
+        }
+        guard r.atEnd else { throw DomainError.undecodable("event type \(type) v\(version) has \(r.remaining) trailing bytes") }
+        return event
+    }
+
+    public static func decode(type: UInt16, version: UInt16, payload: [UInt8]) throws -> Event {
+        try payload.withUnsafeBytes { try decode(type: type, version: version, payload: $0) }
+    }
+
+    static func decodeCurrent(_ code: TypeCode, _ r: inout ByteReader) throws -> Event {
+        let body: EventBody
+        switch code {
+        case .accountOpened:
+            let a = AccountID(trusted: try r.string()), c = Currency(trusted: try r.string())
+            let scale = Int(try r.u8())
+            body = .accountOpened(account: a, currency: c, scale: scale, overdraft: try r.i64())
+        case .accountClosed:
+            body = .accountClosed(account: AccountID(trusted: try r.string()))
+        case .moneyDeposited:
+            let a = AccountID(trusted: try r.string())
+            body = .moneyDeposited(account: a, amount: try r.i64())
+        case .moneyWithdrawn:
+            let a = AccountID(trusted: try r.string())
+            body = .moneyWithdrawn(account: a, amount: try r.i64())
+        case .moneyTransferred:
+            let from = AccountID(trusted: try r.string()), to = AccountID(trusted: try r.string())
+            body = .moneyTransferred(from: from, to: to, amount: try r.i64())
+        }
+        return Event(body, metadata: try decodeMetadata(&r))
+    }
+
+    static func decodeMetadata(_ r: inout ByteReader) throws -> EventMetadata {
+        let flags = try r.u8()
+        guard flags & 0xF0 == 0 else { throw DomainError.undecodable("unknown metadata flags \(flags)") }
+        var m = EventMetadata()
+        if flags & 1 != 0 { m.id = try r.string() }
+        if flags & 2 != 0 { m.memo = try r.string() }
+        if flags & 4 != 0 { m.correlationID = try r.string() }
+        if flags & 8 != 0 { m.causationID = try r.string() }
+        return m
+    }
+
+    /// The account names an encoded event touches, as bytes, without decoding the rest (for scans).
+    public static func accountNames(type: UInt16, payload: UnsafeRawBufferPointer) -> [UnsafeRawBufferPointer] {
+        var r = ByteReader(payload)
+        guard let code = TypeCode(rawValue: type), let first = try? r.stringBytes() else { return [] }
+        if code == .moneyTransferred, let second = try? r.stringBytes() { return [first, second] }
+        return [first]
+    }
+}
+
+/// Appends little-endian fields to a byte array.
+public struct ByteWriter {
+    public var bytes: [UInt8] = []
+    public init() {}
+    public mutating func u8(_ v: UInt8) { bytes.append(v) }
+    public mutating func u16(_ v: UInt16) { bytes.append(UInt8(v & 0xFF)); bytes.append(UInt8(v >> 8)) }
+    public mutating func u32(_ v: UInt32) { for i in 0..<4 { bytes.append(UInt8((v >> (8 * UInt32(i))) & 0xFF)) } }
+    public mutating func u64(_ v: UInt64) { for i in 0..<8 { bytes.append(UInt8((v >> (8 * UInt64(i))) & 0xFF)) } }
+    public mutating func i64(_ v: Int64) { u64(UInt64(bitPattern: v)) }
+    public mutating func string(_ s: String) {
+        let u = Array(s.utf8)
+        precondition(u.count <= Int(UInt16.max))
+        u16(UInt16(u.count))
+        bytes += u
+    }
+}
+
+/// Reads little-endian fields, throwing (never trapping) on short or bad input.
+public struct ByteReader {
+    let buffer: UnsafeRawBufferPointer
+    var offset = 0
+
+    public init(_ buffer: UnsafeRawBufferPointer) { self.buffer = buffer }
+
+    public var atEnd: Bool { offset == buffer.count }
+    public var remaining: Int { buffer.count - offset }
+
+    mutating func need(_ n: Int) throws {
+        guard buffer.count - offset >= n else { throw DomainError.undecodable("payload ends early at byte \(offset)") }
+    }
+
+    public mutating func u8() throws -> UInt8 {
+        try need(1)
+        defer { offset += 1 }
+        return buffer[offset]
+    }
+
+    public mutating func u16() throws -> UInt16 {
+        try need(2)
+        defer { offset += 2 }
+        return UInt16(buffer[offset]) | UInt16(buffer[offset + 1]) << 8
+    }
+
+    public mutating func u32() throws -> UInt32 {
+        try need(4)
+        defer { offset += 4 }
+        return UInt32(littleEndian: buffer.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+    }
+
+    public mutating func u64() throws -> UInt64 {
+        try need(8)
+        defer { offset += 8 }
+        return UInt64(littleEndian: buffer.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+    }
+
+    public mutating func i64() throws -> Int64 { Int64(bitPattern: try u64()) }
+
+    public mutating func stringBytes() throws -> UnsafeRawBufferPointer {
+        let n = Int(try u16())
+        try need(n)
+        defer { offset += n }
+        return UnsafeRawBufferPointer(rebasing: buffer[offset..<(offset + n)])
+    }
+
+    public mutating func string() throws -> String {
+        let bytes = try stringBytes()
+        guard let s = String(validating: bytes, as: UTF8.self) else { throw DomainError.undecodable("string is not UTF-8 at byte \(offset)") }
+        return s
+    }
+}

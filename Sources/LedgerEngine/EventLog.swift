@@ -1,0 +1,27 @@
+// Reading domain events out of the storage log: the one place records become events.
+
+import LedgerDomain
+import LedgerStorage
+
+extension Log {
+    /// Visits decoded events from `position` through `last`; the visitor returns false to stop.
+    func forEachEvent(from position: UInt64, through last: UInt64 = .max, _ visit: (RecordedEvent) throws -> Bool) throws {
+        try LedgerError.translating {
+            try forEach(from: position, through: last) { record in
+                let event: Event
+                do {
+                    event = try EventCodec.decode(type: record.type, version: record.schemaVersion, payload: record.payload)
+                } catch let error as DomainError {
+                    throw LedgerError.integrity("event at position \(record.position) does not decode: \(error)")
+                }
+                return try visit(RecordedEvent(position: record.position, timestamp: Timestamp(micros: record.timestampMicros), event: event))
+            }
+        }
+    }
+
+    func event(at position: UInt64) throws -> RecordedEvent? {
+        var found: RecordedEvent?
+        try forEachEvent(from: position, through: position) { found = $0; return false }
+        return found
+    }
+}

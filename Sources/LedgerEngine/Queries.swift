@@ -1,0 +1,118 @@
+// Read-only use cases: current balances, an account's history, the global feed.
+// Readers take no lock: they see the committed log up to its head when they opened it.
+
+import LedgerDomain
+import LedgerStorage
+
+public struct BalanceAnswer: Sendable {
+    /// Last position included.
+    public let position: UInt64
+    public let accounts: [Account]
+    /// The checkpoint the answer started from (nil: folded from the start of the log).
+    public let startPosition: UInt64?
+    /// Events folded after it.
+    public let replayed: UInt64
+}
+
+public struct HistoryLine: Sendable {
+    public let recorded: RecordedEvent
+    /// The account's balance after this event.
+    public let balance: Int64
+}
+
+extension Ledger {
+    /// Current balances of `ids` (all accounts when empty).
+    public func balances(_ ids: [AccountID]) throws -> BalanceAnswer {
+        let log = try openLog()
+        if let views = try Views.openForReading(layout, log: log) {
+            let accounts = try ids.isEmpty ? views.allAccounts() : ids.map { id in
+                guard let a = try views.account(id) else { throw unknown(id) }
+                return a
+            }
+            return BalanceAnswer(position: log.head.position, accounts: accounts, startPosition: views.checkpoint, replayed: views.replayed)
+        }
+        // No views yet (or damaged, and only a writer may rebuild them): fold the log.
+        var state = LedgerState()
+        try log.forEachEvent(from: 1) { state.apply($0.event.body, at: $0.position); return true }
+        let accounts = try ids.isEmpty ? state.accounts.values.sorted { $0.id < $1.id } : ids.map { id in
+            guard let a = state.accounts[id] else { throw unknown(id) }
+            return a
+        }
+        return BalanceAnswer(position: log.head.position, accounts: accounts, startPosition: nil, replayed: log.head.position)
+    }
+
+    func unknown(_ id: AccountID) -> LedgerError {
+        .rejected(code: Rejection.Code.unknownAccount.rawValue, message: "unknown account '\(id)'")
+    }
+
+    /// The account's events with the running balance, optionally limited to a time window and count.
+    public func history(_ id: AccountID, since: Timestamp?, until: Timestamp?, limit: Int?) throws -> (Account, [HistoryLine]) {
+        let log = try openLog()
+        let start: UInt64
+        let account: Account
+        if let views = try Views.openForReading(layout, log: log) {
+            guard let a = try views.account(id) else { throw unknown(id) }
+            account = a
+            start = a.openedPosition
+        } else {
+            var state = LedgerState()
+            try log.forEachEvent(from: 1) { state.apply($0.event.body, at: $0.position); return true }
+            guard let a = state.accounts[id] else { throw unknown(id) }
+            account = a
+            start = a.openedPosition
+        }
+        var last = log.head.position
+        if let until { last = try LedgerError.translating { try log.lastPosition(atOrBefore: until.micros) } }
+        var lines: [HistoryLine] = []
+        var balance: Int64 = 0
+        let name = Array(id.name.utf8)
+        try LedgerError.translating {
+            try log.forEach(from: start, through: last) { record in
+                // Skip events of other accounts without decoding them.
+                guard EventCodec.accountNames(type: record.type, payload: record.payload).contains(where: { $0.elementsEqual(name) }) else { return true }
+                let event: Event
+                do { event = try EventCodec.decode(type: record.type, version: record.schemaVersion, payload: record.payload) } catch {
+                    throw LedgerError.integrity("event at position \(record.position) does not decode: \(error)")
+                }
+                switch event.body {
+                case .moneyDeposited(_, let amount): balance = balance &+ amount
+                case .moneyWithdrawn(_, let amount): balance = balance &- amount
+                case .moneyTransferred(let from, _, let amount): balance = from == id ? balance &- amount : balance &+ amount
+                default: break
+                }
+                let t = Timestamp(micros: record.timestampMicros)
+                if let since, t < since { return true }
+                lines.append(HistoryLine(recorded: RecordedEvent(position: record.position, timestamp: t, event: event), balance: balance))
+                if let limit, lines.count >= limit { return false }
+                return true
+            }
+        }
+        return (account, lines)
+    }
+
+    /// The global feed from `position`, with each event's accounts (for currency and scale).
+    public func events(from position: UInt64, _ visit: (RecordedEvent, [AccountID: Account]) throws -> Bool) throws -> UInt64 {
+        let log = try openLog()
+        let views = try Views.openForReading(layout, log: log)
+        var known: [AccountID: Account] = [:]
+        var foldedFrom: LedgerState?
+        try log.forEachEvent(from: position) { recorded in
+            for id in recorded.event.body.accounts where known[id] == nil {
+                if let opened = Account.opened(recorded.event.body, at: recorded.position) {
+                    known[id] = opened
+                } else if let a = try views?.account(id) {
+                    known[id] = a
+                } else {
+                    if foldedFrom == nil {
+                        var state = LedgerState()
+                        try log.forEachEvent(from: 1, through: position) { state.apply($0.event.body, at: $0.position); return true }
+                        foldedFrom = state
+                    }
+                    known[id] = foldedFrom?.accounts[id]
+                }
+            }
+            return try visit(recorded, known)
+        }
+        return log.head.position
+    }
+}

@@ -1,0 +1,208 @@
+// The views (read models) kept beside the log: current account states by name, and
+// idempotency keys → position. Each is a SlotTable with a checkpoint: every event up to
+// it is applied durably; events after it are re-applied on open, a no-op for slots
+// that already reflect them. Views are derived: missing or damaged, they are rebuilt.
+
+import LedgerDomain
+import LedgerStorage
+
+final class Views {
+    /// Advance the durable checkpoint (one fdatasync of each view) after this many events.
+    static let checkpointEvery: UInt64 = 256
+
+    let accounts: SlotTable
+    let ids: SlotTable
+    let writable: Bool
+    /// Reader side: events after the checkpoint, folded in memory over the slots.
+    private var tailAccounts: [AccountID: Account] = [:]
+    private var tailIDs: [String: UInt64] = [:]
+    /// How many events were folded after the views' checkpoint to answer.
+    private(set) var replayed: UInt64 = 0
+
+    static func accountsPath(_ layout: StoreLayout) -> String { layout.viewDirectory + "/accounts.tbl" }
+    static func idsPath(_ layout: StoreLayout) -> String { layout.viewDirectory + "/ids.tbl" }
+
+    private init(accounts: SlotTable, ids: SlotTable, writable: Bool) {
+        self.accounts = accounts
+        self.ids = ids
+        self.writable = writable
+    }
+
+    var checkpoint: UInt64 { min(accounts.checkpoint, ids.checkpoint) }
+
+    // MARK: Opening
+
+    /// For the writer (lock held): opens or rebuilds the views and applies the log up to its head.
+    static func openForWriting(_ layout: StoreLayout, log: Log, notes: inout [String]) throws -> Views {
+        var views: Views
+        do {
+            if let a = try SlotTable.open(path: accountsPath(layout), keyBytesMax: StateCodec.keyBytesMax, valueBytes: StateCodec.accountBytes, writable: true),
+               let i = try SlotTable.open(path: idsPath(layout), keyBytesMax: 8, valueBytes: 0, writable: true),
+               a.checkpoint <= log.head.position, i.checkpoint <= log.head.position {
+                views = Views(accounts: a, ids: i, writable: true)
+            } else {
+                if FileSystem.exists(accountsPath(layout)) || FileSystem.exists(idsPath(layout)) {
+                    notes.append("views were missing or ahead of the log; rebuilt from the log")
+                }
+                views = try rebuild(layout, log: log)
+            }
+            try views.catchUp(log)
+        } catch let error as SlotTableError {
+            guard case .damaged = error else { throw translate(error) }
+            notes.append("\(error); rebuilt from the log")
+            views = try rebuild(layout, log: log)
+            try views.catchUp(log)
+        }
+        return views
+    }
+
+    /// For readers (no lock): the views plus the log after their checkpoint, folded in memory.
+    /// nil when there are no views yet: the caller folds the log instead.
+    static func openForReading(_ layout: StoreLayout, log: Log) throws -> Views? {
+        do {
+            guard let a = try SlotTable.open(path: accountsPath(layout), keyBytesMax: StateCodec.keyBytesMax, valueBytes: StateCodec.accountBytes, writable: false),
+                  let i = try SlotTable.open(path: idsPath(layout), keyBytesMax: 8, valueBytes: 0, writable: false),
+                  a.checkpoint <= log.head.position, i.checkpoint <= log.head.position else { return nil }
+            let views = Views(accounts: a, ids: i, writable: false)
+            try views.catchUp(log)
+            return views
+        } catch let error as SlotTableError {
+            guard case .damaged = error else { throw translate(error) }
+            return nil
+        }
+    }
+
+    static func translate(_ error: SlotTableError) -> LedgerError {
+        switch error {
+        case .io(let e): return .io(e)
+        case .damaged(_, _): return .integrity(error.description)
+        }
+    }
+
+    static func rebuild(_ layout: StoreLayout, log: Log) throws -> Views {
+        try translating {
+            let a = try SlotTable.create(path: accountsPath(layout), keyBytesMax: StateCodec.keyBytesMax, valueBytes: StateCodec.accountBytes)
+            let i = try SlotTable.create(path: idsPath(layout), keyBytesMax: 8, valueBytes: 0)
+            return Views(accounts: a, ids: i, writable: true)
+        }
+    }
+
+    static func translating<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let e as SlotTableError { throw translate(e) }
+    }
+
+    // MARK: Applying events
+
+    /// Applies every event after the checkpoint (written through when writable, in memory otherwise).
+    private func catchUp(_ log: Log) throws {
+        let from = checkpoint + 1
+        guard from <= log.head.position else { return }
+        try log.forEachEvent(from: from) { recorded in
+            try apply(recorded)
+            return true
+        }
+        if writable && log.head.position - checkpoint >= Self.checkpointEvery { try checkpoint(through: log.head.position) }
+    }
+
+    func apply(_ recorded: RecordedEvent) throws {
+        let body = recorded.event.body
+        let position = recorded.position
+        for id in body.accounts {
+            let slot = try Self.translating { try accounts.find(Array(id.name.utf8)) }
+            if let slot, slot.appliedPosition >= position, tailAccounts[id] == nil { continue }
+            let current: Account?
+            if let tail = tailAccounts[id] {
+                current = tail
+            } else if let slot {
+                current = try decode(id, slot.value)
+            } else {
+                current = nil
+            }
+            if let current, current.lastPosition >= position { continue }
+            guard let next = current.map({ $0.applying(body, at: position) }) ?? Account.opened(body, at: position) else {
+                throw LedgerError.integrity("event at position \(position) touches account '\(id)' before it was opened")
+            }
+            if writable {
+                try Self.translating {
+                    if let slot {
+                        try accounts.overwrite(slot.index, key: Array(id.name.utf8), appliedPosition: position, value: StateCodec.encode(next))
+                    } else {
+                        try accounts.insert(key: Array(id.name.utf8), appliedPosition: position, value: StateCodec.encode(next))
+                    }
+                }
+            } else {
+                tailAccounts[id] = next
+            }
+        }
+        if let key = recorded.event.metadata.id {
+            if writable {
+                let hashKey = Self.idKey(key)
+                var present = false
+                try Self.translating {
+                    try ids.forEachSlot(withKey: hashKey) { slot in
+                        if slot.appliedPosition == position { present = true; return false }
+                        return true
+                    }
+                    if !present { try ids.insert(key: hashKey, appliedPosition: position, value: []) }
+                }
+            } else if tailIDs[key] == nil {
+                tailIDs[key] = position
+            }
+        }
+        replayed += 1
+    }
+
+    func checkpoint(through position: UInt64) throws {
+        try Self.translating {
+            try accounts.checkpoint(through: position)
+            try ids.checkpoint(through: position)
+        }
+    }
+
+    private func decode(_ id: AccountID, _ value: [UInt8]) throws -> Account {
+        do { return try StateCodec.decode(id: id, value) } catch {
+            throw LedgerError.integrity("view state of '\(id)' does not decode: \(error)")
+        }
+    }
+
+    // MARK: Queries
+
+    func account(_ id: AccountID) throws -> Account? {
+        if let tail = tailAccounts[id] { return tail }
+        guard let slot = try Self.translating({ try accounts.find(Array(id.name.utf8)) }) else { return nil }
+        return try decode(id, slot.value)
+    }
+
+    /// Every account, sorted by name.
+    func allAccounts() throws -> [Account] {
+        var all: [AccountID: Account] = [:]
+        try Self.translating {
+            try accounts.forEachSlot { slot in
+                let id = AccountID(trusted: String(decoding: slot.key, as: UTF8.self))
+                all[id] = try decode(id, slot.value)
+            }
+        }
+        for (id, a) in tailAccounts { all[id] = a }
+        return all.values.sorted { $0.id < $1.id }
+    }
+
+    /// Positions whose event may carry idempotency key `key` (hash matches; the caller checks the event).
+    func positions(forID key: String) throws -> [UInt64] {
+        var out: [UInt64] = []
+        if let p = tailIDs[key] { out.append(p) }
+        try Self.translating {
+            try ids.forEachSlot(withKey: Self.idKey(key)) { out.append($0.appliedPosition); return true }
+        }
+        return out
+    }
+
+    /// 8-byte key for an idempotency key: a 64-bit hash; collisions are resolved against the log.
+    static func idKey(_ key: String) -> [UInt8] {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in key.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        var out = [UInt8]()
+        for i in 0..<8 { out.append(UInt8(truncatingIfNeeded: h >> (8 * UInt64(i)))) }
+        if out.allSatisfy({ $0 == 0 }) { out[0] = 1 }
+        return out
+    }
+}
