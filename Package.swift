@@ -23,9 +23,11 @@ let package = Package(
         .executableTarget(name: "ledger", dependencies: ["LedgerCLI"]),
         .executableTarget(name: "LedgerBench", dependencies: ["LedgerEngine", "LedgerStorage", "LedgerDomain"]),
         // A tiny helper the multi-process tests spawn: appends raw records through the storage layer.
-        .executableTarget(name: "LedgerTestTool", dependencies: ["LedgerStorage"]),
+        .executableTarget(name: "LedgerTestTool", dependencies: ["LedgerStorage", "LedgerDomain"]),
         .target(name: "LedgerTestSupport", dependencies: ["LedgerStorage"], path: "Tests/LedgerTestSupport"),
         .testTarget(name: "LedgerStorageTests", dependencies: ["LedgerStorage", "LedgerTestSupport"]),
-        .testTarget(name: "LedgerCLITests", dependencies: ["LedgerStorage", "LedgerTestSupport"]),
+        .testTarget(name: "LedgerDomainTests", dependencies: ["LedgerDomain", "LedgerTestSupport"]),
+        .testTarget(name: "LedgerCLITests", dependencies: ["LedgerStorage", "LedgerDomain", "LedgerTestSupport"],
+                    resources: [.copy("Fixtures")]),
     ]
 )

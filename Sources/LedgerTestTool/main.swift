@@ -1,8 +1,11 @@
 // Helper the multi-process tests spawn. Talks to the storage layer directly:
 //   ledger-test-tool append DIR COUNT BATCH TAG [SEGMENT_BYTES]  append COUNT records, BATCH per commit
 //   ledger-test-tool hold-lock DIR MILLIS                        hold the writer lock, print "locked"
+//   ledger-test-tool make-fixture-v1 DIR                         write the format-v1 fixture store (run once;
+//                                                                the result is committed under Tests/ and must never change)
 // Each appended payload is "TAG:i"; one line per batch: "FIRST-LAST".
 
+import LedgerDomain
 import LedgerStorage
 
 #if canImport(Glibc)
@@ -53,9 +56,50 @@ do {
         say("locked")
         usleep(millis * 1000)
         lock.release()
+    case "make-fixture-v1":
+        guard args.count == 2 else { fail("usage: make-fixture-v1 DIR") }
+        try makeFixtureV1(args[1])
     default:
         fail("unknown verb \(verb)")
     }
 } catch {
     fail("\(error)")
+}
+
+/// Segment format 1 with both AccountOpened layouts (v1 through the legacy encoder), every
+/// other event type, metadata, two batches of several records, and fixed timestamps.
+func makeFixtureV1(_ dir: String) throws {
+    try FileSystem.makeDirectory(dir)
+    let lock = try StoreLock.acquire(dir + "/LOCK", timeoutMillis: 1000)
+    let writer = try LogWriter(directory: dir + "/log", segmentBytes: 512, holding: lock)
+    let t0: Int64 = 1_577_836_800_000_000 // 2020-01-01T00:00:00Z
+    func id(_ s: String) -> AccountID { AccountID(trusted: s) }
+    let usd = Currency(trusted: "USD")
+    let events: [[(Int64, Event?)]] = [
+        [(0, nil)], // legacy v1 open of "legacy"
+        [(60, Event(.accountOpened(account: id("alice"), currency: usd, scale: 2, overdraft: 0))),
+         (61, Event(.accountOpened(account: id("bob"), currency: usd, scale: 2, overdraft: 5000)))],
+        [(120, Event(.moneyDeposited(account: id("alice"), amount: 10_000), metadata: EventMetadata(id: "dep-1", memo: "salary")))],
+        [(180, Event(.moneyDeposited(account: id("legacy"), amount: 250)))],
+        [(240, Event(.moneyTransferred(from: id("alice"), to: id("bob"), amount: 2_575), metadata: EventMetadata(memo: "rent", correlationID: "c-1"))),
+         (241, Event(.moneyWithdrawn(account: id("bob"), amount: 7_000), metadata: EventMetadata(id: "atm-1", causationID: "c-1")))],
+        [(300, Event(.moneyWithdrawn(account: id("legacy"), amount: 250)))],
+        [(360, Event(.accountClosed(account: id("legacy"))))],
+    ]
+    for batchEvents in events {
+        var batch = writer.makeBatch()
+        for (seconds, event) in batchEvents {
+            let t = t0 + seconds * 1_000_000
+            if let event {
+                let e = EventCodec.encode(event)
+                try batch.append(timestampMicros: t, type: e.type, schemaVersion: e.version, payload: e.payload)
+            } else {
+                try batch.append(timestampMicros: t, type: 1, schemaVersion: 1,
+                                 payload: LegacyEncoding.accountOpenedV1(account: "legacy", currency: "USD", scale: 2))
+            }
+        }
+        try writer.append(batch)
+    }
+    lock.release()
+    try FileSystem.remove(dir + "/LOCK")
 }

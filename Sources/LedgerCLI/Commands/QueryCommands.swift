@@ -131,6 +131,16 @@ enum LogCommand: Subcommand {
         try args.expectPositionals(0...0, usage: usage)
         var next = UInt64(try args.integer("--from-position", 1...Int64.max) ?? 1)
         let follow = args.has("--follow")
+        if follow {
+            // Until interrupted: a parent may have left SIGINT/SIGTERM ignored or blocked; Ctrl-C must stop us.
+            var set = sigset_t()
+            sigemptyset(&set)
+            for s in [SIGINT, SIGTERM, SIGPIPE] {
+                signal(s, SIG_DFL)
+                sigaddset(&set, s)
+            }
+            pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        }
         while true {
             let head = try context.ledger.events(from: next) { recorded, accounts in
                 context.console.out(JSON.object(EventJSON.fields(recorded, accounts: accounts)).rendered())

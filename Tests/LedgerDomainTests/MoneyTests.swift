@@ -1,0 +1,166 @@
+import LedgerDomain
+import LedgerTestSupport
+import Testing
+
+@Suite struct MoneyTests {
+    func units(_ text: String, _ scale: Int) throws -> Int64 { try DecimalText.parse(text).minorUnits(scale: scale) }
+
+    @Test func decimalsAreExact() throws {
+        let sum = try units("0.10", 2) + units("0.20", 2)
+        #expect(Money.format(sum, scale: 2) == "0.30")
+        #expect(try units("12", 2) == 1200)
+        #expect(try units("12.5", 2) == 1250)
+        #expect(try units("12.34", 2) == 1234)
+        #expect(try units("0.001", 3) == 1)
+        #expect(try units("7", 0) == 7)
+        #expect(Money.format(1, scale: 3) == "0.001")
+        #expect(Money.format(-5, scale: 2) == "-0.05")
+        #expect(Money.format(1_234_567, scale: 0) == "1234567")
+        #expect(Money.format(Int64.min, scale: 2) == "-92233720368547758.08")
+        #expect(Money.format(Int64.max, scale: 18) == "9.223372036854775807")
+    }
+
+    @Test(arguments: ["", "-5", "+5", "1e3", "abc", "1.", ".5", "1.2.3", " 1", "1 ", "1,5", "٣", "99999999999999999999"])
+    func invalidAmountsAreRejected(text: String) {
+        #expect(throws: DecimalText.ParseError.self) { try DecimalText.parse(text) }
+    }
+
+    @Test func tooManyDecimalsForTheScaleIsRejected() {
+        #expect(throws: DecimalText.ParseError.self) { try DecimalText.parse("12.345").minorUnits(scale: 2) }
+        #expect(throws: DecimalText.ParseError.self) { try DecimalText.parse("1.5").minorUnits(scale: 0) }
+    }
+
+    @Test func scalingOverflowIsRejectedNotTrapped() throws {
+        #expect(try DecimalText.parse("9223372036854775807").minorUnits(scale: 0) == Int64.max)
+        #expect(throws: DecimalText.ParseError.self) { try DecimalText.parse("9223372036854775807").minorUnits(scale: 1) }
+        #expect(throws: DecimalText.ParseError.self) { try DecimalText.parse("9223372036854775808") }
+    }
+
+    @Test func sumsAtInt64EdgesReportOverflow() {
+        #expect(Money.add(Int64.max, 1) == nil)
+        #expect(Money.add(Int64.max - 1, 1) == Int64.max)
+        #expect(Money.subtract(Int64.min, 1) == nil)
+        #expect(Money.subtract(-Int64.max, 1) == Int64.min)
+    }
+}
+
+@Suite struct DecideTests {
+    let alice = try! AccountID(validating: "alice")
+    let bob = try! AccountID(validating: "bob")
+
+    func account(_ id: AccountID, balance: Int64, overdraft: Int64 = 0, scale: Int = 2, currency: String = "USD") -> Account {
+        var a = Account(id: id, currency: Currency(trusted: currency), scale: scale, overdraft: overdraft)
+        a.balance = balance
+        a.version = 1
+        return a
+    }
+
+    func rejection(_ body: () throws -> Event) -> String? {
+        do { _ = try body(); return nil } catch DomainError.rejected(let r) { return r.code.rawValue } catch { return "other: \(error)" }
+    }
+
+    @Test func depositOverflowIsABalanceOverflowRejection() throws {
+        let state = [alice: account(alice, balance: Int64.max - 5)]
+        #expect(rejection { try Decide.decide(.deposit(account: alice, amount: DecimalText.parse("0.06")), options: .init(), accounts: state) } == "balance_overflow")
+        #expect(rejection { try Decide.decide(.deposit(account: alice, amount: DecimalText.parse("0.05")), options: .init(), accounts: state) } == nil)
+    }
+
+    @Test func withdrawRespectsOverdraftExactly() throws {
+        let state = [alice: account(alice, balance: 100, overdraft: 50)]
+        #expect(rejection { try Decide.decide(.withdraw(account: alice, amount: DecimalText.parse("1.50")), options: .init(), accounts: state) } == nil)
+        #expect(rejection { try Decide.decide(.withdraw(account: alice, amount: DecimalText.parse("1.51")), options: .init(), accounts: state) } == "insufficient_funds")
+    }
+
+    @Test func withdrawFromMostNegativeBalanceOverflowsCleanly() throws {
+        let state = [alice: account(alice, balance: Int64.min + 1, overdraft: Int64.max)]
+        #expect(rejection { try Decide.decide(.withdraw(account: alice, amount: DecimalText.parse("0.02")), options: .init(), accounts: state) } == "balance_overflow")
+    }
+
+    @Test func transferRules() throws {
+        var state = [alice: account(alice, balance: 1000), bob: account(bob, balance: 0, currency: "EUR")]
+        #expect(rejection { try Decide.decide(.transfer(from: alice, to: bob, amount: DecimalText.parse("1")), options: .init(), accounts: state) } == "currency_mismatch")
+        state[bob] = account(bob, balance: 0, scale: 3)
+        #expect(rejection { try Decide.decide(.transfer(from: alice, to: bob, amount: DecimalText.parse("1")), options: .init(), accounts: state) } == "currency_mismatch")
+        state[bob] = account(bob, balance: Int64.max)
+        #expect(rejection { try Decide.decide(.transfer(from: alice, to: bob, amount: DecimalText.parse("1")), options: .init(), accounts: state) } == "balance_overflow")
+        #expect(throws: DomainError.self) { try Decide.decide(.transfer(from: alice, to: alice, amount: DecimalText.parse("1")), options: .init(), accounts: state) }
+    }
+
+    @Test func versionConflictAndClosedAccounts() throws {
+        var a = account(alice, balance: 0)
+        #expect(rejection { try Decide.decide(.deposit(account: alice, amount: DecimalText.parse("1")), options: .init(expectVersion: 2), accounts: [alice: a]) } == "version_conflict")
+        a.status = .closed
+        #expect(rejection { try Decide.decide(.deposit(account: alice, amount: DecimalText.parse("1")), options: .init(), accounts: [alice: a]) } == "account_closed")
+        #expect(rejection { try Decide.decide(.close(account: bob), options: .init(), accounts: [:]) } == "unknown_account")
+        #expect(rejection { try Decide.decide(.open(account: alice, currency: Currency(trusted: "USD"), scale: 2, overdraft: nil), options: .init(), accounts: [alice: a]) } == "account_exists")
+        let funded = account(alice, balance: 1)
+        #expect(rejection { try Decide.decide(.close(account: alice), options: .init(), accounts: [alice: funded]) } == "balance_not_zero")
+    }
+}
+
+@Suite struct TimestampTests {
+    @Test func parsesRFC3339AndDates() throws {
+        #expect(try Timestamp.parse("1970-01-01T00:00:00Z").micros == 0)
+        #expect(try Timestamp.parse("2024-03-05T09:30:00Z").rfc3339 == "2024-03-05T09:30:00.000000Z")
+        #expect(try Timestamp.parse("2024-03-05T09:30:00.5+02:00").rfc3339 == "2024-03-05T07:30:00.500000Z")
+        #expect(try Timestamp.parse("2024-03-05t09:30:00.123456z").micros % 1_000_000 == 123_456)
+        #expect(try Timestamp.parse("2024-03-05T00:00:00-01:30").rfc3339 == "2024-03-05T01:30:00.000000Z")
+        #expect(try Timestamp.parse("2024-02-29").rfc3339 == "2024-02-29T23:59:59.999999Z")
+        #expect(try Timestamp.parse("2024-02-29", dateIsEndOfDay: false).rfc3339 == "2024-02-29T00:00:00.000000Z")
+        #expect(try Timestamp.parse("1969-12-31T23:59:59.999999Z").micros == -1)
+        #expect(try Timestamp.parse("0001-01-01T00:00:00Z").rfc3339 == "0001-01-01T00:00:00.000000Z")
+        #expect(try Timestamp.parse("9999-12-31").rfc3339 == "9999-12-31T23:59:59.999999Z")
+    }
+
+    @Test(arguments: ["", "2024", "2024-3-5", "2024-02-30", "2023-02-29", "2024-13-01", "2024-00-10", "2024-03-05T24:00:00Z",
+                      "2024-03-05T09:60:00Z", "2024-03-05T09:30:00", "2024-03-05T09:30:00+0200", "2024-03-05T09:30:00.Z",
+                      "2024-03-05T09:30:00.1234567Z", "2024-03-05T09:30:00Zjunk", "0000-01-01", "x024-03-05"])
+    func rejectsInvalidTimes(text: String) {
+        #expect(throws: Timestamp.ParseError.self) { try Timestamp.parse(text) }
+    }
+
+    @Test func formatThenParseRoundTripsOnRandomInstants() throws {
+        let seed: UInt64 = 99
+        var rng = SplitMix64(seed: seed)
+        for _ in 0..<5000 {
+            let micros = Int64.random(in: -62_135_596_800_000_000...253_402_300_799_999_999, using: &rng)
+            let t = Timestamp(micros: micros)
+            #expect(try Timestamp.parse(t.rfc3339).micros == micros, "seed \(seed): \(micros)")
+        }
+    }
+}
+
+@Suite struct CodecTests {
+    @Test func everyEventRoundTrips() throws {
+        let a = try AccountID(validating: "acc_1"), b = try AccountID(validating: "acc:2/x")
+        let meta = EventMetadata(id: "op-1", memo: "ünïcode \"quoted\"", correlationID: "c", causationID: nil)
+        let events: [Event] = [
+            Event(.accountOpened(account: a, currency: Currency(trusted: "EUR"), scale: 3, overdraft: 12)),
+            Event(.accountClosed(account: a), metadata: meta),
+            Event(.moneyDeposited(account: a, amount: Int64.max), metadata: meta),
+            Event(.moneyWithdrawn(account: b, amount: 1)),
+            Event(.moneyTransferred(from: a, to: b, amount: 5), metadata: EventMetadata(causationID: "z")),
+        ]
+        for e in events {
+            let (type, version, payload) = EventCodec.encode(e)
+            #expect(try EventCodec.decode(type: type, version: version, payload: payload) == e)
+            // Every truncation is a clear decode error, never a trap.
+            for cut in 0..<payload.count {
+                #expect(throws: DomainError.self) { try EventCodec.decode(type: type, version: version, payload: Array(payload[..<cut])) }
+            }
+        }
+    }
+
+    @Test func accountOpenedV1IsUpcastWithZeroOverdraft() throws {
+        let payload = LegacyEncoding.accountOpenedV1(account: "old", currency: "GBP", scale: 2, metadata: EventMetadata(memo: "2019"))
+        let event = try EventCodec.decode(type: 1, version: 1, payload: payload)
+        #expect(event == Event(.accountOpened(account: AccountID(trusted: "old"), currency: Currency(trusted: "GBP"), scale: 2, overdraft: 0),
+                               metadata: EventMetadata(memo: "2019")))
+    }
+
+    @Test func unknownTypesAndNewerVersionsAreRefused() {
+        #expect(throws: DomainError.self) { try EventCodec.decode(type: 99, version: 1, payload: []) }
+        #expect(throws: DomainError.self) { try EventCodec.decode(type: 3, version: 2, payload: []) }
+        #expect(throws: DomainError.self) { try EventCodec.decode(type: 3, version: 0, payload: []) }
+    }
+}
