@@ -49,11 +49,12 @@ func rate(_ count: Int, _ s: Stats, unit: String) -> String {
 }
 
 var records = 10_000_000
+var skipStorage = false
 var root = "/tmp/ledger-bench"
 var args = Array(CommandLine.arguments.dropFirst())
 while !args.isEmpty {
     let a = args.removeFirst()
-    if a == "--records", let v = args.first.flatMap(Int.init) { records = v; args.removeFirst() } else if a == "--dir", let v = args.first { root = v; args.removeFirst() }
+    if a == "--commands-only" { skipStorage = true } else if a == "--records", let v = args.first.flatMap(Int.init) { records = v; args.removeFirst() } else if a == "--dir", let v = args.first { root = v; args.removeFirst() }
 }
 
 func run(_ command: String) { _ = system(command) }
@@ -64,6 +65,10 @@ do {
     let machine = withUnsafeBytes(of: uname.machine) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
     print("ledger-bench: \(records) records, store under \(root), \(sysconf(Int32(_SC_NPROCESSORS_ONLN))) cores, \(machine)")
 
+    if skipStorage {
+        try commandLatency(root: root)
+        exit(0)
+    }
     // CRC32C and SHA-256 throughput on 64 MiB.
     let blob = (0..<(64 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }
     var sink: UInt32 = 0
@@ -134,7 +139,92 @@ do {
     print("time lookup via index:       \(fmt(lookups.median / 10_000 * 1e6)) µs each")
     print("peak RSS:                    \(fmt(peakRSSMiB(), 1)) MiB   (sink \(sink ^ UInt32(truncatingIfNeeded: checksum ^ found)))")
     run("rm -rf '\(root)'")
+    try commandLatency(root: root)
 } catch {
     print("ledger-bench: \(error)")
     exit(1)
+}
+
+// MARK: Single-command latency, fresh processes, vs sqlite3
+
+/// Runs argv to completion with stdout/stderr to /dev/null; returns seconds and the exit status.
+func timeProcess(_ argv: [String]) -> (Double, Int32) {
+    var pid: pid_t = 0
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+    let cargs = argv.map { strdup($0) } + [nil]
+    defer { for p in cargs { free(p) } }
+    let t0 = nowSeconds()
+    let rc = posix_spawn(&pid, argv[0], &actions, nil, cargs, environ)
+    posix_spawn_file_actions_destroy(&actions)
+    guard rc == 0 else { return (0, -1) }
+    var status: Int32 = 0
+    waitpid(pid, &status, 0)
+    return (nowSeconds() - t0, (status >> 8) & 0xFF)
+}
+
+func latency(_ label: String, runs: Int, _ argv: (Int) -> [String]) -> Stats {
+    var samples: [Double] = []
+    for i in 0..<runs {
+        let (s, status) = timeProcess(argv(i))
+        if status != 0 { print("  \(label): run \(i) exited \(status)") }
+        samples.append(s)
+    }
+    let st = Stats(samples: samples)
+    print("\(label.padding(44)) \(fmt(st.median * 1e3, 3)) ms median of \(runs) (\(fmt(st.min * 1e3, 3))–\(fmt(st.max * 1e3, 3)))")
+    return st
+}
+
+extension String {
+    func padding(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
+}
+
+func binDirectory() -> String {
+    let me = CommandLine.arguments[0]
+    if let slash = me.lastIndex(of: "/") { return String(me[..<slash]) }
+    return "."
+}
+
+func commandLatency(root: String) throws {
+    let ledger = binDirectory() + "/ledger"
+    let sqlite = "/usr/bin/sqlite3"
+    let runs = 30
+    print("")
+    print("single-command latency (fresh process each, durable), \(runs) runs:")
+    _ = latency("process start: true", runs: runs) { _ in ["/bin/true"] }
+    _ = latency("process start: ledger --help", runs: runs) { _ in [ledger, "--help"] }
+    var medians: [String: Double] = [:]
+    for (label, accounts, operations) in [("1k events / 100 accounts", 100, 1_000), ("1M events / 10k accounts", 10_000, 1_000_000)] {
+        let dir = root + "-cmd"
+        run("rm -rf '\(dir)'")
+        let t0 = nowSeconds()
+        try History.write(root: dir, accounts: accounts, operations: operations)
+        let written = nowSeconds() - t0
+        let (rebuild, _) = timeProcess([ledger, "--dir", dir, "deposit", History.name(0), "1.00"])
+        print("\(label): history written in \(fmt(written)) s; first command (builds the views) \(fmt(rebuild * 1e3, 1)) ms")
+        medians[label] = latency("  ledger deposit (\(label))", runs: runs) { i in
+            [ledger, "--dir", dir, "deposit", History.name((i * 7919) % accounts), "1.00"]
+        }.median
+        _ = latency("  ledger balance ACCOUNT (\(label))", runs: runs) { i in
+            [ledger, "--dir", dir, "balance", History.name((i * 7919) % accounts)]
+        }
+        run("rm -rf '\(dir)'")
+    }
+    guard access(sqlite, X_OK) == 0 else {
+        print("sqlite3 not found at \(sqlite): no comparison")
+        return
+    }
+    let db = root + "-sqlite.db"
+    run("rm -f '\(db)'")
+    run("\(sqlite) '\(db)' \"CREATE TABLE events(id INTEGER PRIMARY KEY, stream_id TEXT NOT NULL, version INTEGER NOT NULL, type TEXT NOT NULL, amount INTEGER, ts INTEGER NOT NULL, UNIQUE(stream_id, version)); WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 1000000) INSERT INTO events(stream_id, version, type, amount, ts) SELECT printf('acc_%06d', x % 10000), x / 10000, 'MoneyDeposited', x, x FROM c;\"")
+    let sq = latency("  sqlite3 FILE \"INSERT …\" (1M rows)", runs: runs) { i in
+        [sqlite, db, "INSERT INTO events(stream_id, version, type, amount, ts) VALUES('acc_000001', \(1_000 + i), 'MoneyDeposited', 100, \(i))"]
+    }.median
+    run("rm -f '\(db)'")
+    if let big = medians["1M events / 10k accounts"], let small = medians["1k events / 100 accounts"] {
+        print("ratio ledger deposit / sqlite3 insert (1M):  \(fmt(big / sq, 2))   (goal ≤ 0.75)")
+        print("ratio 1M-event store / 1k-event store:       \(fmt(big / small, 2))   (goal ≈ 1)")
+    }
 }

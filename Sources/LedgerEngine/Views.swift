@@ -79,10 +79,24 @@ final class Views {
         }
     }
 
+    /// Folds the whole log in memory and writes both views in one go, durable through the head.
     static func rebuild(_ layout: StoreLayout, log: Log) throws -> Views {
-        try translating {
-            let a = try SlotTable.create(path: accountsPath(layout), keyBytesMax: StateCodec.keyBytesMax, valueBytes: StateCodec.accountBytes)
-            let i = try SlotTable.create(path: idsPath(layout), keyBytesMax: 8, valueBytes: 0)
+        var state = LedgerState()
+        var idEntries: [SlotTable.Entry] = []
+        try log.forEachEvent(from: 1) { recorded in
+            state.apply(recorded.event.body, at: recorded.position)
+            if let key = recorded.event.metadata.id {
+                idEntries.append(SlotTable.Entry(key: idKey(key), appliedPosition: recorded.position, value: []))
+            }
+            return true
+        }
+        let accountEntries = state.accounts.values.map {
+            SlotTable.Entry(key: Array($0.id.name.utf8), appliedPosition: $0.lastPosition, value: StateCodec.encode($0))
+        }
+        return try translating {
+            let a = try SlotTable.create(path: accountsPath(layout), keyBytesMax: StateCodec.keyBytesMax, valueBytes: StateCodec.accountBytes,
+                                         entries: accountEntries, checkpoint: log.head.position)
+            let i = try SlotTable.create(path: idsPath(layout), keyBytesMax: 8, valueBytes: 0, entries: idEntries, checkpoint: log.head.position)
             return Views(accounts: a, ids: i, writable: true)
         }
     }

@@ -96,18 +96,49 @@ public final class SlotTable {
         }
     }
 
-    /// Creates (replacing atomically) an empty table.
-    public static func create(path: String, keyBytesMax: Int, valueBytes: Int, capacity: Int = 1024) throws -> SlotTable {
-        var c = 16
-        while c < capacity { c *= 2 }
+    public struct Entry {
+        public let key: [UInt8]
+        public let appliedPosition: UInt64
+        public let value: [UInt8]
+        public init(key: [UInt8], appliedPosition: UInt64, value: [UInt8]) {
+            self.key = key
+            self.appliedPosition = appliedPosition
+            self.value = value
+        }
+    }
+
+    /// Creates (replacing atomically) a table holding `entries`, durable through `checkpoint`:
+    /// the whole image is built in memory, written once, fsynced and renamed into place.
+    public static func create(path: String, keyBytesMax: Int, valueBytes: Int, entries: [Entry] = [], checkpoint: UInt64 = 0) throws -> SlotTable {
+        var capacity = 1024
+        while entries.count * 100 > capacity * loadPercentMax / 2 { capacity *= 2 }
         let slotBytes = slotHeaderBytes + keyBytesMax + valueBytes
+        var image = header(slotBytes: slotBytes, capacity: capacity, count: entries.count, checkpoint: checkpoint,
+                           keyBytesMax: keyBytesMax, valueBytes: valueBytes)
+        image += [UInt8](repeating: 0, count: capacity * slotBytes)
+        image.withUnsafeMutableBytes { raw in
+            let base = raw.baseAddress! + headerBytes
+            for e in entries {
+                precondition(!e.key.isEmpty && e.key.count <= keyBytesMax && e.value.count == valueBytes)
+                var index = Int(truncatingIfNeeded: e.key.withUnsafeBytes { hash($0) }) & (capacity - 1)
+                while LE.u16(base + index * slotBytes, 4) != 0 { index = (index + 1) & (capacity - 1) }
+                let p = base + index * slotBytes
+                LE.store(UInt16(e.key.count), p, 4)
+                LE.store(e.appliedPosition, p, 8)
+                e.key.withUnsafeBytes { p.advanced(by: slotHeaderBytes).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+                if valueBytes > 0 {
+                    e.value.withUnsafeBytes { p.advanced(by: slotHeaderBytes + keyBytesMax).copyMemory(from: $0.baseAddress!, byteCount: valueBytes) }
+                }
+                LE.store(CRC32C.checksum(UnsafeRawBufferPointer(start: p + 4, count: slotBytes - 4)), p, 0)
+            }
+        }
         let temp = path + ".new"
         try wrap {
             try FileSystem.makeDirectory(FileSystem.parentDirectory(of: path))
             let fd = try FileDescriptor.open(temp, O_RDWR | O_CREAT | O_TRUNC)
             defer { fd.close() }
-            try fd.truncate(to: headerBytes + c * slotBytes)
-            try fd.writeAll(header(slotBytes: slotBytes, capacity: c, count: 0, checkpoint: 0, keyBytesMax: keyBytesMax, valueBytes: valueBytes), at: 0)
+            try fd.writeAll(image, at: 0)
+            try fd.syncData()
             try FileSystem.rename(temp, path)
         }
         guard let table = try open(path: path, keyBytesMax: keyBytesMax, valueBytes: valueBytes, writable: true) else {
