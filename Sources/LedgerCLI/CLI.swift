@@ -24,7 +24,8 @@ protocol Subcommand {
 public enum CLI {
     static let commands: [any Subcommand.Type] = [
         OpenCommand.self, CloseCommand.self, DepositCommand.self, WithdrawCommand.self, TransferCommand.self,
-        BalanceCommand.self, HistoryCommand.self, LogCommand.self, ConfigCommand.self, InfoCommand.self, VerifyCommand.self,
+        BalanceCommand.self, HistoryCommand.self, LogCommand.self, SnapshotCommand.self, ReplayCommand.self, ConfigCommand.self,
+        InfoCommand.self, VerifyCommand.self,
     ]
 
     static let globalOptions = [

@@ -27,7 +27,7 @@ public struct AppendResult: Sendable {
 
 extension Ledger {
     public func append(_ request: AppendRequest) throws -> AppendResult {
-        try withWriter { writer, _ in
+        try withWriter { writer, config in
             var viewNotes: [String] = []
             let views = try Views.openForWriting(layout, log: writer.log, notes: &viewNotes)
             addNotes(viewNotes)
@@ -67,6 +67,10 @@ extension Ledger {
             // The event is durable; the views follow (a crash here is repaired by the next catch-up).
             try views.apply(recorded)
             if position - views.checkpoint >= Views.checkpointEvery { try views.checkpoint(through: position) }
+            if Snapshots.due(first: position, last: position, every: config.snapshotEvery) {
+                try Snapshots.write(layout, accounts: views.allAccounts(), head: writer.head)
+                try Snapshots.prune(layout, every: config.snapshotEvery)
+            }
             var after: [Account] = []
             for id in event.body.accounts { if let a = try views.account(id) { after.append(a) } }
             return AppendResult(recorded: recorded, accounts: after, duplicate: false)

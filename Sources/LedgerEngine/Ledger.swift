@@ -62,6 +62,18 @@ public final class Ledger {
         public let bytes: Int
     }
 
+    public struct SnapshotInfo: Equatable {
+        public let position: UInt64
+        public let timestampMicros: Int64?
+        public let bytes: Int
+    }
+
+    public struct ViewInfo: Equatable {
+        public let name: String
+        public let checkpoint: UInt64?
+        public let bytes: Int
+    }
+
     public struct Info: Equatable {
         public let store: String
         public let records: UInt64
@@ -70,6 +82,8 @@ public final class Ledger {
         public let lastTimestampMicros: Int64?
         public let bytes: Int
         public let segments: [SegmentInfo]
+        public let snapshots: [SnapshotInfo]
+        public let views: [ViewInfo]
     }
 
     public func info() throws -> Info {
@@ -78,9 +92,16 @@ public final class Ledger {
             SegmentInfo(name: $0.name, firstPosition: $0.base, records: $0.recordCount, bytes: $0.committedBytes)
         }
         let first = try LedgerError.translating { try log.timestamp(ofPosition: 1) }
+        let snapshots = try LedgerError.translating { try SnapshotFile.list(directory: layout.snapshotDirectory) }.map { p in
+            SnapshotInfo(position: p, timestampMicros: try? log.timestamp(ofPosition: p),
+                         bytes: SnapshotFile.size(directory: layout.snapshotDirectory, position: p))
+        }
+        let views = [("accounts", Views.accountsPath(layout)), ("ids", Views.idsPath(layout))].map { name, path in
+            ViewInfo(name: name, checkpoint: Views.checkpoint(ofTableAt: path), bytes: FileSystem.fileSize(path) ?? 0)
+        }
         return Info(store: layout.root, records: log.head.position, head: log.head.text,
                     firstTimestampMicros: first, lastTimestampMicros: log.head.position > 0 ? log.head.timestampMicros : nil,
-                    bytes: segments.reduce(0) { $0 + $1.bytes }, segments: segments)
+                    bytes: segments.reduce(0) { $0 + $1.bytes }, segments: segments, snapshots: snapshots, views: views)
     }
 
     // MARK: verify

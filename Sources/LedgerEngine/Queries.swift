@@ -65,9 +65,18 @@ extension Ledger {
         if let until { last = try LedgerError.translating { try log.lastPosition(atOrBefore: until.micros) } }
         var lines: [HistoryLine] = []
         var balance: Int64 = 0
+        var from = start
+        if let since {
+            // Start at the index position for `since`, with the balance as of just before it.
+            let before = try LedgerError.translating { try log.lastPosition(atOrBefore: since.micros - 1) }
+            if before >= start {
+                balance = try balances([id], atPosition: before).0.accounts.first?.balance ?? 0
+                from = before + 1
+            }
+        }
         let name = Array(id.name.utf8)
         try LedgerError.translating {
-            try log.forEach(from: start, through: last) { record in
+            try log.forEach(from: from, through: last) { record in
                 // Skip events of other accounts without decoding them.
                 guard EventCodec.accountNames(type: record.type, payload: record.payload).contains(where: { $0.elementsEqual(name) }) else { return true }
                 let event: Event

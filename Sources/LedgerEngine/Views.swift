@@ -30,6 +30,12 @@ final class Views {
 
     var checkpoint: UInt64 { min(accounts.checkpoint, ids.checkpoint) }
 
+    /// The checkpoint recorded in a view file, or nil if it is missing or unreadable.
+    static func checkpoint(ofTableAt path: String) -> UInt64? {
+        let shape = path.hasSuffix("ids.tbl") ? (8, 0) : (StateCodec.keyBytesMax, StateCodec.accountBytes)
+        return (try? SlotTable.open(path: path, keyBytesMax: shape.0, valueBytes: shape.1, writable: false))??.checkpoint
+    }
+
     // MARK: Opening
 
     /// For the writer (lock held): opens or rebuilds the views and applies the log up to its head.
@@ -80,7 +86,8 @@ final class Views {
     }
 
     /// Folds the whole log in memory and writes both views in one go, durable through the head.
-    static func rebuild(_ layout: StoreLayout, log: Log) throws -> Views {
+    /// `visit` sees the state after each event (replay uses it for progress and snapshots).
+    static func rebuild(_ layout: StoreLayout, log: Log, visit: ((RecordedEvent, LedgerState) throws -> Void)? = nil) throws -> Views {
         var state = LedgerState()
         var idEntries: [SlotTable.Entry] = []
         try log.forEachEvent(from: 1) { recorded in
@@ -88,6 +95,7 @@ final class Views {
             if let key = recorded.event.metadata.id {
                 idEntries.append(SlotTable.Entry(key: idKey(key), appliedPosition: recorded.position, value: []))
             }
+            try visit?(recorded, state)
             return true
         }
         let accountEntries = state.accounts.values.map {

@@ -14,6 +14,12 @@ public struct LogHead: Equatable, Sendable {
     public var timestampMicros: Int64
     public var chain: [UInt8]
 
+    public init(position: UInt64, timestampMicros: Int64, chain: [UInt8]) {
+        self.position = position
+        self.timestampMicros = timestampMicros
+        self.chain = chain
+    }
+
     public static let genesisChain = [UInt8](repeating: 0, count: SHA256.digestBytes)
     public static let empty = LogHead(position: 0, timestampMicros: Int64.min, chain: genesisChain)
 
@@ -209,6 +215,19 @@ public final class Log {
             throw StorageError.corruptRecord(segment: segment.name, offset: 0, position: position, reason: "position missing from segment")
         }
         return entry.timestampMicros
+    }
+
+    /// The chain value recorded by the commit record right after `position`, or nil when
+    /// `position` is not the end of a batch.
+    public func chain(atBatchEnd position: UInt64) throws -> [UInt8]? {
+        guard position >= 1, position <= head.position, let si = segmentIndex(containing: position) else { return nil }
+        let segment = segments[si]
+        guard let entry = try segment.indexEntry(position) else { return nil }
+        let fd = try StorageError.wrapping { try FileDescriptor.open(segment.path, O_RDONLY) }
+        defer { fd.close() }
+        guard let commit = try LogOpener.commitAt(fd, offset: Int(entry.offset) + Int(entry.frameBytes), limit: segment.committedBytes),
+              commit.position == position else { return nil }
+        return commit.chain
     }
 
     func segmentIndex(containing position: UInt64) -> Int? {

@@ -2,6 +2,9 @@
 // the storage under the views (accounts by name, idempotency keys). Knows bytes,
 // not money. Each slot carries its own CRC and the log position it reflects, so
 // re-applying an event is a no-op and a torn slot is detected, never believed.
+// Robin Hood linear probing with ties broken by (key, position) makes the layout
+// a function of the set of entries alone: a table built incrementally and one
+// rebuilt from scratch are byte-identical.
 //
 // header (64 bytes): "LEDGRTBL", u32 version (1), u32 slotBytes, u64 capacity (power of 2),
 //   u64 count, u64 checkpoint, u32 keyBytesMax, u32 valueBytes, 12 bytes reserved, u32 crc32c(0..<60)
@@ -110,28 +113,17 @@ public final class SlotTable {
     /// Creates (replacing atomically) a table holding `entries`, durable through `checkpoint`:
     /// the whole image is built in memory, written once, fsynced and renamed into place.
     public static func create(path: String, keyBytesMax: Int, valueBytes: Int, entries: [Entry] = [], checkpoint: UInt64 = 0) throws -> SlotTable {
-        var capacity = 1024
-        while entries.count * 100 > capacity * loadPercentMax / 2 { capacity *= 2 }
+        let capacity = capacityFor(count: entries.count)
         let slotBytes = slotHeaderBytes + keyBytesMax + valueBytes
         var image = header(slotBytes: slotBytes, capacity: capacity, count: entries.count, checkpoint: checkpoint,
                            keyBytesMax: keyBytesMax, valueBytes: valueBytes)
-        image += [UInt8](repeating: 0, count: capacity * slotBytes)
-        image.withUnsafeMutableBytes { raw in
-            let base = raw.baseAddress! + headerBytes
-            for e in entries {
-                precondition(!e.key.isEmpty && e.key.count <= keyBytesMax && e.value.count == valueBytes)
-                var index = Int(truncatingIfNeeded: e.key.withUnsafeBytes { hash($0) }) & (capacity - 1)
-                while LE.u16(base + index * slotBytes, 4) != 0 { index = (index + 1) & (capacity - 1) }
-                let p = base + index * slotBytes
-                LE.store(UInt16(e.key.count), p, 4)
-                LE.store(e.appliedPosition, p, 8)
-                e.key.withUnsafeBytes { p.advanced(by: slotHeaderBytes).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-                if valueBytes > 0 {
-                    e.value.withUnsafeBytes { p.advanced(by: slotHeaderBytes + keyBytesMax).copyMemory(from: $0.baseAddress!, byteCount: valueBytes) }
-                }
-                LE.store(CRC32C.checksum(UnsafeRawBufferPointer(start: p + 4, count: slotBytes - 4)), p, 0)
-            }
+        var slots = MemorySlots(bytes: [UInt8](repeating: 0, count: capacity * slotBytes), slotBytes: slotBytes)
+        for e in entries {
+            precondition(!e.key.isEmpty && e.key.count <= keyBytesMax && e.value.count == valueBytes)
+            try robinHoodInsert(encodeSlot(key: e.key, appliedPosition: e.appliedPosition, value: e.value, keyBytesMax: keyBytesMax),
+                                capacity: capacity, into: &slots)
         }
+        image += slots.bytes
         let temp = path + ".new"
         try wrap {
             try FileSystem.makeDirectory(FileSystem.parentDirectory(of: path))
@@ -145,6 +137,62 @@ public final class SlotTable {
             throw SlotTableError.damaged(path: path, reason: "vanished after create")
         }
         return table
+    }
+
+    /// The capacity a table of `count` entries has, whichever way it was built.
+    static func capacityFor(count: Int) -> Int {
+        var capacity = 1024
+        while count * 100 > capacity * loadPercentMax { capacity *= 2 }
+        return capacity
+    }
+
+    static func keyLength(_ slot: [UInt8]) -> Int { Int(slot[4]) | Int(slot[5]) << 8 }
+    static func position(_ slot: [UInt8]) -> UInt64 { slot.withUnsafeBytes { LE.u64($0.baseAddress!, 8) } }
+    static func key(_ slot: [UInt8]) -> ArraySlice<UInt8> { slot[slotHeaderBytes..<(slotHeaderBytes + keyLength(slot))] }
+    static func home(_ slot: [UInt8], capacity: Int) -> Int {
+        Int(truncatingIfNeeded: Array(key(slot)).withUnsafeBytes { hash($0) }) & (capacity - 1)
+    }
+
+    /// Total order used to break ties between slots at the same probe distance.
+    static func precedes(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        let ka = key(a), kb = key(b)
+        if ka != kb { return ka.lexicographicallyPrecedes(kb) }
+        return position(a) < position(b)
+    }
+
+    /// Robin Hood insertion: an entry further from its home slot takes the place of one nearer
+    /// to its own; equal distances are ordered by `precedes`. Layout depends only on the set.
+    static func robinHoodInsert<S: SlotStorage>(_ slot: [UInt8], capacity: Int, into storage: inout S) throws {
+        var carried = slot
+        var index = home(carried, capacity: capacity)
+        var distance = 0
+        for _ in 0..<capacity {
+            let resident = try storage.read(index)
+            if keyLength(resident) == 0 {
+                try storage.write(index, carried)
+                return
+            }
+            let residentDistance = (index - home(resident, capacity: capacity)) & (capacity - 1)
+            if distance > residentDistance || (distance == residentDistance && precedes(carried, resident)) {
+                try storage.write(index, carried)
+                carried = resident
+                distance = residentDistance
+            }
+            index = (index + 1) & (capacity - 1)
+            distance += 1
+        }
+        preconditionFailure("slot table full")
+    }
+
+    static func encodeSlot(key: [UInt8], appliedPosition: UInt64, value: [UInt8], keyBytesMax: Int) -> [UInt8] {
+        var s = [UInt8](repeating: 0, count: 4)
+        s.appendLE(UInt16(key.count)); s.appendLE(UInt16(0)); s.appendLE(appliedPosition)
+        s += key
+        s += [UInt8](repeating: 0, count: keyBytesMax - key.count)
+        s += value
+        let crc = s.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[4...])) }
+        s.withUnsafeMutableBytes { LE.store(crc, $0.baseAddress!, 0) }
+        return s
     }
 
     static func header(slotBytes: Int, capacity: Int, count: Int, checkpoint: UInt64, keyBytesMax: Int, valueBytes: Int) -> [UInt8] {
@@ -186,10 +234,12 @@ public final class SlotTable {
     public func forEachSlot(withKey key: [UInt8], _ visit: (Slot) throws -> Bool) throws {
         precondition(!key.isEmpty && key.count <= keyBytesMax)
         var index = Int(truncatingIfNeeded: key.withUnsafeBytes { Self.hash($0) }) & (capacity - 1)
-        for _ in 0..<capacity {
+        for distance in 0..<capacity {
             let bytes = try readSlot(index)
-            let keyLength = bytes.withUnsafeBytes { Int(LE.u16($0.baseAddress!, 4)) }
+            let keyLength = Self.keyLength(bytes)
             if keyLength == 0 { return }
+            // Robin Hood invariant: once residents are nearer their home than we are to ours, the key is absent.
+            if (index - Self.home(bytes, capacity: capacity)) & (capacity - 1) < distance { return }
             if keyLength == key.count && bytes[Self.slotHeaderBytes..<(Self.slotHeaderBytes + keyLength)].elementsEqual(key) {
                 if try !visit(slot(index, bytes)) { return }
             }
@@ -237,14 +287,7 @@ public final class SlotTable {
 
     private func encodeSlot(key: [UInt8], appliedPosition: UInt64, value: [UInt8]) -> [UInt8] {
         precondition(value.count == valueBytes && !key.isEmpty && key.count <= keyBytesMax)
-        var s = [UInt8](repeating: 0, count: 4)
-        s.appendLE(UInt16(key.count)); s.appendLE(UInt16(0)); s.appendLE(appliedPosition)
-        s += key
-        s += [UInt8](repeating: 0, count: keyBytesMax - key.count)
-        s += value
-        let crc = s.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[4...])) }
-        s.withUnsafeMutableBytes { LE.store(crc, $0.baseAddress!, 0) }
-        return s
+        return Self.encodeSlot(key: key, appliedPosition: appliedPosition, value: value, keyBytesMax: keyBytesMax)
     }
 
     /// Writes `value` into the slot at `index` (found by a lookup).
@@ -255,15 +298,16 @@ public final class SlotTable {
     /// Adds a slot for `key` (keys may repeat: callers decide what a repeat means).
     public func insert(key: [UInt8], appliedPosition: UInt64, value: [UInt8]) throws {
         if (count + 1) * 100 > capacity * Self.loadPercentMax { try grow() }
-        var index = Int(truncatingIfNeeded: key.withUnsafeBytes { Self.hash($0) }) & (capacity - 1)
-        while true {
-            let bytes = try readSlot(index)
-            if bytes.withUnsafeBytes({ LE.u16($0.baseAddress!, 4) }) == 0 { break }
-            index = (index + 1) & (capacity - 1)
-        }
-        try overwrite(index, key: key, appliedPosition: appliedPosition, value: value)
+        var storage = FileSlots(table: self)
+        try Self.robinHoodInsert(encodeSlot(key: key, appliedPosition: appliedPosition, value: value), capacity: capacity, into: &storage)
         count += 1
         try writeHeader()
+    }
+
+    fileprivate func readRawSlot(_ index: Int) throws -> [UInt8] { try readSlot(index) }
+
+    fileprivate func writeRawSlot(_ index: Int, _ bytes: [UInt8]) throws {
+        try Self.wrap { try fd.writeAll(bytes, at: Self.headerBytes + index * slotBytes) }
     }
 
     /// Makes every slot write so far durable, then records `position` as the checkpoint.
@@ -285,13 +329,11 @@ public final class SlotTable {
         slots.reserveCapacity(count)
         try forEachSlot { slots.append($0) }
         let newCapacity = capacity * 2
-        var image = [UInt8](repeating: 0, count: newCapacity * slotBytes)
+        var memory = MemorySlots(bytes: [UInt8](repeating: 0, count: newCapacity * slotBytes), slotBytes: slotBytes)
         for s in slots {
-            var index = Int(truncatingIfNeeded: s.key.withUnsafeBytes { Self.hash($0) }) & (newCapacity - 1)
-            while image.withUnsafeBytes({ LE.u16($0.baseAddress! + index * slotBytes, 4) }) != 0 { index = (index + 1) & (newCapacity - 1) }
-            let encoded = encodeSlot(key: s.key, appliedPosition: s.appliedPosition, value: s.value)
-            image.replaceSubrange((index * slotBytes)..<((index + 1) * slotBytes), with: encoded)
+            try Self.robinHoodInsert(encodeSlot(key: s.key, appliedPosition: s.appliedPosition, value: s.value), capacity: newCapacity, into: &memory)
         }
+        let image = memory.bytes
         let temp = path + ".new"
         // The new file carries the old checkpoint: the old one's slots were durable through it,
         // and this file is fsynced before it replaces the old one.
@@ -309,4 +351,26 @@ public final class SlotTable {
         capacity = newCapacity
         count = slots.count
     }
+}
+
+/// Where Robin Hood insertion reads and writes slots: the file, or an image in memory.
+protocol SlotStorage {
+    func read(_ index: Int) throws -> [UInt8]
+    mutating func write(_ index: Int, _ bytes: [UInt8]) throws
+}
+
+struct MemorySlots: SlotStorage {
+    var bytes: [UInt8]
+    let slotBytes: Int
+
+    func read(_ index: Int) throws -> [UInt8] { Array(bytes[(index * slotBytes)..<((index + 1) * slotBytes)]) }
+    mutating func write(_ index: Int, _ slot: [UInt8]) throws {
+        bytes.replaceSubrange((index * slotBytes)..<((index + 1) * slotBytes), with: slot)
+    }
+}
+
+struct FileSlots: SlotStorage {
+    let table: SlotTable
+    func read(_ index: Int) throws -> [UInt8] { try table.readRawSlot(index) }
+    mutating func write(_ index: Int, _ bytes: [UInt8]) throws { try table.writeRawSlot(index, bytes) }
 }

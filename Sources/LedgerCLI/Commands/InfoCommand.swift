@@ -5,7 +5,7 @@ import LedgerEngine
 
 enum InfoCommand: Subcommand {
     static let name = "info"
-    static let summary = "counts, positions, sizes, segments and the head of the hash chain"
+    static let summary = "counts, positions, sizes, segments, snapshots, views and the chain head"
     static let usage = "info [--json]"
     static let options: [OptionSpec] = []
     static let help = """
@@ -32,6 +32,14 @@ enum InfoCommand: Subcommand {
                 ("first_timestamp", .optional(time(info.firstTimestampMicros))),
                 ("last_timestamp", .optional(time(info.lastTimestampMicros))),
                 ("bytes", .int(Int64(info.bytes))), ("segments", .array(segments)),
+                ("snapshots", .array(info.snapshots.map {
+                    JSON.object([("position", .uint($0.position)), ("timestamp", .optional(time($0.timestampMicros))),
+                                 ("bytes", .int(Int64($0.bytes)))])
+                })),
+                ("views", .array(info.views.map {
+                    JSON.object([("name", .string($0.name)), ("checkpoint", $0.checkpoint.map(JSON.uint) ?? .null),
+                                 ("bytes", .int(Int64($0.bytes)))])
+                })),
             ]).rendered())
         } else {
             let c = context.console
@@ -44,6 +52,14 @@ enum InfoCommand: Subcommand {
             c.out("segments  \(info.segments.count)")
             for s in info.segments {
                 c.out("  \(s.name)  first \(s.firstPosition)  records \(s.records)  bytes \(s.bytes)")
+            }
+            c.out("snapshots \(info.snapshots.count)")
+            for s in info.snapshots {
+                c.out("  position \(s.position)  \(time(s.timestampMicros) ?? "-")  bytes \(s.bytes)")
+            }
+            c.out("views")
+            for v in info.views {
+                c.out("  \(v.name)  checkpoint \(v.checkpoint.map(String.init) ?? "missing")  bytes \(v.bytes)")
             }
         }
         return ExitStatus.success

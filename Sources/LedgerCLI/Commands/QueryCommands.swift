@@ -11,34 +11,61 @@ import Musl
 
 enum BalanceCommand: Subcommand {
     static let name = "balance"
-    static let summary = "balances now (of some or all accounts)"
-    static let usage = "balance [ACCOUNT...] [--json]"
-    static let options: [OptionSpec] = []
+    static let summary = "balances now, or as they were at a time or position"
+    static let usage = "balance [ACCOUNT...] [--as-of TIME | --at-position N] [--json]"
+    static let options = [OptionSpec(name: "--as-of", takesValue: true), OptionSpec(name: "--at-position", takesValue: true)]
     static let help = """
         Prints each account's balance, currency and version (its count of events).
         With no ACCOUNT, every account, sorted by name. An unknown ACCOUNT is
         unknown_account (exit 1).
 
-        JSON: {"as_of", "position", "snapshot_position", "replayed", "accounts": [{"account", "balance", "currency", "version"}]}
+          --as-of TIME       as it was after every event with timestamp <= TIME
+                             (RFC 3339, or a date meaning the end of that day, UTC)
+          --at-position N    as it was after the event at position N
+
+        As-of answers start from the newest snapshot at or before that point and fold
+        only the events after it. Before the first event the answer is empty (no
+        accounts); an account named explicitly that was opened later shows 0, version 0.
+
+        JSON: {"as_of", "position", "snapshot_position", "replayed",
+               "accounts": [{"account", "balance", "currency", "version"}]}
 
         examples:
           ledger balance
-          ledger balance alice bob
-          ledger --json balance | jq -r '.accounts[] | "\\(.account) \\(.balance)"'
+          ledger balance alice bob --as-of 2024-03-31
+          ledger --json balance --at-position 1000 | jq -r '.accounts[] | "\\(.account) \\(.balance)"'
         """
 
     static func run(_ args: Arguments, _ context: Context) throws -> Int32 {
         let ids = try args.positionals.map(Parse.account)
-        let answer = try context.ledger.balances(ids)
+        let asOf = try args.value("--as-of").map { try Parse.time($0, option: "--as-of", endOfDay: true) }
+        let atPosition = try args.integer("--at-position", 0...Int64.max).map { UInt64($0) }
+        if asOf != nil && atPosition != nil { throw LedgerError.usage("give --as-of or --at-position, not both") }
+        let answer: BalanceAnswer
+        var asOfText: String
+        if let asOf {
+            answer = try context.ledger.balances(ids, atPosition: context.ledger.position(asOf: asOf)).0
+            asOfText = asOf.rfc3339
+        } else if let atPosition {
+            let (a, time) = try context.ledger.balances(ids, atPosition: atPosition)
+            answer = a
+            asOfText = time.map { Timestamp(micros: $0).rfc3339 } ?? ""
+        } else {
+            answer = try context.ledger.balances(ids)
+            asOfText = Timestamp(micros: context.ledger.clock.nowMicros()).rfc3339
+        }
         if context.json {
             context.console.out(JSON.object([
-                ("as_of", .string(Timestamp(micros: context.ledger.clock.nowMicros()).rfc3339)),
+                ("as_of", asOfText.isEmpty ? .null : .string(asOfText)),
                 ("position", .uint(answer.position)),
                 ("snapshot_position", answer.startPosition.map(JSON.uint) ?? .null),
                 ("replayed", .uint(answer.replayed)),
                 ("accounts", .array(answer.accounts.map(EventJSON.accountJSON))),
             ]).rendered())
         } else {
+            if asOf != nil || atPosition != nil {
+                context.console.out("as of \(asOfText.isEmpty ? "the beginning" : asOfText) (position \(answer.position))")
+            }
             let rows = answer.accounts.map { a in
                 [a.id.name, a.format(a.balance), a.currency.code, String(a.version), a.status == .closed ? "closed" : ""]
             }

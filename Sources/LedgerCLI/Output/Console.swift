@@ -29,6 +29,11 @@ final class Console {
         Console.writeAll(2, Array((text + "\n").utf8))
     }
 
+    /// Writes to stderr without a newline (progress bars).
+    func errPartial(_ text: String) {
+        Console.writeAll(2, Array(text.utf8))
+    }
+
     var stderrIsTerminal: Bool { isatty(2) == 1 }
 
     private static func writeAll(_ fd: Int32, _ bytes: [UInt8]) {

@@ -1,0 +1,141 @@
+// As-of answers, `ledger snapshot` and `ledger replay`.
+//
+//   --as-of TIME ─► index: last position P with timestamp ≤ TIME (binary search)
+//                    │
+//   snapshots/ ─────► newest readable snapshot S ≤ P   (damaged → note, try older; none → empty state at 0)
+//                    │
+//   log ────────────► fold events S+1 … P (seek by index, CRC-checked)  ─► balances at P
+
+import LedgerDomain
+import LedgerStorage
+
+extension Ledger {
+    /// The last position at or before `time` (0 when every event is later).
+    public func position(asOf time: Timestamp) throws -> UInt64 {
+        let log = try openLog()
+        return try LedgerError.translating { try log.lastPosition(atOrBefore: time.micros) }
+    }
+
+    /// Balances as they were after `position` (capped at the head). Accounts named in `ids` that did not
+    /// exist yet at `position` but exist now are listed with balance 0 and version 0; names unknown
+    /// even now are unknown_account. With no `ids`, the accounts that existed at `position`.
+    public func balances(_ ids: [AccountID], atPosition requested: UInt64) throws -> (BalanceAnswer, Int64?) {
+        let log = try openLog()
+        let position = min(requested, log.head.position)
+        var snapshotNotes: [String] = []
+        let start = try Snapshots.newest(layout, atOrBefore: position, notes: &snapshotNotes)
+        addNotes(snapshotNotes)
+        var state = start?.1 ?? LedgerState()
+        let from = (start?.0 ?? 0) + 1
+        var replayed: UInt64 = 0
+        if from <= position {
+            let wanted = ids.map { Array($0.name.utf8) }
+            try LedgerError.translating {
+                try log.forEach(from: from, through: position) { record in
+                    if !wanted.isEmpty {
+                        let names = EventCodec.accountNames(type: record.type, payload: record.payload)
+                        guard names.contains(where: { n in wanted.contains { $0.elementsEqual(n) } }) else { return true }
+                    }
+                    let event: Event
+                    do { event = try EventCodec.decode(type: record.type, version: record.schemaVersion, payload: record.payload) } catch {
+                        throw LedgerError.integrity("event at position \(record.position) does not decode: \(error)")
+                    }
+                    state.apply(event.body, at: record.position)
+                    replayed += 1
+                    return true
+                }
+            }
+        }
+        var accounts: [Account]
+        if ids.isEmpty {
+            accounts = state.accounts.values.sorted { $0.id < $1.id }
+        } else {
+            accounts = []
+            var current: BalanceAnswer?
+            for id in ids {
+                if let a = state.accounts[id] {
+                    accounts.append(a)
+                    continue
+                }
+                if current == nil { current = try balances([]) }
+                guard let now = current?.accounts.first(where: { $0.id == id }) else { throw unknown(id) }
+                var before = Account(id: id, currency: now.currency, scale: now.scale, overdraft: now.overdraft)
+                before.version = 0
+                accounts.append(before)
+            }
+        }
+        let time = position == 0 ? nil : try LedgerError.translating { try log.timestamp(ofPosition: position) }
+        return (BalanceAnswer(position: position, accounts: accounts, startPosition: start?.0, replayed: replayed), time)
+    }
+
+    public struct SnapshotResult: Sendable {
+        public let position: UInt64
+        public let timestampMicros: Int64
+        public let accounts: Int
+        public let bytes: Int
+    }
+
+    /// Writes a snapshot of every account at the head now (and makes the views durable through it).
+    public func snapshot() throws -> SnapshotResult {
+        try withWriter { writer, config in
+            var viewNotes: [String] = []
+            let views = try Views.openForWriting(layout, log: writer.log, notes: &viewNotes)
+            addNotes(viewNotes)
+            guard writer.head.position > 0 else { throw LedgerError.usage("the store has no events to snapshot") }
+            try views.checkpoint(through: writer.head.position)
+            let accounts = try views.allAccounts()
+            try Snapshots.write(layout, accounts: accounts, head: writer.head)
+            try Snapshots.prune(layout, every: config.snapshotEvery)
+            return SnapshotResult(position: writer.head.position, timestampMicros: writer.head.timestampMicros, accounts: accounts.count,
+                                  bytes: SnapshotFile.size(directory: layout.snapshotDirectory, position: writer.head.position))
+        }
+    }
+
+    public struct ReplayResult: Sendable {
+        public let events: UInt64
+        public let views: [String]
+        public let snapshotsWritten: Int
+        public let seconds: Double
+    }
+
+    public static let viewNames = ["accounts", "ids"]
+
+    /// Rebuilds the views (and with `snapshots`, every retained snapshot) from position 1.
+    public func replay(view: String?, snapshots: Bool, progress: ((UInt64, UInt64) -> Void)? = nil) throws -> ReplayResult {
+        if let view, !Self.viewNames.contains(view) {
+            throw LedgerError.usage("unknown view '\(view)' (known: \(Self.viewNames.joined(separator: ", ")))")
+        }
+        return try withWriter { writer, config in
+            let started = Clock.system.nowMicros()
+            let head = writer.head.position
+            var targets = Set<UInt64>()
+            if snapshots && config.snapshotEvery > 0 {
+                let every = UInt64(config.snapshotEvery)
+                let multiples = stride(from: every, through: head, by: Int(every)).map { $0 }
+                targets = Snapshots.kept(multiples, every: config.snapshotEvery)
+                for p in try LedgerError.translating({ try SnapshotFile.list(directory: layout.snapshotDirectory) }) {
+                    try LedgerError.translating { try FileSystem.remove(layout.snapshotDirectory + "/" + SnapshotFile.name(position: p)) }
+                }
+            }
+            var written = 0
+            // Both views are rebuilt together: they come from one fold of the log.
+            _ = try Views.rebuild(layout, log: writer.log) { recorded, state in
+                if recorded.position % 65_536 == 0 { progress?(recorded.position, head) }
+                if targets.contains(recorded.position) {
+                    try Snapshots.write(self.layout, accounts: Array(state.accounts.values), head: LogHead(
+                        position: recorded.position, timestampMicros: recorded.timestamp.micros,
+                        chain: try self.chainValue(at: recorded.position, log: writer.log)))
+                    written += 1
+                }
+            }
+            progress?(head, head)
+            let seconds = Double(Clock.system.nowMicros() - started) / 1e6
+            return ReplayResult(events: head, views: view.map { [$0] } ?? Self.viewNames, snapshotsWritten: written, seconds: seconds)
+        }
+    }
+
+    /// The chain value at a batch end, from the commit record there (snapshots record it).
+    private func chainValue(at position: UInt64, log: Log) throws -> [UInt8] {
+        try LedgerError.translating { try log.chain(atBatchEnd: position) } ?? LogHead.genesisChain
+    }
+}
