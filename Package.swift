@@ -26,6 +26,7 @@ let package = Package(
         .executableTarget(name: "LedgerTestTool", dependencies: ["LedgerStorage", "LedgerDomain"]),
         .target(name: "LedgerTestSupport", dependencies: ["LedgerStorage"], path: "Tests/LedgerTestSupport"),
         .testTarget(name: "LedgerStorageTests", dependencies: ["LedgerStorage", "LedgerTestSupport"]),
+        .testTarget(name: "LedgerEngineTests", dependencies: ["LedgerEngine", "LedgerDomain", "LedgerStorage", "LedgerTestSupport"]),
         .testTarget(name: "LedgerDomainTests", dependencies: ["LedgerDomain", "LedgerTestSupport"]),
         .testTarget(name: "LedgerCLITests", dependencies: ["LedgerStorage", "LedgerDomain", "LedgerTestSupport"],
                     resources: [.copy("Fixtures")]),

@@ -1,0 +1,96 @@
+import Foundation
+import LedgerTestSupport
+import Testing
+
+@Suite struct ViewTests {
+    func populate(_ s: CLIStore) throws {
+        try s.json("config", "snapshot_every", "5")
+        for i in 0..<12 { try s.json("open", "acc\(i)", "--id", "open-\(i)") }
+        for i in 0..<30 {
+            try s.json("deposit", "acc\(i % 12)", "\(i + 1).25", "--id", "dep-\(i)")
+            if i % 3 == 0 { try s.json("transfer", "acc\(i % 12)", "acc\((i + 5) % 12)", "1.00") }
+        }
+    }
+
+    func viewBytes(_ s: CLIStore) -> [[UInt8]] {
+        ["accounts.tbl", "ids.tbl"].map { FileDamage.read(s.dir.path + "/views/" + $0) }
+    }
+
+    @Test func replayGivesByteIdenticalViews() throws {
+        let s = CLIStore()
+        try populate(s)
+        // `snapshot` makes the incremental views durable through the head, as replay does.
+        try s.json("snapshot")
+        let incremental = viewBytes(s)
+        #expect(incremental.allSatisfy { $0.count > 64 })
+        let r = try s.json("replay")
+        #expect(r["events"] as? Int == 12 + 30 + 10)
+        #expect(viewBytes(s) == incremental)
+    }
+
+    @Test func deletedOrDamagedViewsAreRebuiltWithTheSameAnswers() throws {
+        let s = CLIStore()
+        try populate(s)
+        let before = try s.run("--json", "balance").stdout
+        let beforeAsOf = try s.json("balance", "--at-position", "20")["accounts"] as? [[String: Any]]
+        try FileManager.default.removeItem(atPath: s.dir.path + "/views")
+        // Readers fold the log when there are no views.
+        #expect(try CLIStore.object(try s.run("--json", "balance").stdout)["accounts"] as? NSArray
+                == CLIStore.object(before)["accounts"] as? NSArray)
+        try s.json("replay")
+        #expect(try CLIStore.object(try s.run("--json", "balance").stdout)["accounts"] as? NSArray
+                == CLIStore.object(before)["accounts"] as? NSArray)
+        // A damaged view is rebuilt by the next writer and reported.
+        FileDamage.flipBit(s.dir.path + "/views/accounts.tbl", offset: 30)
+        let dep = try s.run("deposit", "acc1", "1")
+        #expect(dep.status == 0)
+        #expect(dep.stderr.contains("note:"))
+        #expect((try s.json("balance", "--at-position", "20")["accounts"] as? NSArray) == beforeAsOf as NSArray?)
+    }
+
+    @Test func damagedSnapshotsAreReportedAndSkipped() throws {
+        let s = CLIStore()
+        try populate(s)
+        let snaps = try FileManager.default.contentsOfDirectory(atPath: s.dir.path + "/snapshots").filter { $0.hasSuffix(".snap") }.sorted()
+        #expect(snaps.count >= 5)
+        let expected = try s.json("balance", "--at-position", "37")
+        #expect(expected["snapshot_position"] as? Int == 35)
+        for name in snaps { FileDamage.flipBit(s.dir.path + "/snapshots/" + name, offset: 100) }
+        let r = try s.run("--json", "balance", "--at-position", "37")
+        #expect(r.status == 0)
+        #expect(r.stderr.contains("damaged"))
+        let after = try CLIStore.object(r.stdout)
+        #expect(after["snapshot_position"] is NSNull)
+        #expect(after["accounts"] as? NSArray == expected["accounts"] as? NSArray)
+        // replay --snapshots writes good ones again.
+        try s.json("replay", "--snapshots")
+        #expect(try s.json("balance", "--at-position", "37")["snapshot_position"] as? Int == 35)
+    }
+
+    @Test func snapshotRetentionKeepsNewestAndEveryTenth() throws {
+        let s = CLIStore()
+        try s.json("config", "snapshot_every", "2")
+        try s.json("open", "a")
+        for _ in 0..<59 { try s.json("deposit", "a", "1") }
+        let positions = (try s.json("info")["snapshots"] as? [[String: Any]] ?? []).compactMap { $0["position"] as? Int }
+        // 30 multiples of 2; kept: the newest 10 (42...60) and multiples of 20.
+        #expect(positions == [20, 40, 42, 44, 46, 48, 50, 52, 54, 56, 58, 60])
+    }
+
+    @Test func asOfThroughTheCLI() throws {
+        let s = CLIStore()
+        try s.json("open", "a", "--at", "2024-03-01T09:00:00Z")
+        try s.json("deposit", "a", "10", "--at", "2024-03-02T09:00:00Z")
+        try s.json("deposit", "a", "5", "--at", "2024-03-03T09:00:00Z")
+        let r = try s.json("balance", "a", "--as-of", "2024-03-02")
+        #expect(r["as_of"] as? String == "2024-03-02T23:59:59.999999Z")
+        #expect(r["position"] as? Int == 2)
+        #expect((r["accounts"] as? [[String: Any]])?.first?["balance"] as? String == "10.00")
+        #expect(try s.json("balance", "--as-of", "2024-02-01T00:00:00Z")["accounts"] as? [Any] != nil)
+        #expect((try s.json("balance", "--as-of", "2024-02-01T00:00:00Z")["accounts"] as? [Any])?.isEmpty == true)
+        try s.fails(2, "usage", "balance", "--as-of", "2024-03-02", "--at-position", "1")
+        try s.fails(2, "usage", "balance", "--as-of", "March")
+        let h = try CLIStore.lines(try s.run("--json", "history", "a", "--since", "2024-03-03").stdout)
+        #expect(h.map { $0["balance"] as? String } == ["15.00"])
+    }
+}
