@@ -2,6 +2,7 @@
 // with min–max over several runs; figures go into docs/BENCHMARKS.md.
 //   ledger-bench [--records N] [--dir DIR]
 
+import LedgerDomain
 import LedgerStorage
 
 #if canImport(Glibc)
@@ -54,6 +55,11 @@ var root = "/tmp/ledger-bench"
 var args = Array(CommandLine.arguments.dropFirst())
 while !args.isEmpty {
     let a = args.removeFirst()
+    if a == "--write-history", let dir = args.first {
+        // For profiling: just write the 1M-event history into DIR.
+        do { try History.write(root: dir, accounts: 10_000, operations: 1_000_000) } catch { print(error); exit(1) }
+        exit(0)
+    }
     if a == "--commands-only" { skipStorage = true } else if a == "--records", let v = args.first.flatMap(Int.init) { records = v; args.removeFirst() } else if a == "--dir", let v = args.first { root = v; args.removeFirst() }
 }
 
@@ -67,6 +73,7 @@ do {
 
     if skipStorage {
         try commandLatency(root: root)
+        try timeTravel(root: root)
         exit(0)
     }
     // CRC32C and SHA-256 throughput on 64 MiB.
@@ -140,12 +147,16 @@ do {
     print("peak RSS:                    \(fmt(peakRSSMiB(), 1)) MiB   (sink \(sink ^ UInt32(truncatingIfNeeded: checksum ^ found)))")
     run("rm -rf '\(root)'")
     try commandLatency(root: root)
+    try timeTravel(root: root)
 } catch {
     print("ledger-bench: \(error)")
     exit(1)
 }
 
 // MARK: Single-command latency, fresh processes, vs sqlite3
+
+/// Peak RSS (MiB) of the last process `timeProcess` ran.
+nonisolated(unsafe) var lastChildPeakRSSMiB = 0.0
 
 /// Runs argv to completion with stdout/stderr to /dev/null; returns seconds and the exit status.
 func timeProcess(_ argv: [String]) -> (Double, Int32) {
@@ -161,7 +172,9 @@ func timeProcess(_ argv: [String]) -> (Double, Int32) {
     posix_spawn_file_actions_destroy(&actions)
     guard rc == 0 else { return (0, -1) }
     var status: Int32 = 0
-    waitpid(pid, &status, 0)
+    var usage = rusage()
+    wait4(pid, &status, 0, &usage)
+    lastChildPeakRSSMiB = Double(usage.ru_maxrss) / 1024
     return (nowSeconds() - t0, (status >> 8) & 0xFF)
 }
 
@@ -227,4 +240,53 @@ func commandLatency(root: String) throws {
         print("ratio ledger deposit / sqlite3 insert (1M):  \(fmt(big / sq, 2))   (goal ≤ 0.75)")
         print("ratio 1M-event store / 1k-event store:       \(fmt(big / small, 2))   (goal ≈ 1)")
     }
+}
+
+// MARK: Time travel: replay, snapshots, as-of queries vs sqlite3
+
+func timeTravel(root: String) throws {
+    let ledger = binDirectory() + "/ledger"
+    let sqlite = "/usr/bin/sqlite3"
+    let runs = 30
+    let accounts = 10_000, operations = 1_000_000
+    let dir = root + "-asof"
+    run("rm -rf '\(dir)'")
+    print("")
+    print("time travel on \(operations) events / \(accounts) accounts:")
+    let last = try History.write(root: dir, accounts: accounts, operations: operations)
+    let first = History.startMicros
+    let (replaySeconds, _) = timeProcess([ledger, "--dir", dir, "replay", "--snapshots"])
+    print("ledger replay --snapshots (views + \(operations / 10_000 / 10 + 10) snapshots): \(fmt(replaySeconds, 2)) s = \(fmt(Double(operations) / replaySeconds / 1e6, 2)) M events/s, peak RSS \(fmt(lastChildPeakRSSMiB, 1)) MiB")
+    var snapshotSamples: [Double] = []
+    for _ in 0..<5 {
+        let (s, _) = timeProcess([ledger, "--dir", dir, "snapshot"])
+        snapshotSamples.append(s)
+    }
+    print("ledger snapshot (10k accounts, fresh process):     \(fmt(Stats(samples: snapshotSamples).median * 1e3, 2)) ms median of 5, peak RSS \(fmt(lastChildPeakRSSMiB, 1)) MiB")
+    var rng = SplitMix64(state: 7)
+    let times = (0..<runs).map { _ in Int64.random(in: first...last, using: &rng) }
+    func rfc(_ micros: Int64) -> String { Timestamp(micros: micros).rfc3339 }
+    let start = latency("process start: ledger --help", runs: runs) { _ in [ledger, "--help"] }.median
+    let one = latency("ledger balance ACCOUNT --as-of RANDOM", runs: runs) { i in
+        [ledger, "--dir", dir, "balance", History.name(i * 331 % accounts), "--as-of", rfc(times[i])]
+    }.median
+    let oneRSS = lastChildPeakRSSMiB
+    let all = latency("ledger balance --as-of RANDOM (all 10k)", runs: runs) { i in
+        [ledger, "--dir", dir, "balance", "--as-of", rfc(times[i])]
+    }.median
+    print("  peak RSS: one account \(fmt(oneRSS, 1)) MiB, all accounts \(fmt(lastChildPeakRSSMiB, 1)) MiB; all-accounts work beyond process start \(fmt((all - start) * 1e3, 2)) ms (goal ≤ 10)")
+    guard access(sqlite, X_OK) == 0 else { return }
+    let db = dir + ".db"
+    run("rm -f '\(db)'")
+    // Postings as sqlite users would keep them: one row per account movement, indexed by (account, ts).
+    run("\(sqlite) '\(db)' \"CREATE TABLE postings(account TEXT NOT NULL, ts INTEGER NOT NULL, delta INTEGER NOT NULL); WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < \(operations)) INSERT INTO postings SELECT printf('acc_%06d', (x * 7919) % \(accounts)), \(first) + x * 1000000, (x % 100) - 40 FROM c; CREATE INDEX postings_account_ts ON postings(account, ts);\"")
+    let sqOne = latency("sqlite3: one account's sum as of RANDOM", runs: runs) { i in
+        [sqlite, db, "SELECT sum(delta) FROM postings WHERE account = '\(History.name(i * 331 % accounts))' AND ts <= \(times[i])"]
+    }.median
+    let sqAll = latency("sqlite3: every account's sum as of RANDOM", runs: 10) { i in
+        [sqlite, db, "SELECT account, sum(delta) FROM postings WHERE ts <= \(times[i]) GROUP BY account"]
+    }.median
+    print("ratio one-account as-of ledger / sqlite3:   \(fmt(one / sqOne, 2))   (goal ≤ 1)")
+    print("ratio all-accounts as-of ledger / sqlite3:  \(fmt(all / sqAll, 3))")
+    run("rm -rf '\(dir)' '\(db)'")
 }

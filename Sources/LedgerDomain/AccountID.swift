@@ -21,7 +21,8 @@ public struct AccountID: Hashable, Comparable, Sendable, CustomStringConvertible
     }
 
     public var description: String { name }
-    public static func < (a: AccountID, b: AccountID) -> Bool { a.name < b.name }
+    /// Byte order of the UTF-8 names: deterministic, and the order snapshots are stored in.
+    public static func < (a: AccountID, b: AccountID) -> Bool { a.name.utf8.lexicographicallyPrecedes(b.name.utf8) }
 }
 
 public struct Currency: Hashable, Sendable, CustomStringConvertible {

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 // The binary payload of each event type, and the only place that knows type
 // codes and schema versions. Decoding an older version goes through Upcasters.
 //
@@ -122,13 +128,20 @@ public enum EventCodec {
         return m
     }
 
-    /// The account names an encoded event touches, as bytes, without decoding the rest (for scans).
-    public static func accountNames(type: UInt16, payload: UnsafeRawBufferPointer) -> [UnsafeRawBufferPointer] {
+    /// Whether an encoded event touches an account named by one of `names`, without decoding or allocating.
+    public static func touches(type: UInt16, payload: UnsafeRawBufferPointer, anyOf names: [[UInt8]]) -> Bool {
         var r = ByteReader(payload)
-        guard let code = TypeCode(rawValue: type), let first = try? r.stringBytes() else { return [] }
-        if code == .moneyTransferred, let second = try? r.stringBytes() { return [first, second] }
-        return [first]
+        guard let code = TypeCode(rawValue: type), let first = try? r.stringBytes() else { return false }
+        for n in names where n.count == first.count && n.withUnsafeBytes({ memcmp($0.baseAddress!, first.baseAddress!, n.count) == 0 }) {
+            return true
+        }
+        guard code == .moneyTransferred, let second = try? r.stringBytes() else { return false }
+        for n in names where n.count == second.count && n.withUnsafeBytes({ memcmp($0.baseAddress!, second.baseAddress!, n.count) == 0 }) {
+            return true
+        }
+        return false
     }
+
 }
 
 /// Appends little-endian fields to a byte array.

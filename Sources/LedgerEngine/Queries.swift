@@ -74,11 +74,11 @@ extension Ledger {
                 from = before + 1
             }
         }
-        let name = Array(id.name.utf8)
+        let name = [Array(id.name.utf8)]
         try LedgerError.translating {
             try log.forEach(from: from, through: last) { record in
                 // Skip events of other accounts without decoding them.
-                guard EventCodec.accountNames(type: record.type, payload: record.payload).contains(where: { $0.elementsEqual(name) }) else { return true }
+                guard EventCodec.touches(type: record.type, payload: record.payload, anyOf: name) else { return true }
                 let event: Event
                 do { event = try EventCodec.decode(type: record.type, version: record.schemaVersion, payload: record.payload) } catch {
                     throw LedgerError.integrity("event at position \(record.position) does not decode: \(error)")

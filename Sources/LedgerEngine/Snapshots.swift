@@ -8,7 +8,9 @@
 // back replays at most keepEvery × snapshot_every events, and disk grows by one snapshot
 // per keepEvery × snapshot_every events.
 //
-// Payload: u32 count, then per account (sorted by name): u16 name length, name, 60-byte state.
+// Payload: u32 count, then per account, sorted by name bytes, a fixed 126-byte record:
+// u16 name length, name[64] zero padded, 60-byte state (StateCodec) — so one account is a
+// binary search away without decoding the rest.
 
 import LedgerDomain
 import LedgerStorage
@@ -17,30 +19,52 @@ enum Snapshots {
     static let keepNewest = 10
     static let keepEvery: UInt64 = 10
 
+    static let recordBytes = 2 + AccountID.bytesMax + StateCodec.accountBytes
+
     static func encode(_ accounts: [Account]) -> [UInt8] {
         var w = ByteWriter()
         w.u32(UInt32(accounts.count))
-        for a in accounts.sorted(by: { $0.id < $1.id }) {
-            w.string(a.id.name)
+        let sorted = accounts.map { (Array($0.id.name.utf8), $0) }.sorted { $0.0.lexicographicallyPrecedes($1.0) }
+        for (name, a) in sorted {
+            w.u16(UInt16(name.count))
+            w.bytes += name + [UInt8](repeating: 0, count: AccountID.bytesMax - name.count)
             w.bytes += StateCodec.encode(a)
         }
         return w.bytes
     }
 
-    static func decode(_ payload: [UInt8]) throws -> LedgerState {
-        try payload.withUnsafeBytes { raw in
-            var r = ByteReader(raw)
-            var state = LedgerState()
-            let count = try r.u32()
-            for _ in 0..<count {
-                let id = AccountID(trusted: try r.string())
-                var bytes = [UInt8]()
-                for _ in 0..<StateCodec.accountBytes { bytes.append(try r.u8()) }
-                state.accounts[id] = try StateCodec.decode(id: id, bytes)
-            }
-            guard r.atEnd else { throw DomainError.undecodable("trailing bytes") }
-            return state
+    static func record(_ payload: [UInt8], _ i: Int) throws -> Account {
+        let base = 4 + i * recordBytes
+        let nameLength = Int(payload[base]) | Int(payload[base + 1]) << 8
+        guard nameLength >= 1 && nameLength <= AccountID.bytesMax else { throw DomainError.undecodable("bad name length") }
+        let name = String(decoding: payload[(base + 2)..<(base + 2 + nameLength)], as: UTF8.self)
+        let state = Array(payload[(base + 2 + AccountID.bytesMax)..<(base + recordBytes)])
+        return try StateCodec.decode(id: AccountID(trusted: name), state)
+    }
+
+    static func count(_ payload: [UInt8]) throws -> Int {
+        guard payload.count >= 4 else { throw DomainError.undecodable("payload too short") }
+        let n = Int(payload[0]) | Int(payload[1]) << 8 | Int(payload[2]) << 16 | Int(payload[3]) << 24
+        guard payload.count == 4 + n * recordBytes else { throw DomainError.undecodable("payload size does not match \(n) accounts") }
+        return n
+    }
+
+    static func decodeAll(_ payload: [UInt8]) throws -> [Account] {
+        try (0..<count(payload)).map { try record(payload, $0) }
+    }
+
+    /// Binary search for one account's record by name.
+    static func find(_ name: [UInt8], in payload: [UInt8]) throws -> Account? {
+        var lo = 0, hi = try count(payload)
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            let base = 4 + mid * recordBytes
+            let nameLength = Int(payload[base]) | Int(payload[base + 1]) << 8
+            let candidate = payload[(base + 2)..<(base + 2 + min(nameLength, AccountID.bytesMax))]
+            if candidate.elementsEqual(name) { return try record(payload, mid) }
+            if candidate.lexicographicallyPrecedes(name) { lo = mid + 1 } else { hi = mid }
         }
+        return nil
     }
 
     static func write(_ layout: StoreLayout, accounts: [Account], head: LogHead) throws {
@@ -74,14 +98,13 @@ enum Snapshots {
     }
 
     /// The newest readable snapshot at or before `position`; damaged ones are reported in `notes` and skipped.
-    static func newest(_ layout: StoreLayout, atOrBefore position: UInt64, notes: inout [String]) throws -> (UInt64, LedgerState)? {
+    static func newest(_ layout: StoreLayout, atOrBefore position: UInt64, notes: inout [String]) throws -> SnapshotFile? {
         let all = try LedgerError.translating { try SnapshotFile.list(directory: layout.snapshotDirectory) }
         for p in all.reversed() where p <= position && p > 0 {
             do {
                 let file = try SnapshotFile.read(directory: layout.snapshotDirectory, position: p)
-                var state = try decode(file.payload)
-                state.position = p
-                return (p, state)
+                _ = try count(file.payload)
+                return file
             } catch let error as SnapshotFile.ReadError {
                 notes.append("\(error); skipped")
             } catch let error as DomainError {

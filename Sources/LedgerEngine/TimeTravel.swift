@@ -23,24 +23,34 @@ extension Ledger {
         let log = try openLog()
         let position = min(requested, log.head.position)
         var snapshotNotes: [String] = []
-        let start = try Snapshots.newest(layout, atOrBefore: position, notes: &snapshotNotes)
+        let snapshot = try Snapshots.newest(layout, atOrBefore: position, notes: &snapshotNotes)
         addNotes(snapshotNotes)
-        var state = start?.1 ?? LedgerState()
-        let from = (start?.0 ?? 0) + 1
+        // Start state: every account of the snapshot, or only the named ones (a binary search each).
+        var start: [Account] = []
+        if let snapshot {
+            do {
+                if ids.isEmpty {
+                    start = try Snapshots.decodeAll(snapshot.payload)
+                } else {
+                    for id in ids { if let a = try Snapshots.find(Array(id.name.utf8), in: snapshot.payload) { start.append(a) } }
+                }
+            } catch let error as DomainError {
+                throw LedgerError.integrity("snapshot at position \(snapshot.position) does not decode: \(error)")
+            }
+        }
+        var state = CompactState(start, position: snapshot?.position ?? 0)
+        let from = (snapshot?.position ?? 0) + 1
         var replayed: UInt64 = 0
         if from <= position {
             let wanted = ids.map { Array($0.name.utf8) }
             try LedgerError.translating {
                 try log.forEach(from: from, through: position) { record in
-                    if !wanted.isEmpty {
-                        let names = EventCodec.accountNames(type: record.type, payload: record.payload)
-                        guard names.contains(where: { n in wanted.contains { $0.elementsEqual(n) } }) else { return true }
-                    }
-                    let event: Event
-                    do { event = try EventCodec.decode(type: record.type, version: record.schemaVersion, payload: record.payload) } catch {
+                    if !wanted.isEmpty && !EventCodec.touches(type: record.type, payload: record.payload, anyOf: wanted) { return true }
+                    do {
+                        state.apply(try EventCodec.scan(type: record.type, version: record.schemaVersion, payload: record.payload), at: record.position)
+                    } catch {
                         throw LedgerError.integrity("event at position \(record.position) does not decode: \(error)")
                     }
-                    state.apply(event.body, at: record.position)
                     replayed += 1
                     return true
                 }
@@ -48,16 +58,17 @@ extension Ledger {
         }
         var accounts: [Account]
         if ids.isEmpty {
-            accounts = state.accounts.values.sorted { $0.id < $1.id }
+            accounts = state.accounts.sorted { $0.id < $1.id }
         } else {
             accounts = []
             var current: BalanceAnswer?
             for id in ids {
-                if let a = state.accounts[id] {
+                if let a = state.account(named: id.name) {
                     accounts.append(a)
                     continue
                 }
-                if current == nil { current = try balances([]) }
+                // Not open yet at `position`: 0 if it exists now, else unknown.
+                if current == nil { current = try balances(ids) }
                 guard let now = current?.accounts.first(where: { $0.id == id }) else { throw unknown(id) }
                 var before = Account(id: id, currency: now.currency, scale: now.scale, overdraft: now.overdraft)
                 before.version = 0
@@ -65,7 +76,7 @@ extension Ledger {
             }
         }
         let time = position == 0 ? nil : try LedgerError.translating { try log.timestamp(ofPosition: position) }
-        return (BalanceAnswer(position: position, accounts: accounts, startPosition: start?.0, replayed: replayed), time)
+        return (BalanceAnswer(position: position, accounts: accounts, startPosition: snapshot?.position, replayed: replayed), time)
     }
 
     public struct SnapshotResult: Sendable {
@@ -119,12 +130,11 @@ extension Ledger {
             }
             var written = 0
             // Both views are rebuilt together: they come from one fold of the log.
-            _ = try Views.rebuild(layout, log: writer.log) { recorded, state in
-                if recorded.position % 65_536 == 0 { progress?(recorded.position, head) }
-                if targets.contains(recorded.position) {
-                    try Snapshots.write(self.layout, accounts: Array(state.accounts.values), head: LogHead(
-                        position: recorded.position, timestampMicros: recorded.timestamp.micros,
-                        chain: try self.chainValue(at: recorded.position, log: writer.log)))
+            _ = try Views.rebuild(layout, log: writer.log) { position, micros, state in
+                if position % 65_536 == 0 { progress?(position, head) }
+                if targets.contains(position) {
+                    try Snapshots.write(self.layout, accounts: state.accounts, head: LogHead(
+                        position: position, timestampMicros: micros, chain: try self.chainValue(at: position, log: writer.log)))
                     written += 1
                 }
             }

@@ -86,19 +86,25 @@ final class Views {
     }
 
     /// Folds the whole log in memory and writes both views in one go, durable through the head.
-    /// `visit` sees the state after each event (replay uses it for progress and snapshots).
-    static func rebuild(_ layout: StoreLayout, log: Log, visit: ((RecordedEvent, LedgerState) throws -> Void)? = nil) throws -> Views {
-        var state = LedgerState()
+    /// `visit` sees the position, timestamp and state after each event (replay: progress, snapshots).
+    static func rebuild(_ layout: StoreLayout, log: Log, visit: ((UInt64, Int64, CompactState) throws -> Void)? = nil) throws -> Views {
+        var state = CompactState()
         var idEntries: [SlotTable.Entry] = []
-        try log.forEachEvent(from: 1) { recorded in
-            state.apply(recorded.event.body, at: recorded.position)
-            if let key = recorded.event.metadata.id {
-                idEntries.append(SlotTable.Entry(key: idKey(key), appliedPosition: recorded.position, value: []))
+        try LedgerError.translating {
+            try log.forEach(from: 1) { record in
+                let e: RawEvent
+                do { e = try EventCodec.scan(type: record.type, version: record.schemaVersion, payload: record.payload) } catch {
+                    throw LedgerError.integrity("event at position \(record.position) does not decode: \(error)")
+                }
+                state.apply(e, at: record.position)
+                if let id = e.id {
+                    idEntries.append(SlotTable.Entry(key: idKey(id), appliedPosition: record.position, value: []))
+                }
+                try visit?(record.position, record.timestampMicros, state)
+                return true
             }
-            try visit?(recorded, state)
-            return true
         }
-        let accountEntries = state.accounts.values.map {
+        let accountEntries = state.accounts.map {
             SlotTable.Entry(key: Array($0.id.name.utf8), appliedPosition: $0.lastPosition, value: StateCodec.encode($0))
         }
         return try translating {
@@ -220,8 +226,13 @@ final class Views {
 
     /// 8-byte key for an idempotency key: a 64-bit hash; collisions are resolved against the log.
     static func idKey(_ key: String) -> [UInt8] {
+        var copy = key
+        return copy.withUTF8 { idKey(UnsafeRawBufferPointer($0)) }
+    }
+
+    static func idKey(_ key: UnsafeRawBufferPointer) -> [UInt8] {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in key.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        for b in key { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
         var out = [UInt8]()
         for i in 0..<8 { out.append(UInt8(truncatingIfNeeded: h >> (8 * UInt64(i)))) }
         if out.allSatisfy({ $0 == 0 }) { out[0] = 1 }

@@ -91,19 +91,16 @@ enum TextTable {
         var widths = header.map(\.count)
         for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
         func line(_ cells: [String]) -> String {
-            cells.enumerated().map { i, cell in
+            var out = ""
+            for (i, cell) in cells.enumerated() {
                 let pad = String(repeating: " ", count: widths[i] - cell.count)
-                return rightAligned.contains(i) ? pad + cell : cell + pad
-            }.joined(separator: "  ").trimmingTrailingSpaces()
+                if i > 0 { out += "  " }
+                // Left-aligned last column: no trailing spaces.
+                out += rightAligned.contains(i) ? pad + cell : (i == cells.count - 1 ? cell : cell + pad)
+            }
+            return out
         }
         return [line(header)] + rows.map(line)
     }
 }
 
-extension String {
-    func trimmingTrailingSpaces() -> String {
-        var s = self
-        while s.last == " " { s.removeLast() }
-        return s
-    }
-}

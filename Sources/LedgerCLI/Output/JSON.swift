@@ -1,5 +1,6 @@
 // A tiny JSON value with a fixed key order (the order scripts and docs show)
 // and correct string escaping. Numbers that are money are strings, never doubles.
+// Rendered into bytes: a 10k-account balance answer is one pass, no per-character Strings.
 
 enum JSON {
     case string(String)
@@ -13,55 +14,54 @@ enum JSON {
     static func optional(_ s: String?) -> JSON { s.map(JSON.string) ?? .null }
 
     func rendered() -> String {
-        var out = ""
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
         render(into: &out)
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
-    func render(into out: inout String) {
+    func render(into out: inout [UInt8]) {
         switch self {
         case .string(let s): JSON.escape(s, into: &out)
-        case .int(let v): out += String(v)
-        case .uint(let v): out += String(v)
-        case .bool(let b): out += b ? "true" : "false"
-        case .null: out += "null"
+        case .int(let v): out += String(v).utf8
+        case .uint(let v): out += String(v).utf8
+        case .bool(let b): out += (b ? "true" : "false").utf8
+        case .null: out += "null".utf8
         case .array(let items):
-            out += "["
+            out.append(UInt8(ascii: "["))
             for (i, item) in items.enumerated() {
-                if i > 0 { out += "," }
+                if i > 0 { out.append(UInt8(ascii: ",")) }
                 item.render(into: &out)
             }
-            out += "]"
+            out.append(UInt8(ascii: "]"))
         case .object(let fields):
-            out += "{"
+            out.append(UInt8(ascii: "{"))
             for (i, (key, value)) in fields.enumerated() {
-                if i > 0 { out += "," }
+                if i > 0 { out.append(UInt8(ascii: ",")) }
                 JSON.escape(key, into: &out)
-                out += ":"
+                out.append(UInt8(ascii: ":"))
                 value.render(into: &out)
             }
-            out += "}"
+            out.append(UInt8(ascii: "}"))
         }
     }
 
-    static func escape(_ s: String, into out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
+    static func escape(_ s: String, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for b in s.utf8 {
+            switch b {
+            case UInt8(ascii: "\""): out += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
+            case UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
+            case 0x0A: out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
+            case 0x0D: out += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
+            case 0x09: out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                out += Array("\\u00".utf8) + [hex[Int(b >> 4)], hex[Int(b & 0xF)]]
             default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
+                out.append(b)
             }
         }
-        out += "\""
+        out.append(UInt8(ascii: "\""))
     }
 }
