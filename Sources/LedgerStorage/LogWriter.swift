@@ -75,6 +75,12 @@ public final class LogWriter {
         Batch(firstPosition: log.head.position + 1, lastTimestampMicros: log.head.timestampMicros)
     }
 
+    /// A batch to be appended right after `previous` (which is not appended yet): for imports
+    /// that build every batch before writing the first.
+    public func makeBatch(following previous: Batch) -> Batch {
+        Batch(firstPosition: previous.nextPosition, lastTimestampMicros: previous.lastTimestampMicros)
+    }
+
     /// Appends `batch` durably; returns the positions it was given.
     @discardableResult
     public func append(_ batch: Batch) throws -> ClosedRange<UInt64> {

@@ -98,6 +98,7 @@ enum TextTable {
                 // Left-aligned last column: no trailing spaces.
                 out += rightAligned.contains(i) ? pad + cell : (i == cells.count - 1 ? cell : cell + pad)
             }
+            while out.utf8.last == UInt8(ascii: " ") { out.removeLast() }
             return out
         }
         return [line(header)] + rows.map(line)
