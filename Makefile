@@ -21,7 +21,7 @@ test:
 	LEDGER_BIN_DIR=$$($(SWIFT) build --show-bin-path) $(SWIFT) test --skip-build
 
 demo: release
-	@sh sample-data/demo.sh "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/ledger" "$(DEMO_DIR)"
+	@sh sample-data/demo.sh "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)" "$(DEMO_DIR)"
 
 bench: release
 	$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/ledger-bench --records $(BENCH_RECORDS)

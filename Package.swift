@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .executable(name: "ledger", targets: ["ledger"]),
         .executable(name: "ledger-bench", targets: ["LedgerBench"]),
+        .executable(name: "ledger-sample", targets: ["LedgerSample"]),
     ],
     targets: [
         // Hardware CRC32C (SSE4.2) with a runtime check; Swift falls back to slicing-by-8.
@@ -21,7 +22,10 @@ let package = Package(
         // Argument parsing, output, exit codes.
         .target(name: "LedgerCLI", dependencies: ["LedgerEngine", "LedgerDomain"]),
         .executableTarget(name: "ledger", dependencies: ["LedgerCLI"]),
-        .executableTarget(name: "LedgerBench", dependencies: ["LedgerEngine", "LedgerStorage", "LedgerDomain"]),
+        // The deterministic sample history (sample-data/, tests, bench); independent of ledger's own fold.
+        .target(name: "LedgerSampleData"),
+        .executableTarget(name: "LedgerSample", dependencies: ["LedgerSampleData"]),
+        .executableTarget(name: "LedgerBench", dependencies: ["LedgerEngine", "LedgerStorage", "LedgerDomain", "LedgerSampleData"]),
         // A tiny helper the multi-process tests spawn: appends raw records through the storage layer.
         .executableTarget(name: "LedgerTestTool", dependencies: ["LedgerStorage", "LedgerDomain"]),
         .target(name: "LedgerTestSupport", dependencies: ["LedgerStorage"], path: "Tests/LedgerTestSupport"),

@@ -129,14 +129,22 @@ extension Ledger {
         }
     }
 
-    /// An `open` line for an account opened with the same fields at the same `at`: a line of an
-    /// import being run again, skipped like an id duplicate (opens rarely carry ids).
+    /// An `open` (or `close`) line for an account already opened with the same fields (already
+    /// closed) at the same `at`: a line of an import being run again, skipped like an id duplicate
+    /// (opens and closes rarely carry ids). A closed account has no later event than its close.
     private func isRepeatedOpen(_ command: Command, at: Timestamp?, current: [AccountID: Account], log: Log) throws -> Bool {
-        guard case .open(let id, let currency, let scale, let overdraftText) = command, let at, let existing = current[id],
-              existing.currency == currency, existing.scale == scale,
-              (try? overdraftText?.minorUnits(scale: scale) ?? 0) == existing.overdraft,
-              existing.openedPosition > 0 else { return false }
-        return try LedgerError.translating { try log.timestamp(ofPosition: existing.openedPosition) } == at.micros
+        guard let at else { return false }
+        switch command {
+        case .open(let id, let currency, let scale, let overdraftText):
+            guard let existing = current[id], existing.currency == currency, existing.scale == scale,
+                  (try? overdraftText?.minorUnits(scale: scale) ?? 0) == existing.overdraft, existing.openedPosition > 0 else { return false }
+            return try LedgerError.translating { try log.timestamp(ofPosition: existing.openedPosition) } == at.micros
+        case .close(let id):
+            guard let existing = current[id], existing.status == .closed, existing.lastPosition > 0 else { return false }
+            return try LedgerError.translating { try log.timestamp(ofPosition: existing.lastPosition) } == at.micros
+        default:
+            return false
+        }
     }
 
     private func forEachLine(_ input: [UInt8], _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
