@@ -74,6 +74,7 @@ do {
     if skipStorage {
         try commandLatency(root: root)
         try timeTravel(root: root)
+        try importSpeed(root: root)
         exit(0)
     }
     // CRC32C and SHA-256 throughput on 64 MiB.
@@ -148,6 +149,7 @@ do {
     run("rm -rf '\(root)'")
     try commandLatency(root: root)
     try timeTravel(root: root)
+    try importSpeed(root: root)
 } catch {
     print("ledger-bench: \(error)")
     exit(1)
@@ -289,4 +291,43 @@ func timeTravel(root: String) throws {
     print("ratio one-account as-of ledger / sqlite3:   \(fmt(one / sqOne, 2))   (goal ≤ 1)")
     print("ratio all-accounts as-of ledger / sqlite3:  \(fmt(all / sqAll, 3))")
     run("rm -rf '\(dir)' '\(db)'")
+}
+
+// MARK: Import of 1M generated operations vs sqlite3 loading the same events
+
+func importSpeed(root: String) throws {
+    let bin = binDirectory()
+    let ops = root + "-ops.ndjson", csv = root + "-ops.csv"
+    print("")
+    print("import of 1M operations over 10k accounts (ledger-sample --seed 42), durable:")
+    run("'\(bin)/ledger-sample' --seed 42 --accounts 10000 --operations 1000000 --sqlite-csv '\(csv)' > '\(ops)'")
+    var samples: [Double] = []
+    var rss = 0.0
+    for _ in 0..<3 {
+        let dir = root + "-import"
+        run("rm -rf '\(dir)'")
+        let (s, status) = timeProcess([bin + "/ledger", "--dir", dir, "import", ops])
+        if status != 0 { print("  ledger import exited \(status)") }
+        samples.append(s)
+        rss = max(rss, lastChildPeakRSSMiB)
+        run("rm -rf '\(dir)'")
+    }
+    let st = Stats(samples: samples)
+    print("ledger import:       \(fmt(1e6 / st.median / 1e3, 1)) k ops/s (median of 3, \(fmt(st.median, 2)) s; \(fmt(st.min, 2))–\(fmt(st.max, 2)) s), peak RSS \(fmt(rss, 0)) MiB   (goal ≥ 1000 k ops/s)")
+    let sqlite = "/usr/bin/sqlite3"
+    guard access(sqlite, X_OK) == 0 else { return }
+    var sq: [Double] = []
+    for _ in 0..<3 {
+        let db = root + "-import.db"
+        run("rm -f '\(db)'")
+        run("\(sqlite) '\(db)' 'CREATE TABLE events(id INTEGER PRIMARY KEY, stream_id TEXT NOT NULL, version INTEGER NOT NULL, type TEXT NOT NULL, amount INTEGER, ts INTEGER NOT NULL, UNIQUE(stream_id, version))'")
+        // .import runs in one transaction; the header row is skipped by --skip 1.
+        let (s, _) = timeProcess([sqlite, db, ".import --csv --skip 1 \(csv) events_in", "INSERT INTO events(stream_id, version, type, amount, ts) SELECT stream_id, version, type, amount, ts FROM events_in"])
+        sq.append(s)
+        run("rm -f '\(db)'")
+    }
+    let sqs = Stats(samples: sq)
+    print("sqlite3 .import:     \(fmt(1e6 / sqs.median / 1e3, 1)) k ops/s (median of 3, \(fmt(sqs.median, 2)) s)")
+    print("ratio ledger / sqlite3 throughput: \(fmt(sqs.median / st.median, 2))   (goal ≥ 3)")
+    run("rm -f '\(ops)' '\(csv)'")
 }

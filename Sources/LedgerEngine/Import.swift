@@ -36,6 +36,8 @@ extension Ledger {
             var lastMicros = writer.head.position == 0 ? Int64.min : writer.head.timestampMicros
             var header: [String]?
             var lineNumber = 0
+            // Ids already in the store, as hashes: a line's id costs a lookup only on a hit.
+            let storedIDs = try views.idHashes()
 
             try forEachLine(input) { bytes in
                 lineNumber += 1
@@ -47,13 +49,16 @@ extension Ledger {
                 summary.lines += 1
                 do {
                     let line = try parse(bytes, format: format, header: header)
-                    let (command, options, at) = try request(from: line)
+                    let (command, options, at) = try request(from: line, config: config)
                     var current: [AccountID: Account] = [:]
                     for id in command.accounts {
                         if let a = try overlay[id] ?? views.account(id) { current[id] = a }
                     }
                     if let key = options.metadata.id {
-                        let earlier = try importIDs[key] ?? findEvent(withID: key, views: views, log: writer.log)?.event
+                        var earlier = importIDs[key]
+                        if earlier == nil && storedIDs.contains(Views.idHash(key)) {
+                            earlier = try findEvent(withID: key, views: views, log: writer.log)?.event
+                        }
                         if let earlier {
                             guard Decide.sameRequest(command, options, recorded: earlier, accounts: current) else {
                                 throw LedgerError.rejected(code: Rejection.Code.idConflict.rawValue,
@@ -189,7 +194,7 @@ extension Ledger {
     }
 
     /// The command a line asks for; usage errors name the field.
-    private func request(from line: ImportLine) throws -> (Command, CommandOptions, Timestamp?) {
+    private func request(from line: ImportLine, config: StoreConfig) throws -> (Command, CommandOptions, Timestamp?) {
         func need(_ value: String?, _ field: String, _ op: String) throws -> String {
             guard let value, !value.isEmpty else { throw LedgerError.usage("\(op) needs '\(field)'") }
             return value
@@ -224,7 +229,6 @@ extension Ledger {
         switch op {
         case "open":
             try forbid([("from", line.from), ("to", line.to), ("amount", line.amount)], op)
-            let config = try config()
             let currency: Currency
             do { currency = try Currency(validating: line.currency ?? config.defaultCurrency) } catch let e as DomainError { throw LedgerError.usage(e.description) }
             guard let scale = Int(line.scale ?? String(config.defaultScale)), (0...Decide.scaleMax).contains(scale) else {

@@ -224,6 +224,20 @@ final class Views {
         return out
     }
 
+    /// Every stored idempotency key's hash (plus the ones folded in memory), read in one pass.
+    func idHashes() throws -> Set<UInt64> {
+        var out = Set<UInt64>(minimumCapacity: ids.count + tailIDs.count)
+        try Self.translating {
+            try ids.forEachSlot { slot in out.insert(slot.key.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }) }
+        }
+        for key in tailIDs.keys { out.insert(Self.idHash(key)) }
+        return out
+    }
+
+    static func idHash(_ key: String) -> UInt64 {
+        idKey(key).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+    }
+
     /// 8-byte key for an idempotency key: a 64-bit hash; collisions are resolved against the log.
     static func idKey(_ key: String) -> [UInt8] {
         var copy = key
