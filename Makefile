@@ -7,7 +7,7 @@ RELEASE_FLAGS = -c release --static-swift-stdlib -Xswiftc -static-executable
 DEMO_DIR     ?= $(HOME)/.ledger-demo
 BENCH_RECORDS ?= 10000000
 
-.PHONY: build release test demo bench clean
+.PHONY: build release test demo bench clean crash-test
 
 build:
 	$(SWIFT) build
@@ -28,3 +28,8 @@ bench: release
 
 clean:
 	rm -rf .build .build-* /tmp/ledger-bench
+
+# Hundreds of SIGKILL trials against import and single commands (CI runs a few in `make test`).
+crash-test:
+	$(SWIFT) build --build-tests
+	LEDGER_CRASH_TRIALS=$${TRIALS:-300} LEDGER_BIN_DIR=$$($(SWIFT) build --show-bin-path) $(SWIFT) test --skip-build --filter CrashTests
