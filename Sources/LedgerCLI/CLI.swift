@@ -23,7 +23,7 @@ protocol Subcommand {
 
 public enum CLI {
     static let commands: [any Subcommand.Type] = [
-        OpenCommand.self, CloseCommand.self, DepositCommand.self, WithdrawCommand.self, TransferCommand.self,
+        OpenCommand.self, CloseCommand.self, DepositCommand.self, WithdrawCommand.self, TransferCommand.self, ReverseCommand.self,
         BalanceCommand.self, HistoryCommand.self, LogCommand.self, ImportCommand.self, ExportCommand.self, SnapshotCommand.self, ReplayCommand.self, ConfigCommand.self,
         InfoCommand.self, VerifyCommand.self,
     ]

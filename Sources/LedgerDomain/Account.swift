@@ -37,6 +37,8 @@ public struct Account: Equatable, Sendable {
         case .moneyWithdrawn(_, let amount): next.balance = balance &- amount
         case .moneyTransferred(let from, _, let amount):
             next.balance = from == id ? balance &- amount : balance &+ amount
+        case .moneyReversed(_, let from, _, let amount):
+            next.balance = from == id ? balance &- amount : balance &+ amount
         }
         next.version += 1
         next.lastPosition = position

@@ -69,6 +69,8 @@ public struct Rejection: Error, Equatable, Sendable {
         case balanceNotZero = "balance_not_zero"
         case balanceOverflow = "balance_overflow"
         case versionConflict = "version_conflict"
+        case alreadyReversed = "already_reversed"
+        case notReversible = "not_reversible"
     }
 
     public let code: Code

@@ -18,6 +18,8 @@ public struct RawEvent {
     public var scale: Int = 0
     public var overdraft: Int64 = 0
     public var id: UnsafeRawBufferPointer?
+    /// For MoneyReversed: the position it undoes.
+    public var reverses: UInt64?
 }
 
 extension EventCodec {
@@ -27,6 +29,18 @@ extension EventCodec {
             throw DomainError.undecodable("unknown event type \(type) v\(version)")
         }
         var r = ByteReader(payload)
+        if code == .moneyReversed {
+            // Shaped like a transfer whose sides may be missing: `account` is the debited side.
+            let reverses = try r.u64()
+            let sides = try r.u8()
+            let from = sides & 1 != 0 ? try r.stringBytes() : UnsafeRawBufferPointer(start: nil, count: 0)
+            var e = RawEvent(type: code, account: from)
+            e.other = sides & 2 != 0 ? try r.stringBytes() : nil
+            e.amount = try r.i64()
+            e.reverses = reverses
+            if try r.u8() & 1 != 0 { e.id = try r.stringBytes() }
+            return e
+        }
         var e = RawEvent(type: code, account: try r.stringBytes())
         switch code {
         case .accountOpened:
@@ -38,6 +52,7 @@ extension EventCodec {
         case .moneyTransferred:
             e.other = try r.stringBytes()
             e.amount = try r.i64()
+        case .moneyReversed: break
         }
         let flags = try r.u8()
         if flags & 1 != 0 { e.id = try r.stringBytes() }
@@ -121,17 +136,17 @@ public struct CompactState {
             return
         }
         // Each side independently: a caller may track only some accounts.
-        if let i = index(of: e.account) {
+        if !e.account.isEmpty, let i = index(of: e.account) {
             switch e.type {
             case .accountClosed: accounts[i].status = .closed
             case .moneyDeposited: accounts[i].balance = accounts[i].balance &+ e.amount
-            case .moneyWithdrawn, .moneyTransferred: accounts[i].balance = accounts[i].balance &- e.amount
+            case .moneyWithdrawn, .moneyTransferred, .moneyReversed: accounts[i].balance = accounts[i].balance &- e.amount
             case .accountOpened: break
             }
             accounts[i].version += 1
             accounts[i].lastPosition = position
         }
-        if e.type == .moneyTransferred, let other = e.other, let j = index(of: other) {
+        if e.type == .moneyTransferred || e.type == .moneyReversed, let other = e.other, let j = index(of: other) {
             accounts[j].balance = accounts[j].balance &+ e.amount
             accounts[j].version += 1
             accounts[j].lastPosition = position

@@ -18,12 +18,15 @@ public enum Command: Equatable, Sendable {
     case deposit(account: AccountID, amount: DecimalText)
     case withdraw(account: AccountID, amount: DecimalText)
     case transfer(from: AccountID, to: AccountID, amount: DecimalText)
+    /// Undo the money event at a position (Decide.reverse, given that event).
+    case reverse(position: UInt64)
 
-    /// The accounts whose state Decide needs.
+    /// The accounts whose state Decide needs (for `reverse`, those of the event it undoes).
     public var accounts: [AccountID] {
         switch self {
         case .open(let a, _, _, _), .close(let a), .deposit(let a, _), .withdraw(let a, _): return [a]
         case .transfer(let from, let to, _): return [from, to]
+        case .reverse: return []
         }
     }
 }
@@ -70,6 +73,8 @@ public enum Decide {
 
         let body: EventBody
         switch command {
+        case .reverse:
+            preconditionFailure("a reversal is decided by Decide.reverse, with the event it undoes")
         case .open(let id, let currency, let scale, let overdraftText):
             guard (0...scaleMax).contains(scale) else { throw DomainError.usage("scale must be 0...\(scaleMax), got \(scale)") }
             if accounts[id] != nil { throw reject(.accountExists, "account '\(id)' already exists") }
@@ -117,6 +122,40 @@ public enum Decide {
         return Event(body, metadata: options.metadata)
     }
 
+    /// The compensating event for `original` (recorded at `position`), or why it cannot be
+    /// appended: not a money event, already reversed, or the reversal would break an invariant.
+    public static func reverse(_ original: Event, at position: UInt64, alreadyReversed: Bool, options: CommandOptions,
+                               accounts: [AccountID: Account]) throws -> Event {
+        func reject(_ code: Rejection.Code, _ message: String) -> DomainError { .rejected(Rejection(code, message)) }
+        let from: AccountID?, to: AccountID?, amount: Int64
+        switch original.body {
+        case .moneyDeposited(let a, let m): (from, to, amount) = (a, nil, m)
+        case .moneyWithdrawn(let a, let m): (from, to, amount) = (nil, a, m)
+        case .moneyTransferred(let f, let t, let m): (from, to, amount) = (t, f, m)
+        case .moneyReversed:
+            throw reject(.notReversible, "the event at position \(position) is itself a reversal; it cannot be reversed")
+        case .accountOpened, .accountClosed:
+            throw reject(.notReversible, "the \(original.body.typeName) at position \(position) moves no money and cannot be reversed")
+        }
+        if alreadyReversed { throw reject(.alreadyReversed, "position \(position) was already reversed") }
+        for id in [from, to].compactMap({ $0 }) {
+            guard let a = accounts[id] else { throw reject(.unknownAccount, "unknown account '\(id)'") }
+            guard a.status == .open else { throw reject(.accountClosed, "account '\(id)' is closed") }
+        }
+        if let from, let a = accounts[from] {
+            guard let after = Money.subtract(a.balance, amount) else {
+                throw reject(.balanceOverflow, "reversing \(a.format(amount)) from '\(from)' overflows its balance")
+            }
+            guard after >= -a.overdraft else {
+                throw reject(.insufficientFunds, "insufficient funds in '\(from)' to reverse position \(position): balance \(a.format(a.balance)) \(a.currency), needs \(a.format(amount))")
+            }
+        }
+        if let to, let a = accounts[to], Money.add(a.balance, amount) == nil {
+            throw reject(.balanceOverflow, "reversing \(a.format(amount)) into '\(to)' overflows its balance")
+        }
+        return Event(.moneyReversed(reverses: position, from: from, to: to, amount: amount), metadata: options.metadata)
+    }
+
     /// Whether `event` is what `command` with `options` would have produced: the test for a
     /// repeated idempotency key (same parameters → duplicate, else id_conflict).
     public static func sameRequest(_ command: Command, _ options: CommandOptions, recorded: Event, accounts: [AccountID: Account]) -> Bool {
@@ -134,6 +173,8 @@ public enum Decide {
         case (.transfer(let f, let t, let amount), .moneyTransferred(let rf, let rt, let rAmount)):
             guard f == rf, t == rt, let account = accounts[f] else { return false }
             return (try? amount.minorUnits(scale: account.scale)) == rAmount
+        case (.reverse(let p), .moneyReversed(let rp, _, _, _)):
+            return p == rp
         default:
             return false
         }

@@ -23,6 +23,10 @@ public enum EventBody: Equatable, Sendable {
     case moneyDeposited(account: AccountID, amount: Int64)
     case moneyWithdrawn(account: AccountID, amount: Int64)
     case moneyTransferred(from: AccountID, to: AccountID, amount: Int64)
+    /// The compensating event of `ledger reverse`: undoes the money event at `reverses` by moving
+    /// `amount` out of `from` and into `to`; a nil side is outside the ledger (a deposit's
+    /// reversal has no `to`, a withdrawal's no `from`).
+    case moneyReversed(reverses: UInt64, from: AccountID?, to: AccountID?, amount: Int64)
 
     public var typeName: String {
         switch self {
@@ -31,6 +35,7 @@ public enum EventBody: Equatable, Sendable {
         case .moneyDeposited: return "MoneyDeposited"
         case .moneyWithdrawn: return "MoneyWithdrawn"
         case .moneyTransferred: return "MoneyTransferred"
+        case .moneyReversed: return "MoneyReversed"
         }
     }
 
@@ -39,6 +44,7 @@ public enum EventBody: Equatable, Sendable {
         switch self {
         case .accountOpened(let a, _, _, _), .accountClosed(let a), .moneyDeposited(let a, _), .moneyWithdrawn(let a, _): return [a]
         case .moneyTransferred(let from, let to, _): return [from, to]
+        case .moneyReversed(_, let from, let to, _): return [from, to].compactMap { $0 }
         }
     }
 }

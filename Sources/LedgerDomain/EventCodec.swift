@@ -13,6 +13,7 @@ import Musl
 //   3 MoneyDeposited   v1: str account, i64 amount, metadata
 //   4 MoneyWithdrawn   v1: str account, i64 amount, metadata
 //   5 MoneyTransferred v1: str from, str to, i64 amount, metadata
+//   6 MoneyReversed    v1: u64 reverses, u8 sides (bit 0 from, bit 1 to), str from?, str to?, i64 amount, metadata
 //   metadata := u8 flags (bit 0 id, 1 memo, 2 correlation, 3 causation), then each present str
 
 public enum EventCodec {
@@ -22,6 +23,7 @@ public enum EventCodec {
         case moneyDeposited = 3
         case moneyWithdrawn = 4
         case moneyTransferred = 5
+        case moneyReversed = 6
     }
 
     /// The schema version each type is written with today.
@@ -39,6 +41,7 @@ public enum EventCodec {
         case .moneyDeposited: return .moneyDeposited
         case .moneyWithdrawn: return .moneyWithdrawn
         case .moneyTransferred: return .moneyTransferred
+        case .moneyReversed: return .moneyReversed
         }
     }
 
@@ -56,6 +59,12 @@ public enum EventCodec {
             w.string(a.name); w.i64(amount)
         case .moneyTransferred(let from, let to, let amount):
             w.string(from.name); w.string(to.name); w.i64(amount)
+        case .moneyReversed(let reverses, let from, let to, let amount):
+            w.u64(reverses)
+            w.u8((from == nil ? 0 : 1) | (to == nil ? 0 : 2))
+            if let from { w.string(from.name) }
+            if let to { w.string(to.name) }
+            w.i64(amount)
         }
         encodeMetadata(event.metadata, &w)
         return (code.rawValue, currentVersion(code), w.bytes)
@@ -113,6 +122,13 @@ public enum EventCodec {
         case .moneyTransferred:
             let from = AccountID(trusted: try r.string()), to = AccountID(trusted: try r.string())
             body = .moneyTransferred(from: from, to: to, amount: try r.i64())
+        case .moneyReversed:
+            let reverses = try r.u64()
+            let sides = try r.u8()
+            guard sides & 0xFC == 0, sides != 0 else { throw DomainError.undecodable("bad reversal sides \(sides)") }
+            let from = sides & 1 != 0 ? AccountID(trusted: try r.string()) : nil
+            let to = sides & 2 != 0 ? AccountID(trusted: try r.string()) : nil
+            body = .moneyReversed(reverses: reverses, from: from, to: to, amount: try r.i64())
         }
         return Event(body, metadata: try decodeMetadata(&r))
     }
@@ -131,7 +147,16 @@ public enum EventCodec {
     /// Whether an encoded event touches an account named by one of `names`, without decoding or allocating.
     public static func touches(type: UInt16, payload: UnsafeRawBufferPointer, anyOf names: [[UInt8]]) -> Bool {
         var r = ByteReader(payload)
-        guard let code = TypeCode(rawValue: type), let first = try? r.stringBytes() else { return false }
+        guard let code = TypeCode(rawValue: type) else { return false }
+        if code == .moneyReversed {
+            guard (try? r.u64()) != nil, let sides = try? r.u8() else { return false }
+            for bit in [UInt8(1), 2] where sides & bit != 0 {
+                guard let side = try? r.stringBytes() else { return false }
+                if names.contains(where: { n in n.count == side.count && n.withUnsafeBytes { memcmp($0.baseAddress!, side.baseAddress!, n.count) == 0 } }) { return true }
+            }
+            return false
+        }
+        guard let first = try? r.stringBytes() else { return false }
         for n in names where n.count == first.count && n.withUnsafeBytes({ memcmp($0.baseAddress!, first.baseAddress!, n.count) == 0 }) {
             return true
         }

@@ -31,8 +31,16 @@ extension Ledger {
             var viewNotes: [String] = []
             let views = try Views.openForWriting(layout, log: writer.log, notes: &viewNotes)
             addNotes(viewNotes)
+            // A reversal works on the accounts of the event it undoes.
+            var original: RecordedEvent?
+            if case .reverse(let position) = request.command {
+                guard position >= 1, position <= writer.head.position, let event = try writer.log.event(at: position) else {
+                    throw LedgerError.usage("no event at position \(position) (the log ends at \(writer.head.position))")
+                }
+                original = event
+            }
             var current: [AccountID: Account] = [:]
-            for id in request.command.accounts {
+            for id in original?.event.body.accounts ?? request.command.accounts {
                 if let a = try views.account(id) { current[id] = a }
             }
             if let key = request.options.metadata.id, let original = try findEvent(withID: key, views: views, log: writer.log) {
@@ -44,7 +52,15 @@ extension Ledger {
             }
             let event: Event
             do {
-                event = try Decide.decide(request.command, options: request.options, accounts: current)
+                if let original {
+                    let reversed = try findEvent(withID: Views.reversalKey(original.position), views: views, log: writer.log, matching: { body in
+                        if case .moneyReversed(let p, _, _, _) = body { return p == original.position }
+                        return false
+                    }) != nil
+                    event = try Decide.reverse(original.event, at: original.position, alreadyReversed: reversed, options: request.options, accounts: current)
+                } else {
+                    event = try Decide.decide(request.command, options: request.options, accounts: current)
+                }
             } catch let error as DomainError {
                 throw Ledger.translate(error)
             }
@@ -77,10 +93,12 @@ extension Ledger {
         }
     }
 
-    /// The event that carries idempotency key `key`, however old.
-    func findEvent(withID key: String, views: Views, log: Log) throws -> RecordedEvent? {
+    /// The event that carries idempotency key `key` (or, with `matching`, the indexed event that
+    /// satisfies it), however old.
+    func findEvent(withID key: String, views: Views, log: Log, matching: ((EventBody) -> Bool)? = nil) throws -> RecordedEvent? {
         for position in try views.positions(forID: key) {
-            if let event = try log.event(at: position), event.event.metadata.id == key { return event }
+            guard let event = try log.event(at: position) else { continue }
+            if let matching { if matching(event.event.body) { return event } } else if event.event.metadata.id == key { return event }
         }
         return nil
     }

@@ -43,6 +43,8 @@ extension Ledger {
             l.op = "withdraw"; l.account = a.name; l.amount = money(a, units)
         case .moneyTransferred(let from, let to, let units):
             l.op = "transfer"; l.from = from.name; l.to = to.name; l.amount = money(from, units)
+        case .moneyReversed(let reverses, _, _, _):
+            l.op = "reverse"; l.position = String(reverses)
         }
         l.at = r.timestamp.rfc3339
         l.id = r.event.metadata.id
@@ -111,6 +113,11 @@ extension Ledger {
             return "\(head)\n    assets:\(a.name)  -\(amount(a, units))\n    equity:withdrawals  \(amount(a, units))\n"
         case .moneyTransferred(let from, let to, let units):
             return "\(head)\n    assets:\(to.name)  \(amount(from, units))\n    assets:\(from.name)  -\(amount(from, units))\n"
+        case .moneyReversed(_, let from, let to, let units):
+            guard let side = from ?? to else { return nil }
+            let debit = from.map { "assets:\($0.name)" } ?? "equity:withdrawals"
+            let credit = to.map { "assets:\($0.name)" } ?? "equity:deposits"
+            return "\(head)\n    \(credit)  \(amount(side, units))\n    \(debit)  -\(amount(side, units))\n"
         }
     }
 }
@@ -129,6 +136,7 @@ extension ImportLine {
         case "currency": return currency
         case "scale": return scale
         case "overdraft": return overdraft
+        case "position": return position
         default: return nil
         }
     }

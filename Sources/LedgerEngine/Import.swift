@@ -38,6 +38,10 @@ extension Ledger {
             var lineNumber = 0
             // Ids already in the store, as hashes: a line's id costs a lookup only on a hit.
             let storedIDs = try views.idHashes()
+            // Reversals may undo events of this same import: keep those while deciding.
+            let hasReversals = input.withUnsafeBytes { raw in Self.contains(raw, Array("\"reverse\"".utf8)) || Self.contains(raw, Array("reverse,".utf8)) }
+            var decided: [UInt64: Event] = [:]
+            var reversedHere = Set<UInt64>()
 
             try forEachLine(input) { bytes in
                 lineNumber += 1
@@ -50,8 +54,17 @@ extension Ledger {
                 do {
                     let line = try parse(bytes, format: format, header: header)
                     let (command, options, at) = try request(from: line, config: config)
+                    var original: Event?
+                    if case .reverse(let p) = command {
+                        if let e = decided[p] {
+                            original = e
+                        } else if p >= 1, p <= writer.head.position {
+                            original = try writer.log.event(at: p)?.event
+                        }
+                        guard original != nil else { throw LedgerError.usage("no event at position \(p)") }
+                    }
                     var current: [AccountID: Account] = [:]
-                    for id in command.accounts {
+                    for id in original?.body.accounts ?? command.accounts {
                         if let a = try overlay[id] ?? views.account(id) { current[id] = a }
                     }
                     if let key = options.metadata.id {
@@ -73,7 +86,17 @@ extension Ledger {
                         return
                     }
                     let event: Event
-                    do { event = try Decide.decide(command, options: options, accounts: current) } catch let e as DomainError { throw Ledger.translate(e) }
+                    do {
+                        if case .reverse(let p) = command, let original {
+                            let reversed = try reversedHere.contains(p) || (p <= writer.head.position && findEvent(
+                                withID: Views.reversalKey(p), views: views, log: writer.log,
+                                matching: { if case .moneyReversed(let q, _, _, _) = $0 { return q == p } else { return false } }) != nil)
+                            event = try Decide.reverse(original, at: p, alreadyReversed: reversed, options: options, accounts: current)
+                            reversedHere.insert(p)
+                        } else {
+                            event = try Decide.decide(command, options: options, accounts: current)
+                        }
+                    } catch let e as DomainError { throw Ledger.translate(e) }
                     let micros: Int64
                     if let at {
                         guard at.micros >= lastMicros else {
@@ -99,6 +122,7 @@ extension Ledger {
                         overlay[id] = current[id].map { $0.applying(event.body, at: position) } ?? Account.opened(event.body, at: position)
                     }
                     if let key = options.metadata.id { importIDs[key] = event }
+                    if hasReversals { decided[position] = event }
                     summary.imported += 1
                 } catch let error as LedgerError {
                     guard continueOnError else { throw error.onLine(lineNumber) }
@@ -150,6 +174,16 @@ extension Ledger {
         default:
             return false
         }
+    }
+
+    static func contains(_ haystack: UnsafeRawBufferPointer, _ needle: [UInt8]) -> Bool {
+        guard needle.count <= haystack.count else { return false }
+        var i = 0
+        while i + needle.count <= haystack.count {
+            if haystack[i] == needle[0], needle.indices.allSatisfy({ haystack[i + $0] == needle[$0] }) { return true }
+            i += 1
+        }
+        return false
     }
 
     private func forEachLine(_ input: [UInt8], _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
@@ -215,8 +249,9 @@ extension Ledger {
         let op = try need(line.op, "op", "a line")
         var options = CommandOptions()
         for (name, value) in [("id", line.id), ("memo", line.memo)] {
-            if let value, value.isEmpty || value.utf8.count > EventMetadata.textBytesMax {
-                throw LedgerError.usage("'\(name)' must be 1-\(EventMetadata.textBytesMax) bytes")
+            if let value, value.isEmpty || value.utf8.count > EventMetadata.textBytesMax
+                || value.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\t" }) {
+                throw LedgerError.usage("'\(name)' must be 1-\(EventMetadata.textBytesMax) bytes without control characters")
             }
         }
         options.metadata.id = line.id
@@ -228,7 +263,7 @@ extension Ledger {
         let command: Command
         switch op {
         case "open":
-            try forbid([("from", line.from), ("to", line.to), ("amount", line.amount)], op)
+            try forbid([("from", line.from), ("to", line.to), ("amount", line.amount), ("position", line.position)], op)
             let currency: Currency
             do { currency = try Currency(validating: line.currency ?? config.defaultCurrency) } catch let e as DomainError { throw LedgerError.usage(e.description) }
             guard let scale = Int(line.scale ?? String(config.defaultScale)), (0...Decide.scaleMax).contains(scale) else {
@@ -238,19 +273,27 @@ extension Ledger {
             do { overdraft = try line.overdraft.map(DecimalText.parse) } catch DecimalText.ParseError.invalid(let m) { throw LedgerError.usage("overdraft: \(m)") }
             command = .open(account: try account(need(line.account, "account", op)), currency: currency, scale: scale, overdraft: overdraft)
         case "close":
-            try forbid([("from", line.from), ("to", line.to), ("amount", line.amount), ("currency", line.currency), ("scale", line.scale), ("overdraft", line.overdraft)], op)
+            try forbid([("from", line.from), ("to", line.to), ("amount", line.amount), ("currency", line.currency), ("scale", line.scale),
+                        ("overdraft", line.overdraft), ("position", line.position)], op)
             command = .close(account: try account(need(line.account, "account", op)))
         case "deposit", "withdraw":
-            try forbid([("from", line.from), ("to", line.to), ("currency", line.currency), ("scale", line.scale), ("overdraft", line.overdraft)], op)
+            try forbid([("from", line.from), ("to", line.to), ("currency", line.currency), ("scale", line.scale), ("overdraft", line.overdraft),
+                        ("position", line.position)], op)
             let a = try account(need(line.account, "account", op)), m = try amount(need(line.amount, "amount", op))
             command = op == "deposit" ? .deposit(account: a, amount: m) : .withdraw(account: a, amount: m)
         case "transfer":
-            try forbid([("account", line.account), ("currency", line.currency), ("scale", line.scale), ("overdraft", line.overdraft)], op)
+            try forbid([("account", line.account), ("currency", line.currency), ("scale", line.scale), ("overdraft", line.overdraft),
+                        ("position", line.position)], op)
             let from = try account(need(line.from, "from", op)), to = try account(need(line.to, "to", op))
             guard from != to else { throw LedgerError.usage("from and to must be different accounts") }
             command = .transfer(from: from, to: to, amount: try amount(need(line.amount, "amount", op)))
+        case "reverse":
+            try forbid([("account", line.account), ("from", line.from), ("to", line.to), ("amount", line.amount), ("currency", line.currency),
+                        ("scale", line.scale), ("overdraft", line.overdraft)], op)
+            guard let p = UInt64(try need(line.position, "position", op)), p >= 1 else { throw LedgerError.usage("position must be a positive integer") }
+            command = .reverse(position: p)
         default:
-            throw LedgerError.usage("unknown op '\(op)' (open, close, deposit, withdraw, transfer)")
+            throw LedgerError.usage("unknown op '\(op)' (open, close, deposit, withdraw, transfer, reverse)")
         }
         return (command, options, at)
     }

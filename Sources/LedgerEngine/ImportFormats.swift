@@ -15,10 +15,12 @@ public struct ImportLine: Equatable, Sendable {
     public var currency: String?
     public var scale: String?
     public var overdraft: String?
+    /// For `reverse`: the position of the event to undo.
+    public var position: String?
 
     public init() {}
 
-    static let fields = ["op", "account", "from", "to", "amount", "at", "id", "memo", "currency", "scale", "overdraft"]
+    static let fields = ["op", "account", "from", "to", "amount", "at", "id", "memo", "currency", "scale", "overdraft", "position"]
 
     mutating func set(_ field: String, _ value: String) -> Bool {
         switch field {
@@ -33,6 +35,7 @@ public struct ImportLine: Equatable, Sendable {
         case "currency": currency = value
         case "scale": scale = value
         case "overdraft": overdraft = value
+        case "position": position = value
         default: return false
         }
         return true
@@ -134,10 +137,10 @@ enum NDJSONLine {
                 let value: String
                 if bytes[i] == 0x22 {
                     value = try string()
-                } else if key == "scale", bytes[i] >= 0x30, bytes[i] <= 0x39 {
+                } else if key == "scale" || key == "position", bytes[i] >= 0x30, bytes[i] <= 0x39 {
                     let start = i
                     while i < n, bytes[i] >= 0x30, bytes[i] <= 0x39 { i += 1 }
-                    guard i - start <= 2 else { throw fail("scale is too large") }
+                    guard i - start <= (key == "scale" ? 2 : 19) else { throw fail("\(key) is too large") }
                     value = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)
                 } else {
                     throw fail("field '\(key)' must be a string\(key == "amount" ? " like \"12.34\" (numbers are not exact)" : "")")

@@ -86,8 +86,10 @@ extension Ledger {
                 switch event.body {
                 case .moneyDeposited(_, let amount): balance = balance &+ amount
                 case .moneyWithdrawn(_, let amount): balance = balance &- amount
-                case .moneyTransferred(let from, _, let amount): balance = from == id ? balance &- amount : balance &+ amount
-                default: break
+                case .moneyTransferred(let from, _, let amount), .moneyReversed(_, let from?, _, let amount):
+                    balance = from == id ? balance &- amount : balance &+ amount
+                case .moneyReversed(_, nil, _, let amount): balance = balance &+ amount
+                case .accountOpened, .accountClosed: break
                 }
                 let t = Timestamp(micros: record.timestampMicros)
                 if let since, t < since { return true }

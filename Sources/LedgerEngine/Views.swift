@@ -100,6 +100,9 @@ final class Views {
                 if let id = e.id {
                     idEntries.append(SlotTable.Entry(key: idKey(id), appliedPosition: record.position, value: []))
                 }
+                if let reverses = e.reverses {
+                    idEntries.append(SlotTable.Entry(key: idKey(reversalKey(reverses)), appliedPosition: record.position, value: []))
+                }
                 try visit?(record.position, record.timestampMicros, state)
                 return true
             }
@@ -162,7 +165,9 @@ final class Views {
                 tailAccounts[id] = next
             }
         }
-        if let key = recorded.event.metadata.id {
+        var keys = [recorded.event.metadata.id].compactMap { $0 }
+        if case .moneyReversed(let reverses, _, _, _) = body { keys.append(Self.reversalKey(reverses)) }
+        for key in keys {
             if writable {
                 let hashKey = Self.idKey(key)
                 var present = false
@@ -233,6 +238,9 @@ final class Views {
         for key in tailIDs.keys { out.insert(Self.idHash(key)) }
         return out
     }
+
+    /// The ids view also indexes reversals, under a key no user id can be (ids have no control characters).
+    static func reversalKey(_ position: UInt64) -> String { "\u{1}reverse:\(position)" }
 
     static func idHash(_ key: String) -> UInt64 {
         idKey(key).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }

@@ -55,7 +55,7 @@ import Testing
             let id = "k\(i)"
             attempted += 1
             let running = try Executables.start("ledger", ["--dir", s.dir.path, "deposit", "a", "1", "--id", id])
-            usleep(UInt32.random(in: 0...4_000, using: &rng))
+            usleep(UInt32.random(in: 0...15_000, using: &rng))
             kill(running.process.processIdentifier, SIGKILL)
             let r = running.wait()
             // A process killed by SIGKILL reports status 9, never 0: status 0 means it finished and acknowledged.

@@ -196,3 +196,31 @@ enum TransferCommand: Subcommand {
         return try AppendOptions.run(.transfer(from: try Parse.account(p[0]), to: try Parse.account(p[1]), amount: try Parse.amount(p[2])), args, context)
     }
 }
+
+enum ReverseCommand: Subcommand {
+    static let name = "reverse"
+    static let summary = "append a compensating event that undoes the money event at POSITION"
+    static let usage = "reverse POSITION [--at TIME] [--id KEY] [--memo TEXT]"
+    static let options = AppendOptions.common
+    static let help = """
+        Undoes a deposit, withdrawal or transfer by appending a MoneyReversed event that
+        moves the same amount back (the original is never edited). Rejected with
+        already_reversed if POSITION was reversed before, not_reversible for an open,
+        close or reversal, and as any command would be if the accounts cannot take it
+        (insufficient_funds, account_closed, balance_overflow).
+
+        \(AppendOptions.help)
+
+        examples:
+          ledger reverse 42 --memo "duplicate payment"
+          ledger --json log | jq 'select(.type == "MoneyReversed")'
+        """
+
+    static func run(_ args: Arguments, _ context: Context) throws -> Int32 {
+        try args.expectPositionals(1...1, usage: usage)
+        guard let position = UInt64(args.positionals[0]), position >= 1 else {
+            throw LedgerError.usage("POSITION must be a positive integer, got '\(args.positionals[0])'")
+        }
+        return try AppendOptions.run(.reverse(position: position), args, context)
+    }
+}

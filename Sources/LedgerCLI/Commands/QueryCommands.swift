@@ -126,6 +126,9 @@ enum HistoryCommand: Subcommand {
                 case .moneyTransferred(let from, let to, let a):
                     amount = from == id ? "-" + account.format(a) : account.format(a)
                     detail = from == id ? "to \(to)" : "from \(from)"
+                case .moneyReversed(let reverses, let from, _, let a):
+                    amount = from == id ? "-" + account.format(a) : account.format(a)
+                    detail = "reverses position \(reverses)"
                 }
                 if let memo = e.event.metadata.memo { detail += detail.isEmpty ? memo : " · " + memo }
                 return [String(e.position), e.timestamp.rfc3339, e.event.body.typeName, amount, account.format(line.balance), detail]

@@ -25,6 +25,11 @@ enum EventJSON {
             f += [("account", .string(a.name))] + money(a, amount)
         case .moneyTransferred(let from, let to, let amount):
             f += [("from", .string(from.name)), ("to", .string(to.name))] + money(from, amount)
+        case .moneyReversed(let reverses, let from, let to, let amount):
+            f.append(("reverses", .uint(reverses)))
+            if let from { f.append(("from", .string(from.name))) }
+            if let to { f.append(("to", .string(to.name))) }
+            if let side = from ?? to { f += money(side, amount) }
         }
         let m = recorded.event.metadata
         if let id = m.id { f.append(("id", .string(id))) }
@@ -44,7 +49,7 @@ enum EventJSON {
         let byID = Dictionary(r.accounts.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         var f = fields(r.recorded, accounts: byID)
         switch r.recorded.event.body {
-        case .moneyTransferred(let from, let to, _):
+        case .moneyTransferred(let from, let to, _), .moneyReversed(_, let from?, let to?, _):
             if let a = byID[from], let b = byID[to] {
                 f += [("from_balance", .string(a.format(a.balance))), ("to_balance", .string(b.format(b.balance))),
                       ("from_version", .uint(a.version)), ("to_version", .uint(b.version))]
@@ -78,6 +83,12 @@ enum EventJSON {
         case .moneyTransferred(let from, let to, let amount):
             let f = byID[from], t = byID[to]
             line = "transferred \(f?.format(amount) ?? String(amount)) \(f?.currency.code ?? "") from \(from) (balance \(f.map { $0.format($0.balance) } ?? "?")) to \(to) (balance \(t.map { $0.format($0.balance) } ?? "?"))"
+        case .moneyReversed(let reverses, let from, let to, let amount):
+            let sides = [from, to].compactMap { $0 }.compactMap { byID[$0] }
+            let unit = sides.first
+            line = "reversed position \(reverses): \(unit?.format(amount) ?? String(amount)) \(unit?.currency.code ?? "")"
+                + (from.map { " out of \($0) (balance \(byID[$0].map { $0.format($0.balance) } ?? "?"))" } ?? "")
+                + (to.map { " into \($0) (balance \(byID[$0].map { $0.format($0.balance) } ?? "?"))" } ?? "")
         }
         line += "  [position \(e.position), \(e.timestamp.rfc3339)]"
         if r.duplicate { line += " (duplicate: already recorded)" }
