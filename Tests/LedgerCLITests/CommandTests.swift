@@ -273,3 +273,26 @@ import Testing
         #expect(try CLIStore.object(r.stdout)["accounts"] != nil)
     }
 }
+
+@Suite struct PermissionTests {
+    @Test func storeFilesAndDirectoriesAreOwnerOnly() throws {
+        let s = CLIStore()
+        let root = s.dir.path + "/store"
+        for args in [["open", "a"], ["deposit", "a", "1"], ["snapshot"]] {
+            #expect(try Executables.run("ledger", ["--dir", root] + args).status == 0, "\(args)")
+        }
+        let fm = FileManager.default
+        for sub in ["", "/log", "/views", "/snapshots"] {
+            let mode = (try fm.attributesOfItem(atPath: root + sub)[.posixPermissions] as? Int) ?? -1
+            #expect(mode == 0o700, "\(root + sub) is \(String(mode, radix: 8))")
+        }
+        for dir in ["/log", "/views", "/snapshots"] {
+            for name in try fm.contentsOfDirectory(atPath: root + dir) {
+                let mode = (try fm.attributesOfItem(atPath: root + dir + "/" + name)[.posixPermissions] as? Int) ?? -1
+                #expect(mode == 0o600, "\(dir)/\(name) is \(String(mode, radix: 8))")
+            }
+        }
+        let lock = (try fm.attributesOfItem(atPath: root + "/LOCK")[.posixPermissions] as? Int) ?? -1
+        #expect(lock == 0o600)
+    }
+}
