@@ -124,8 +124,11 @@ public final class Ledger {
         }
         let lock = try LedgerError.translating { try StoreLock.acquire(layout.lockPath, timeoutMillis: lockTimeoutMillis) }
         defer { lock.release() }
-        return try LedgerError.translating {
+        var report = try LedgerError.translating {
             try LogVerifier.verify(directory: layout.logDirectory, expectHead: expected, progress: progress)
         }
+        // Derived files are checked only against a sound log.
+        if report.problems.isEmpty { report.problems += try verifyDerivedFiles() }
+        return report
     }
 }
