@@ -15,4 +15,6 @@ while let entry = envp.pointee {
     if let eq = pair.firstIndex(of: "=") { environment[String(pair[..<eq])] = String(pair[pair.index(after: eq)...]) }
     envp += 1
 }
+// A write past RLIMIT_FSIZE must fail with EFBIG (exit 5, store consistent), not kill us.
+signal(SIGXFSZ, SIG_IGN)
 exit(CLI.run(Array(CommandLine.arguments.dropFirst()), environment: environment))

@@ -129,7 +129,7 @@ public enum Executables {
 
     public static func start(_ name: String, _ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) throws -> Running {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: directory + "/" + name)
+        process.executableURL = URL(fileURLWithPath: name.hasPrefix("/") ? name : directory + "/" + name)
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "LEDGER_DIR")
