@@ -33,14 +33,14 @@ public enum RecordFormat {
     /// Positions start at 1; position 0 means "before the first record".
     public static let firstPosition: UInt64 = 1
 
-    public static func segmentName(base: UInt64) -> String {
-        let digits = String(base)
-        return String(repeating: "0", count: max(0, nameDigits - digits.count)) + digits + segmentSuffix
-    }
+    public static func segmentName(base: UInt64) -> String { paddedPosition(base) + segmentSuffix }
 
-    public static func indexName(base: UInt64) -> String {
-        let digits = String(base)
-        return String(repeating: "0", count: max(0, nameDigits - digits.count)) + digits + indexSuffix
+    public static func indexName(base: UInt64) -> String { paddedPosition(base) + indexSuffix }
+
+    /// A position as the 20 zero-padded digits every derived file name starts with.
+    public static func paddedPosition(_ position: UInt64) -> String {
+        let digits = String(position)
+        return String(repeating: "0", count: max(0, nameDigits - digits.count)) + digits
     }
 
     /// The base position encoded in a segment file name, or nil if the name is not a segment's.

@@ -23,10 +23,7 @@ public struct SnapshotFile: Equatable {
         self.payload = payload
     }
 
-    public static func name(position: UInt64) -> String {
-        let digits = String(position)
-        return String(repeating: "0", count: max(0, RecordFormat.nameDigits - digits.count)) + digits + suffix
-    }
+    public static func name(position: UInt64) -> String { RecordFormat.paddedPosition(position) + suffix }
 
     public static func position(ofName name: String) -> UInt64? {
         guard name.hasSuffix(suffix) else { return nil }
