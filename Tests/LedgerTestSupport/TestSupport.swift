@@ -142,8 +142,10 @@ public enum Executables {
         process.standardError = err
         let input = Pipe()
         process.standardInput = input
+        // A child that exits without reading its stdin must not kill the test runner with SIGPIPE.
+        signal(SIGPIPE, SIG_IGN)
         try process.run()
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        if let stdin { try? input.fileHandleForWriting.write(contentsOf: Data(stdin.utf8)) }
         try? input.fileHandleForWriting.close()
         return Running(process: process, out: out, err: err)
     }
