@@ -32,7 +32,7 @@ let package = Package(
         .testTarget(name: "LedgerStorageTests", dependencies: ["LedgerStorage", "LedgerTestSupport"]),
         .testTarget(name: "LedgerEngineTests", dependencies: ["LedgerEngine", "LedgerDomain", "LedgerStorage", "LedgerTestSupport"]),
         .testTarget(name: "LedgerDomainTests", dependencies: ["LedgerDomain", "LedgerTestSupport"]),
-        .testTarget(name: "LedgerCLITests", dependencies: ["LedgerStorage", "LedgerDomain", "LedgerTestSupport"],
+        .testTarget(name: "LedgerCLITests", dependencies: ["LedgerStorage", "LedgerDomain", "LedgerEngine", "LedgerCLI", "LedgerTestSupport"],
                     resources: [.copy("Fixtures")]),
     ]
 )

@@ -60,6 +60,8 @@ import Testing
             let r = running.wait()
             // A process killed by SIGKILL reports status 9, never 0: status 0 means it finished and acknowledged.
             if r.status == 0 { acknowledged.insert(id) }
+            // After every kill the store opens and verifies (the next writer cuts any torn tail).
+            #expect(try s.run("verify").status == 0, "seed \(seed) after kill \(i)")
         }
         let verify = try s.run("verify")
         #expect(verify.status == 0, "seed \(seed): \(verify.stdout) \(verify.stderr)")
