@@ -41,7 +41,7 @@ public enum LogVerifier {
         var lastTimestamp = Int64.min
         // Last batch end whose chain value was recomputed from genesis; nil once the chain broke.
         var verifiedThrough: UInt64? = 0
-        if let (position, _) = expectHead, position == 0 { report.expectedHeadMatched = expectHead!.1 == LogHead.genesisChain }
+        if let (position, hash) = expectHead, position == 0 { report.expectedHeadMatched = hash == LogHead.genesisChain }
 
         for segment in log.segments {
             report.bytes += segment.committedBytes
