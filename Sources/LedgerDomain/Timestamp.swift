@@ -19,24 +19,19 @@ public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible
 
     /// "YYYY-MM-DDTHH:MM:SS.ffffffZ", always with six fractional digits.
     public var rfc3339: String {
+        // Wrapping arithmetic: the exact remainder always fits, even for Int64.min (a damaged record
+        // must print, not trap); years outside 0001...9999 print with as many digits as they need.
         let days = Self.floorDiv(micros, Self.microsPerDay)
-        let inDay = micros - days * Self.microsPerDay
+        let inDay = micros &- days &* Self.microsPerDay
         let (y, m, d) = Self.civil(fromDays: days)
         let seconds = inDay / Self.microsPerSecond
         let fraction = inDay % Self.microsPerSecond
-        var out = [UInt8]()
-        out.reserveCapacity(27)
-        func put(_ v: Int64, _ width: Int) {
-            var digits = [UInt8](repeating: UInt8(ascii: "0"), count: width)
-            var x = v
-            for i in stride(from: width - 1, through: 0, by: -1) { digits[i] = UInt8(ascii: "0") + UInt8(x % 10); x /= 10 }
-            out += digits
+        func pad(_ v: Int64, _ width: Int) -> String {
+            let digits = String(v.magnitude)
+            return (v < 0 ? "-" : "") + String(repeating: "0", count: max(0, width - digits.count)) + digits
         }
-        put(y, 4); out.append(UInt8(ascii: "-")); put(m, 2); out.append(UInt8(ascii: "-")); put(d, 2)
-        out.append(UInt8(ascii: "T"))
-        put(seconds / 3600, 2); out.append(UInt8(ascii: ":")); put(seconds / 60 % 60, 2); out.append(UInt8(ascii: ":")); put(seconds % 60, 2)
-        out.append(UInt8(ascii: ".")); put(fraction, 6); out.append(UInt8(ascii: "Z"))
-        return String(decoding: out, as: UTF8.self)
+        return pad(y, 4) + "-" + pad(m, 2) + "-" + pad(d, 2) + "T" + pad(seconds / 3600, 2) + ":" + pad(seconds / 60 % 60, 2) + ":"
+            + pad(seconds % 60, 2) + "." + pad(fraction, 6) + "Z"
     }
 
     public enum ParseError: Error, Equatable { case invalid(String) }
@@ -117,7 +112,8 @@ public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible
         }
     }
 
-    static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 { a >= 0 ? a / b : -((-a + b - 1) / b) }
+    /// Floor division for b > 0 that cannot overflow (Int64.min included).
+    static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 { a >= 0 ? a / b : (a + 1) / b - 1 }
 
     /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
     static func days(fromCivil y0: Int64, _ m: Int64, _ d: Int64) -> Int64 {

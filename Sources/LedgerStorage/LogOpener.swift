@@ -43,7 +43,7 @@ struct LogOpener {
         if let problem = SegmentHeader.problem(header, segment: segment.name, expectedBase: segment.base) { throw problem }
         guard size >= RecordFormat.segmentHeaderBytes + RecordFormat.commitFrameBytes,
               let commit = try Self.commitAt(fd, offset: size - RecordFormat.commitFrameBytes, limit: size),
-              commit.position >= segment.base else {
+              Self.plausible(commit, in: segment, size: size) else {
             throw StorageError.corruptRecord(segment: segment.name, offset: max(0, size - RecordFormat.commitFrameBytes),
                                              position: previous.position + 1, reason: "sealed segment does not end with a commit record")
         }
@@ -85,7 +85,7 @@ struct LogOpener {
         // Fast path: the file ends with a commit record and the index already ends at it.
         if size >= RecordFormat.segmentHeaderBytes + RecordFormat.commitFrameBytes,
            let commit = try Self.commitAt(fd, offset: size - RecordFormat.commitFrameBytes, limit: size),
-           commit.position >= segment.base, commit.position > previous.position {
+           Self.plausible(commit, in: segment, size: size), commit.position > previous.position {
             segment.lastPosition = commit.position
             segment.committedBytes = size
             if try indexProblem(segment, fd) == nil {
@@ -221,6 +221,13 @@ struct LogOpener {
         let position: UInt64
         let timestampMicros: Int64
         let chain: [UInt8]
+    }
+
+    /// A segment of `size` bytes holds at most size / (smallest frame) records: a commit record
+    /// claiming more was damaged (or forged) and is not believed.
+    static func plausible(_ commit: Commit, in segment: Segment, size: Int) -> Bool {
+        let smallestFrame = UInt64(RecordFormat.frameHeaderBytes + RecordFormat.bodyHeaderBytes)
+        return commit.position >= segment.base && commit.position - segment.base < UInt64(size) / smallestFrame
     }
 
     /// The commit record at `offset`, or nil if the bytes there are not one.

@@ -181,7 +181,8 @@ public final class SlotTable {
             index = (index + 1) & (capacity - 1)
             distance += 1
         }
-        preconditionFailure("slot table full")
+        // Only a header whose count lags far behind its slots gets here: treat it as damage (rebuilt).
+        throw SlotTableError.damaged(path: "slot table", reason: "no free slot in \(capacity)")
     }
 
     static func encodeSlot(key: [UInt8], appliedPosition: UInt64, value: [UInt8], keyBytesMax: Int) -> [UInt8] {

@@ -119,6 +119,12 @@ import Testing
         #expect(throws: Timestamp.ParseError.self) { try Timestamp.parse(text) }
     }
 
+    @Test func extremeInstantsFormatWithoutTrapping() {
+        #expect(Timestamp(micros: Int64.min).rfc3339.hasPrefix("-"))
+        #expect(Timestamp(micros: Int64.max).rfc3339.hasSuffix("Z"))
+        #expect(Timestamp(micros: -1).rfc3339 == "1969-12-31T23:59:59.999999Z")
+    }
+
     @Test func formatThenParseRoundTripsOnRandomInstants() throws {
         let seed: UInt64 = 99
         var rng = SplitMix64(seed: seed)
