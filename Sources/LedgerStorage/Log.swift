@@ -87,7 +87,7 @@ public final class Segment {
         guard n == RecordFormat.indexEntryBytes else { return nil }
         guard let entry = withUnsafeBytes(of: &raw, { IndexEntry.decode($0.baseAddress!) }), entry.position == position,
               entry.offset >= UInt64(RecordFormat.segmentHeaderBytes),
-              entry.offset + UInt64(entry.frameBytes) <= UInt64(committedBytes) else { return nil }
+              entry.offset <= UInt64(committedBytes), UInt64(entry.frameBytes) <= UInt64(committedBytes) - entry.offset else { return nil }
         return entry
     }
 

@@ -296,7 +296,7 @@ extension Segment {
         guard bytes.count == RecordFormat.indexEntryBytes,
               let entry = bytes.withUnsafeBytes({ IndexEntry.decode($0.baseAddress!) }),
               entry.offset >= UInt64(RecordFormat.segmentHeaderBytes),
-              entry.offset + UInt64(entry.frameBytes) <= UInt64(limit) else { return nil }
+              entry.offset <= UInt64(limit), UInt64(entry.frameBytes) <= UInt64(limit) - entry.offset else { return nil }
         return entry
     }
 }

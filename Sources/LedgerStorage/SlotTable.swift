@@ -81,17 +81,17 @@ public final class SlotTable {
                 guard LE.u32(p, 60) == CRC32C.checksum(UnsafeRawBufferPointer(start: p, count: 60)) else {
                     throw SlotTableError.damaged(path: path, reason: "header CRC mismatch")
                 }
-                let version = LE.u32(p, 8), slotBytes = Int(LE.u32(p, 12)), capacity = Int(LE.u64(p, 16))
+                let version = LE.u32(p, 8), slotBytes = Int(LE.u32(p, 12)), capacity = Int(truncatingIfNeeded: LE.u64(p, 16))
                 guard version == 1, Int(LE.u32(p, 40)) == keyBytesMax, Int(LE.u32(p, 44)) == valueBytes,
                       slotBytes == slotHeaderBytes + keyBytesMax + valueBytes, capacity > 0, capacity & (capacity - 1) == 0 else {
                     throw SlotTableError.damaged(path: path, reason: "unexpected layout")
                 }
                 let size = try wrap { try fd.size() }
-                guard size == headerBytes + capacity * slotBytes else {
+                guard capacity <= size / slotBytes, size == headerBytes + capacity * slotBytes else {
                     throw SlotTableError.damaged(path: path, reason: "size \(size) does not match capacity \(capacity)")
                 }
                 return SlotTable(path: path, fd: fd, keyBytesMax: keyBytesMax, valueBytes: valueBytes, capacity: capacity,
-                                 count: Int(LE.u64(p, 24)), checkpoint: LE.u64(p, 32))
+                                 count: Int(truncatingIfNeeded: LE.u64(p, 24)), checkpoint: LE.u64(p, 32))
             }
         } catch {
             fd.close()

@@ -70,7 +70,7 @@ public struct SnapshotFile: Equatable {
                 throw ReadError.damaged(name: name, reason: "header CRC mismatch")
             }
             guard LE.u32(p, 8) == 1 else { throw ReadError.damaged(name: name, reason: "unknown version \(LE.u32(p, 8))") }
-            let payloadBytes = Int(LE.u64(p, 64))
+            let payloadBytes = Int(truncatingIfNeeded: LE.u64(p, 64))
             guard bytes.count == headerBytes + payloadBytes else {
                 throw ReadError.damaged(name: name, reason: "\(bytes.count - headerBytes) payload bytes, header says \(payloadBytes)")
             }
