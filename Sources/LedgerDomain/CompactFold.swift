@@ -63,8 +63,12 @@ extension EventCodec {
 /// Every account's state, addressed by name bytes.
 public struct CompactState {
     public private(set) var accounts: [Account] = []
-    private var names: [[UInt8]] = []
-    private var slots: [Int32] = [Int32](repeating: -1, count: 1024)
+    /// Every name's bytes, back to back; account i's name is names[nameStart[i] ..< nameStart[i + 1]].
+    private var names: [UInt8] = []
+    private var nameStart: [Int] = [0]
+    /// Open addressing: (hash tag << 32 | index + 1), 0 = empty. The tag rejects most mismatches
+    /// without touching the names.
+    private var slots: [UInt64] = [UInt64](repeating: 0, count: 1024)
     public private(set) var position: UInt64 = 0
 
     public init() {}
@@ -74,23 +78,35 @@ public struct CompactState {
         self.position = position
     }
 
-    static func hash(_ bytes: UnsafeRawBufferPointer) -> Int {
+    static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        return Int(truncatingIfNeeded: h ^ (h >> 29))
+        return h ^ (h >> 29)
     }
 
     /// The index of the account named `name`, or nil.
     public func index(of name: UnsafeRawBufferPointer) -> Int? {
+        let h = Self.hash(name)
+        let tag = h >> 32
         let mask = slots.count - 1
-        var i = Self.hash(name) & mask
-        while true {
-            let s = slots[i]
-            if s < 0 { return nil }
-            let candidate = names[Int(s)]
-            if candidate.count == name.count,
-               candidate.withUnsafeBytes({ memcmp($0.baseAddress!, name.baseAddress!, name.count) == 0 }) { return Int(s) }
-            i = (i + 1) & mask
+        var i = Int(truncatingIfNeeded: h) & mask
+        return names.withUnsafeBytes { all in
+            slots.withUnsafeBufferPointer { slots in
+                nameStart.withUnsafeBufferPointer { starts in
+                    while true {
+                        let s = slots[i]
+                        if s == 0 { return nil }
+                        if s >> 32 == tag {
+                            let k = Int(truncatingIfNeeded: s & 0xFFFF_FFFF) - 1
+                            let start = starts[k], count = starts[k + 1] - start
+                            if count == name.count && (count == 0 || memcmp(all.baseAddress! + start, name.baseAddress!, count) == 0) {
+                                return k
+                            }
+                        }
+                        i = (i + 1) & mask
+                    }
+                }
+            }
         }
     }
 
@@ -100,25 +116,25 @@ public struct CompactState {
     }
 
     private mutating func insert(_ account: Account) -> Int {
-        if (names.count + 1) * 2 > slots.count { grow() }
-        let name = Array(account.id.name.utf8)
-        names.append(name)
+        if (accounts.count + 1) * 2 > slots.count { grow() }
+        names += account.id.name.utf8
+        nameStart.append(names.count)
         accounts.append(account)
+        place(accounts.count - 1)
+        return accounts.count - 1
+    }
+
+    private mutating func place(_ k: Int) {
+        let h = names.withUnsafeBytes { Self.hash(UnsafeRawBufferPointer(rebasing: $0[nameStart[k]..<nameStart[k + 1]])) }
         let mask = slots.count - 1
-        var i = name.withUnsafeBytes { Self.hash($0) } & mask
-        while slots[i] >= 0 { i = (i + 1) & mask }
-        slots[i] = Int32(names.count - 1)
-        return names.count - 1
+        var i = Int(truncatingIfNeeded: h) & mask
+        while slots[i] != 0 { i = (i + 1) & mask }
+        slots[i] = (h >> 32) << 32 | UInt64(k + 1)
     }
 
     private mutating func grow() {
-        slots = [Int32](repeating: -1, count: slots.count * 2)
-        let mask = slots.count - 1
-        for (n, name) in names.enumerated() {
-            var i = name.withUnsafeBytes { Self.hash($0) } & mask
-            while slots[i] >= 0 { i = (i + 1) & mask }
-            slots[i] = Int32(n)
-        }
+        slots = [UInt64](repeating: 0, count: slots.count * 2)
+        for k in 0..<accounts.count { place(k) }
     }
 
     /// Applies one event (as LedgerState.apply does); wraps instead of trapping, as Account.applying does.
