@@ -146,23 +146,21 @@ public enum EventCodec {
 
     /// Whether an encoded event touches an account named by one of `names`, without decoding or allocating.
     public static func touches(type: UInt16, payload: UnsafeRawBufferPointer, anyOf names: [[UInt8]]) -> Bool {
+        func named(_ side: UnsafeRawBufferPointer) -> Bool {
+            names.contains { n in n.count == side.count && n.withUnsafeBytes { memcmp($0.baseAddress!, side.baseAddress!, n.count) == 0 } }
+        }
         var r = ByteReader(payload)
         guard let code = TypeCode(rawValue: type) else { return false }
+        var sides = 1
         if code == .moneyReversed {
-            guard (try? r.u64()) != nil, let sides = try? r.u8() else { return false }
-            for bit in [UInt8(1), 2] where sides & bit != 0 {
-                guard let side = try? r.stringBytes() else { return false }
-                if names.contains(where: { n in n.count == side.count && n.withUnsafeBytes { memcmp($0.baseAddress!, side.baseAddress!, n.count) == 0 } }) { return true }
-            }
-            return false
+            guard (try? r.u64()) != nil, let flags = try? r.u8() else { return false }
+            sides = flags.nonzeroBitCount
+        } else if code == .moneyTransferred {
+            sides = 2
         }
-        guard let first = try? r.stringBytes() else { return false }
-        for n in names where n.count == first.count && n.withUnsafeBytes({ memcmp($0.baseAddress!, first.baseAddress!, n.count) == 0 }) {
-            return true
-        }
-        guard code == .moneyTransferred, let second = try? r.stringBytes() else { return false }
-        for n in names where n.count == second.count && n.withUnsafeBytes({ memcmp($0.baseAddress!, second.baseAddress!, n.count) == 0 }) {
-            return true
+        for _ in 0..<sides {
+            guard let side = try? r.stringBytes() else { return false }
+            if named(side) { return true }
         }
         return false
     }

@@ -53,11 +53,9 @@ extension Ledger {
             let event: Event
             do {
                 if let original {
-                    let reversed = try findEvent(withID: Views.reversalKey(original.position), views: views, log: writer.log, matching: { body in
-                        if case .moneyReversed(let p, _, _, _) = body { return p == original.position }
-                        return false
-                    }) != nil
-                    event = try Decide.reverse(original.event, at: original.position, alreadyReversed: reversed, options: request.options, accounts: current)
+                    event = try Decide.reverse(original.event, at: original.position,
+                                               alreadyReversed: isReversed(original.position, views: views, log: writer.log),
+                                               options: request.options, accounts: current)
                 } else {
                     event = try Decide.decide(request.command, options: request.options, accounts: current)
                 }
@@ -93,12 +91,23 @@ extension Ledger {
         }
     }
 
-    /// The event that carries idempotency key `key` (or, with `matching`, the indexed event that
-    /// satisfies it), however old.
-    func findEvent(withID key: String, views: Views, log: Log, matching: ((EventBody) -> Bool)? = nil) throws -> RecordedEvent? {
+    /// The event that carries idempotency key `key`, however old.
+    func findEvent(withID key: String, views: Views, log: Log) throws -> RecordedEvent? {
+        try findIndexed(key, views: views, log: log) { $0.event.metadata.id == key }
+    }
+
+    /// Whether a MoneyReversed for `position` is in the log (the ids view indexes reversals too).
+    func isReversed(_ position: UInt64, views: Views, log: Log) throws -> Bool {
+        try findIndexed(Views.reversalKey(position), views: views, log: log) {
+            if case .moneyReversed(let p, _, _, _) = $0.event.body { return p == position }
+            return false
+        } != nil
+    }
+
+    /// The first event indexed under `key` that `matches`: the index holds hashes, so each hit is confirmed.
+    private func findIndexed(_ key: String, views: Views, log: Log, matches: (RecordedEvent) -> Bool) throws -> RecordedEvent? {
         for position in try views.positions(forID: key) {
-            guard let event = try log.event(at: position) else { continue }
-            if let matching { if matching(event.event.body) { return event } } else if event.event.metadata.id == key { return event }
+            if let event = try log.event(at: position), matches(event) { return event }
         }
         return nil
     }

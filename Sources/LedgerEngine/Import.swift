@@ -88,9 +88,7 @@ extension Ledger {
                     let event: Event
                     do {
                         if case .reverse(let p) = command, let original {
-                            let reversed = try reversedHere.contains(p) || (p <= writer.head.position && findEvent(
-                                withID: Views.reversalKey(p), views: views, log: writer.log,
-                                matching: { if case .moneyReversed(let q, _, _, _) = $0 { return q == p } else { return false } }) != nil)
+                            let reversed = try reversedHere.contains(p) || (p <= writer.head.position && isReversed(p, views: views, log: writer.log))
                             event = try Decide.reverse(original, at: p, alreadyReversed: reversed, options: options, accounts: current)
                             reversedHere.insert(p)
                         } else {

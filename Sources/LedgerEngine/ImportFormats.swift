@@ -20,25 +20,24 @@ public struct ImportLine: Equatable, Sendable {
 
     public init() {}
 
-    static let fields = ["op", "account", "from", "to", "amount", "at", "id", "memo", "currency", "scale", "overdraft", "position"]
+    /// Field names in file order (the CSV header of `export`), each with where it is kept.
+    // Key paths are immutable values; the array is a constant.
+    nonisolated(unsafe) public static let fieldPaths: [(name: String, path: WritableKeyPath<ImportLine, String?>)] = [
+        ("op", \.op), ("account", \.account), ("from", \.from), ("to", \.to), ("amount", \.amount), ("at", \.at),
+        ("id", \.id), ("memo", \.memo), ("currency", \.currency), ("scale", \.scale), ("overdraft", \.overdraft),
+        ("position", \.position),
+    ]
+    public static let fields = fieldPaths.map(\.name)
 
-    mutating func set(_ field: String, _ value: String) -> Bool {
-        switch field {
-        case "op": op = value
-        case "account": account = value
-        case "from": from = value
-        case "to": to = value
-        case "amount": amount = value
-        case "at": at = value
-        case "id": id = value
-        case "memo": memo = value
-        case "currency": currency = value
-        case "scale": scale = value
-        case "overdraft": overdraft = value
-        case "position": position = value
-        default: return false
-        }
+    /// Sets field `name`; false when there is no such field.
+    mutating func set(_ name: String, _ value: String) -> Bool {
+        guard let path = Self.fieldPaths.first(where: { $0.name == name })?.path else { return false }
+        self[keyPath: path] = value
         return true
+    }
+
+    public func value(of name: String) -> String? {
+        Self.fieldPaths.first(where: { $0.name == name }).flatMap { self[keyPath: $0.path] }
     }
 }
 

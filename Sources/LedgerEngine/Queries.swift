@@ -31,14 +31,9 @@ extension Ledger {
             }
             return BalanceAnswer(position: log.head.position, accounts: accounts, startPosition: views.checkpoint, replayed: views.replayed)
         }
-        // No views yet (or damaged, and only a writer may rebuild them): fold the log.
-        var state = LedgerState()
-        try log.forEachEvent(from: 1) { state.apply($0.event.body, at: $0.position); return true }
-        let accounts = try ids.isEmpty ? state.accounts.values.sorted { $0.id < $1.id } : ids.map { id in
-            guard let a = state.accounts[id] else { throw unknown(id) }
-            return a
-        }
-        return BalanceAnswer(position: log.head.position, accounts: accounts, startPosition: nil, replayed: log.head.position)
+        // No views yet (or damaged, and only a writer may rebuild them): the as-of path at the head
+        // (newest snapshot plus the log after it) gives the same answer.
+        return try balances(ids, atPosition: log.head.position).0
     }
 
     func unknown(_ id: AccountID) -> LedgerError {
@@ -55,22 +50,20 @@ extension Ledger {
             account = a
             start = a.openedPosition
         } else {
-            var state = LedgerState()
-            try log.forEachEvent(from: 1) { state.apply($0.event.body, at: $0.position); return true }
-            guard let a = state.accounts[id] else { throw unknown(id) }
+            guard let a = try balances([id], atPosition: log.head.position).0.accounts.first else { throw unknown(id) }
             account = a
             start = a.openedPosition
         }
         var last = log.head.position
         if let until { last = try LedgerError.translating { try log.lastPosition(atOrBefore: until.micros) } }
         var lines: [HistoryLine] = []
-        var balance: Int64 = 0
+        // The running state starts empty at the opening, or as of just before `since` (index position).
+        var running = Account(id: id, currency: account.currency, scale: account.scale, overdraft: account.overdraft)
         var from = start
         if let since {
-            // Start at the index position for `since`, with the balance as of just before it.
             let before = try LedgerError.translating { try log.lastPosition(atOrBefore: since.micros - 1) }
             if before >= start {
-                balance = try balances([id], atPosition: before).0.accounts.first?.balance ?? 0
+                running = try balances([id], atPosition: before).0.accounts.first ?? running
                 from = before + 1
             }
         }
@@ -83,17 +76,10 @@ extension Ledger {
                 do { event = try EventCodec.decode(type: record.type, version: record.schemaVersion, payload: record.payload) } catch {
                     throw LedgerError.integrity("event at position \(record.position) does not decode: \(error)")
                 }
-                switch event.body {
-                case .moneyDeposited(_, let amount): balance = balance &+ amount
-                case .moneyWithdrawn(_, let amount): balance = balance &- amount
-                case .moneyTransferred(let from, _, let amount), .moneyReversed(_, let from?, _, let amount):
-                    balance = from == id ? balance &- amount : balance &+ amount
-                case .moneyReversed(_, nil, _, let amount): balance = balance &+ amount
-                case .accountOpened, .accountClosed: break
-                }
+                running = running.applying(event.body, at: record.position)
                 let t = Timestamp(micros: record.timestampMicros)
                 if let since, t < since { return true }
-                lines.append(HistoryLine(recorded: RecordedEvent(position: record.position, timestamp: t, event: event), balance: balance))
+                lines.append(HistoryLine(recorded: RecordedEvent(position: record.position, timestamp: t, event: event), balance: running.balance))
                 if let limit, lines.count >= limit { return false }
                 return true
             }
@@ -106,21 +92,11 @@ extension Ledger {
         let log = try openLog()
         let views = try Views.openForReading(layout, log: log)
         var known: [AccountID: Account] = [:]
-        var foldedFrom: LedgerState?
         try log.forEachEvent(from: position) { recorded in
             for id in recorded.event.body.accounts where known[id] == nil {
-                if let opened = Account.opened(recorded.event.body, at: recorded.position) {
-                    known[id] = opened
-                } else if let a = try views?.account(id) {
-                    known[id] = a
-                } else {
-                    if foldedFrom == nil {
-                        var state = LedgerState()
-                        try log.forEachEvent(from: 1, through: position) { state.apply($0.event.body, at: $0.position); return true }
-                        foldedFrom = state
-                    }
-                    known[id] = foldedFrom?.accounts[id]
-                }
+                // Currency and scale never change: the current state of an account names them.
+                known[id] = try Account.opened(recorded.event.body, at: recorded.position)
+                    ?? views?.account(id) ?? balances([id], atPosition: log.head.position).0.accounts.first
             }
             return try visit(recorded, known)
         }

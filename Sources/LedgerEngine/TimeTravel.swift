@@ -68,6 +68,7 @@ extension Ledger {
                     continue
                 }
                 // Not open yet at `position`: 0 if it exists now, else unknown.
+                if position == log.head.position { throw unknown(id) }
                 if current == nil { current = try balances(ids) }
                 guard let now = current?.accounts.first(where: { $0.id == id }) else { throw unknown(id) }
                 var before = Account(id: id, currency: now.currency, scale: now.scale, overdraft: now.overdraft)

@@ -33,7 +33,13 @@ import Testing
         try populate(s)
         let before = try s.run("--json", "balance").stdout
         let beforeAsOf = try s.json("balance", "--at-position", "20")["accounts"] as? [[String: Any]]
+        let beforeHistory = try s.run("--json", "history", "acc3", "--since", "2000-01-01").stdout
+        let beforeLog = try s.run("log", "--from-position", "20").stdout
         try FileManager.default.removeItem(atPath: s.dir.path + "/views")
+        // Without views, history and the feed answer from snapshots and the log, identically.
+        #expect(try s.run("--json", "history", "acc3", "--since", "2000-01-01").stdout == beforeHistory)
+        #expect(try s.run("log", "--from-position", "20").stdout == beforeLog)
+        try s.fails(1, "unknown_account", "history", "nobody")
         // Readers fold the log when there are no views.
         #expect(try CLIStore.object(try s.run("--json", "balance").stdout)["accounts"] as? NSArray
                 == CLIStore.object(before)["accounts"] as? NSArray)

@@ -123,7 +123,7 @@ import Testing
         try LogFixture.append(dir, batches: [["a", "b"], ["c"]])
         let bytes = FileDamage.read(try LogFixture.segmentPaths(dir)[0])
         // Recompute independently: frames of batch 1 are after the 32-byte header, up to its commit.
-        func frameLength(_ at: Int) -> Int { 8 + Int(bytes[at]) | Int(bytes[at + 1]) << 8 }
+        func frameLength(_ at: Int) -> Int { 8 + (Int(bytes[at]) | Int(bytes[at + 1]) << 8) }
         var at = 32
         let first = at
         at += frameLength(at); at += frameLength(at)

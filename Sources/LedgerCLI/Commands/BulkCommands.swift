@@ -117,7 +117,19 @@ enum ExportCommand: Subcommand {
         try args.expectPositionals(0...0, usage: usage)
         let text = args.value("--format") ?? "ndjson"
         guard let format = ExportFormat(rawValue: text) else { throw LedgerError.usage("--format must be ndjson, csv or journal, got '\(text)'") }
-        try context.ledger.export(format) { context.console.out($0) }
+        let console = context.console
+        switch format {
+        case .csv: console.out(ExportRender.csvHeader)
+        case .journal: ExportRender.journalPreamble.forEach(console.out)
+        case .ndjson: break
+        }
+        try context.ledger.exportEvents { recorded, line, accounts in
+            switch format {
+            case .ndjson: console.out(ExportRender.ndjson(line))
+            case .csv: console.out(ExportRender.csv(line))
+            case .journal: console.out(ExportRender.journal(recorded, accounts: accounts))
+            }
+        }
         return ExitStatus.success
     }
 }
