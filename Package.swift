@@ -12,9 +12,9 @@ let package = Package(
     ],
     targets: [
         // Hardware CRC32C (SSE4.2) with a runtime check; Swift falls back to slicing-by-8.
-        .target(name: "CLedgerCRC"),
+        .target(name: "CLedgerAccel"),
         // Bytes, files, durability. Knows nothing about money.
-        .target(name: "LedgerStorage", dependencies: ["CLedgerCRC"]),
+        .target(name: "LedgerStorage", dependencies: ["CLedgerAccel"]),
         // Money, events, codecs, upcasters, fold, decisions. Pure, no I/O.
         .target(name: "LedgerDomain"),
         // Use cases joining storage and domain.

@@ -1,7 +1,7 @@
 // CRC32C (Castagnoli, reflected polynomial 0x82F63B78): the SSE4.2 instruction
 // when the CPU has it, else a hand-written slicing-by-8 table walk.
 
-import CLedgerCRC
+import CLedgerAccel
 
 public enum CRC32C {
     static let hardwareAvailable: Bool = ledger_crc32c_hw_available() != 0

@@ -1,8 +1,18 @@
 // SHA-256 (FIPS 180-4), written by hand for the log's hash chain.
-// Streaming: update() any number of times, then finalize() once.
+// Streaming: update() any number of times, then finalize() once. Blocks are
+// compressed with the CPU's SHA extensions when it has them (CLedgerAccel),
+// else by the portable Swift kernel below.
+
+import CLedgerAccel
 
 public struct SHA256 {
     public static let digestBytes = 32
+
+    /// Which block kernel hashes: tests compare the two on the same inputs.
+    public enum Kernel: Sendable { case hardware, portable }
+    public static let hardwareAvailable: Bool = ledger_sha256_hw_available() != 0
+
+    private let kernel: Kernel
 
     private var h: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) = (
         0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19
@@ -11,7 +21,13 @@ public struct SHA256 {
     private var pendingCount = 0
     private var totalBytes: UInt64 = 0
 
-    public init() {}
+    public init() { kernel = Self.hardwareAvailable ? .hardware : .portable }
+
+    /// A hasher using `kernel` (`.hardware` only where hardwareAvailable).
+    public init(kernel: Kernel) {
+        precondition(kernel == .portable || Self.hardwareAvailable, "no SHA extensions on this CPU")
+        self.kernel = kernel
+    }
 
     public static func hash(_ bytes: [UInt8]) -> [UInt8] {
         var s = SHA256()
@@ -86,6 +102,12 @@ public struct SHA256 {
     private static func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
 
     private mutating func compress(_ data: UnsafeRawPointer, blocks: Int) {
+        guard kernel == .portable else {
+            withUnsafeMutableBytes(of: &h) { state in
+                ledger_sha256_hw_blocks(state.baseAddress!.assumingMemoryBound(to: UInt32.self), data, blocks)
+            }
+            return
+        }
         var w = (0..<64).map { _ in UInt32(0) }
         var (a0, b0, c0, d0, e0, f0, g0, h0) = h
         Self.k.withUnsafeBufferPointer { k in

@@ -44,6 +44,27 @@ func referenceCRC32C(_ bytes: [UInt8]) -> UInt32 {
 @Suite struct SHA256Tests {
     func hex(_ text: String) -> String { Hex.encode(SHA256.hash(Array(text.utf8))) }
 
+    @Test func bothKernelsAgreeOnRandomInputs() {
+        var rng = SplitMix64(seed: 11)
+        for length in [0, 1, 55, 56, 63, 64, 65, 127, 128, 1000, 4096, 65_537] {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            var portable = SHA256(kernel: .portable)
+            portable.update(bytes)
+            let expected = portable.finalize()
+            if SHA256.hardwareAvailable {
+                var hardware = SHA256(kernel: .hardware)
+                let split = length / 3
+                hardware.update(Array(bytes[..<split]))
+                hardware.update(Array(bytes[split...]))
+                #expect(hardware.finalize() == expected, "length \(length)")
+            }
+            #expect(SHA256.hash(bytes) == expected, "length \(length)")
+        }
+        var abc = SHA256(kernel: .portable)
+        abc.update(Array("abc".utf8))
+        #expect(Hex.encode(abc.finalize()) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    }
+
     @Test func nistVectors() {
         #expect(hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         #expect(hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")

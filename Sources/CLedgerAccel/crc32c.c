@@ -1,6 +1,6 @@
 // SSE4.2 crc32 kernel. The instruction computes CRC32C (Castagnoli) natively;
 // we feed it 8 bytes at a time. Portable fallback lives in Swift (slicing-by-8).
-#include "ledger_crc.h"
+#include "ledger_accel.h"
 #include <string.h>
 
 #if defined(__x86_64__)

@@ -1,0 +1,23 @@
+// Hardware kernels for x86-64, each chosen at run time with a portable Swift fallback:
+// CRC32C with the SSE4.2 crc32 instruction, SHA-256 blocks with the SHA extensions.
+#ifndef LEDGER_ACCEL_H
+#define LEDGER_ACCEL_H
+#include <stddef.h>
+#include <stdint.h>
+
+/// 1 when the CPU has the SSE4.2 crc32 instruction, else 0.
+int ledger_crc32c_hw_available(void);
+
+/// Advances the raw CRC32C state over `n` bytes with the crc32 instruction.
+/// The state is the raw register: callers pass ~0 to start and invert the result.
+/// Only call when ledger_crc32c_hw_available() returned 1.
+uint32_t ledger_crc32c_hw_update(uint32_t state, const void *bytes, size_t n);
+
+/// 1 when the CPU has the SHA extensions (and SSSE3 / SSE4.1 they are used with), else 0.
+int ledger_sha256_hw_available(void);
+
+/// Compresses `blocks` 64-byte blocks into `state` (H0..H7 as in FIPS 180-4).
+/// Only call when ledger_sha256_hw_available() returned 1.
+void ledger_sha256_hw_blocks(uint32_t state[8], const void *data, size_t blocks);
+
+#endif
