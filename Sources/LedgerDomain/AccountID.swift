@@ -6,7 +6,7 @@ public struct AccountID: Hashable, Comparable, Sendable, CustomStringConvertible
     public static let bytesMax = 64
 
     public init(validating name: String) throws {
-        let u = Array(name.utf8)
+        let u = name.utf8
         guard !u.isEmpty, u.count <= Self.bytesMax, u.allSatisfy(Self.allowed) else {
             throw DomainError.usage("bad account name '\(name)': use 1-\(Self.bytesMax) characters from A-Z a-z 0-9 _ - . : /")
         }
@@ -30,7 +30,7 @@ public struct Currency: Hashable, Sendable, CustomStringConvertible {
     public static let bytesMax = 12
 
     public init(validating code: String) throws {
-        let u = Array(code.utf8)
+        let u = code.utf8
         guard !u.isEmpty, u.count <= Self.bytesMax, u.allSatisfy({ ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) }) else {
             throw DomainError.usage("bad currency '\(code)': use 1-\(Self.bytesMax) upper-case letters or digits, like USD")
         }

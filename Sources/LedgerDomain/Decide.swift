@@ -34,11 +34,12 @@ public enum Command: Equatable, Sendable {
 public enum Decide {
     public static let scaleMax = 18
 
-    /// `accounts` holds the current state of every account the command names that exists.
-    public static func decide(_ command: Command, options: CommandOptions, accounts: [AccountID: Account]) throws -> Event {
+    /// `accounts` gives the current state of every account the command names that exists
+    /// (a lookup, so a caller keeps its states however it likes: a dictionary, a cache).
+    public static func decide(_ command: Command, options: CommandOptions, accounts: (AccountID) -> Account?) throws -> Event {
         func reject(_ code: Rejection.Code, _ message: String) -> DomainError { .rejected(Rejection(code, message)) }
         func existing(_ id: AccountID) throws -> Account {
-            guard let a = accounts[id] else { throw reject(.unknownAccount, "unknown account '\(id)'") }
+            guard let a = accounts(id) else { throw reject(.unknownAccount, "unknown account '\(id)'") }
             return a
         }
         func open(_ id: AccountID) throws -> Account {
@@ -77,7 +78,7 @@ public enum Decide {
             preconditionFailure("a reversal is decided by Decide.reverse, with the event it undoes")
         case .open(let id, let currency, let scale, let overdraftText):
             guard (0...scaleMax).contains(scale) else { throw DomainError.usage("scale must be 0...\(scaleMax), got \(scale)") }
-            if accounts[id] != nil { throw reject(.accountExists, "account '\(id)' already exists") }
+            if accounts(id) != nil { throw reject(.accountExists, "account '\(id)' already exists") }
             var overdraft: Int64 = 0
             if let overdraftText {
                 do { overdraft = try overdraftText.minorUnits(scale: scale) } catch DecimalText.ParseError.invalid(let m) {
@@ -125,7 +126,7 @@ public enum Decide {
     /// The compensating event for `original` (recorded at `position`), or why it cannot be
     /// appended: not a money event, already reversed, or the reversal would break an invariant.
     public static func reverse(_ original: Event, at position: UInt64, alreadyReversed: Bool, options: CommandOptions,
-                               accounts: [AccountID: Account]) throws -> Event {
+                               accounts: (AccountID) -> Account?) throws -> Event {
         func reject(_ code: Rejection.Code, _ message: String) -> DomainError { .rejected(Rejection(code, message)) }
         let from: AccountID?, to: AccountID?, amount: Int64
         switch original.body {
@@ -138,11 +139,12 @@ public enum Decide {
             throw reject(.notReversible, "the \(original.body.typeName) at position \(position) moves no money and cannot be reversed")
         }
         if alreadyReversed { throw reject(.alreadyReversed, "position \(position) was already reversed") }
-        for id in [from, to].compactMap({ $0 }) {
-            guard let a = accounts[id] else { throw reject(.unknownAccount, "unknown account '\(id)'") }
+        for id in [from, to] {
+            guard let id else { continue }
+            guard let a = accounts(id) else { throw reject(.unknownAccount, "unknown account '\(id)'") }
             guard a.status == .open else { throw reject(.accountClosed, "account '\(id)' is closed") }
         }
-        if let from, let a = accounts[from] {
+        if let from, let a = accounts(from) {
             guard let after = Money.subtract(a.balance, amount) else {
                 throw reject(.balanceOverflow, "reversing \(a.format(amount)) from '\(from)' overflows its balance")
             }
@@ -150,7 +152,7 @@ public enum Decide {
                 throw reject(.insufficientFunds, "insufficient funds in '\(from)' to reverse position \(position): balance \(a.format(a.balance)) \(a.currency), needs \(a.format(amount))")
             }
         }
-        if let to, let a = accounts[to], Money.add(a.balance, amount) == nil {
+        if let to, let a = accounts(to), Money.add(a.balance, amount) == nil {
             throw reject(.balanceOverflow, "reversing \(a.format(amount)) into '\(to)' overflows its balance")
         }
         return Event(.moneyReversed(reverses: position, from: from, to: to, amount: amount), metadata: options.metadata)
@@ -158,7 +160,7 @@ public enum Decide {
 
     /// Whether `event` is what `command` with `options` would have produced: the test for a
     /// repeated idempotency key (same parameters → duplicate, else id_conflict).
-    public static func sameRequest(_ command: Command, _ options: CommandOptions, recorded: Event, accounts: [AccountID: Account]) -> Bool {
+    public static func sameRequest(_ command: Command, _ options: CommandOptions, recorded: Event, accounts: (AccountID) -> Account?) -> Bool {
         guard recorded.metadata.memo == options.metadata.memo else { return false }
         switch (command, recorded.body) {
         case (.open(let a, let c, let s, let o), .accountOpened(let ra, let rc, let rs, let ro)):
@@ -168,10 +170,10 @@ public enum Decide {
             return a == ra
         case (.deposit(let a, let amount), .moneyDeposited(let ra, let rAmount)),
              (.withdraw(let a, let amount), .moneyWithdrawn(let ra, let rAmount)):
-            guard a == ra, let account = accounts[a] else { return false }
+            guard a == ra, let account = accounts(a) else { return false }
             return (try? amount.minorUnits(scale: account.scale)) == rAmount
         case (.transfer(let f, let t, let amount), .moneyTransferred(let rf, let rt, let rAmount)):
-            guard f == rf, t == rt, let account = accounts[f] else { return false }
+            guard f == rf, t == rt, let account = accounts(f) else { return false }
             return (try? amount.minorUnits(scale: account.scale)) == rAmount
         case (.reverse(let p), .moneyReversed(let rp, _, _, _)):
             return p == rp

@@ -49,6 +49,12 @@ public enum EventCodec {
 
     public static func encode(_ event: Event) -> (type: UInt16, version: UInt16, payload: [UInt8]) {
         var w = ByteWriter()
+        let (type, version) = encode(event, into: &w)
+        return (type, version, w.bytes)
+    }
+
+    /// Appends the payload of `event` to `w` (a reused writer allocates nothing per event).
+    public static func encode(_ event: Event, into w: inout ByteWriter) -> (type: UInt16, version: UInt16) {
         let code = typeCode(event.body)
         switch event.body {
         case .accountOpened(let a, let c, let scale, let overdraft):
@@ -67,15 +73,20 @@ public enum EventCodec {
             w.i64(amount)
         }
         encodeMetadata(event.metadata, &w)
-        return (code.rawValue, currentVersion(code), w.bytes)
+        return (code.rawValue, currentVersion(code))
     }
 
     static func encodeMetadata(_ m: EventMetadata, _ w: inout ByteWriter) {
-        let fields = [m.id, m.memo, m.correlationID, m.causationID]
         var flags: UInt8 = 0
-        for (i, f) in fields.enumerated() where f != nil { flags |= 1 << UInt8(i) }
+        if m.id != nil { flags |= 1 }
+        if m.memo != nil { flags |= 2 }
+        if m.correlationID != nil { flags |= 4 }
+        if m.causationID != nil { flags |= 8 }
         w.u8(flags)
-        for f in fields { if let f { w.string(f) } }
+        if let f = m.id { w.string(f) }
+        if let f = m.memo { w.string(f) }
+        if let f = m.correlationID { w.string(f) }
+        if let f = m.causationID { w.string(f) }
     }
 
     // MARK: Decoding
@@ -172,16 +183,18 @@ public struct ByteWriter {
     public var bytes: [UInt8] = []
     public init() {}
     public mutating func u8(_ v: UInt8) { bytes.append(v) }
-    public mutating func u16(_ v: UInt16) { bytes.append(UInt8(v & 0xFF)); bytes.append(UInt8(v >> 8)) }
-    public mutating func u32(_ v: UInt32) { for i in 0..<4 { bytes.append(UInt8((v >> (8 * UInt32(i))) & 0xFF)) } }
-    public mutating func u64(_ v: UInt64) { for i in 0..<8 { bytes.append(UInt8((v >> (8 * UInt64(i))) & 0xFF)) } }
+    public mutating func u16(_ v: UInt16) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    public mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    public mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
     public mutating func i64(_ v: Int64) { u64(UInt64(bitPattern: v)) }
     public mutating func string(_ s: String) {
-        let u = Array(s.utf8)
+        let u = s.utf8
         precondition(u.count <= Int(UInt16.max))
         u16(UInt16(u.count))
-        bytes += u
+        bytes.append(contentsOf: u)
     }
+    /// Empties the buffer, keeping its capacity (a writer reused for many events).
+    public mutating func reset() { bytes.removeAll(keepingCapacity: true) }
 }
 
 /// Reads little-endian fields, throwing (never trapping) on short or bad input.

@@ -44,7 +44,7 @@ extension Ledger {
                 if let a = try views.account(id) { current[id] = a }
             }
             if let key = request.options.metadata.id, let original = try findEvent(withID: key, views: views, log: writer.log) {
-                guard Decide.sameRequest(request.command, request.options, recorded: original.event, accounts: current) else {
+                guard Decide.sameRequest(request.command, request.options, recorded: original.event, accounts: { current[$0] }) else {
                     throw LedgerError.rejected(code: Rejection.Code.idConflict.rawValue,
                                                message: "id '\(key)' was already used at position \(original.position) for a different request")
                 }
@@ -55,9 +55,9 @@ extension Ledger {
                 if let original {
                     event = try Decide.reverse(original.event, at: original.position,
                                                alreadyReversed: isReversed(original.position, views: views, log: writer.log),
-                                               options: request.options, accounts: current)
+                                               options: request.options, accounts: { current[$0] })
                 } else {
-                    event = try Decide.decide(request.command, options: request.options, accounts: current)
+                    event = try Decide.decide(request.command, options: request.options, accounts: { current[$0] })
                 }
             } catch let error as DomainError {
                 throw Ledger.translate(error)

@@ -1,8 +1,11 @@
 // `ledger import`: many operations under one writer lock. Every line is validated
-// against the state including the lines before it, and the batches are built
-// before the first is written, so by default a bad line appends nothing. Then the
-// batches are appended one by one (one fdatasync each: group commit) and each
-// durable batch is acknowledged to the caller.
+// against the state including the lines before it, and every batch is built before
+// the first is written (held in a BatchSpool: bounded memory, the rest in an unlinked
+// file), so by default a bad line appends nothing. Then the batches are appended one
+// by one (one fdatasync each: group commit) and each durable batch is acknowledged.
+//
+// Memory: the input is read in chunks; the state is one entry per account touched;
+// idempotency keys cost 16 bytes each (IDHashSet); no Event or String is kept per line.
 
 import LedgerDomain
 import LedgerStorage
@@ -19,180 +22,53 @@ public struct ImportSummary: Sendable {
 
 extension Ledger {
     public static let importBatchRecords = 10_000
+    /// Frames of validated batches kept in memory before they go to the spool file.
+    static let importSpoolMemoryBytes = 16 << 20
 
-    /// Imports `input`. `committed(line, position)` is called after each durable batch;
-    /// with `continueOnError`, `rejected(line, error)` is called for each bad line and the rest go on.
-    public func importOperations(_ input: [UInt8], format: ImportFormat, continueOnError: Bool,
-                                 committed: (Int, UInt64) -> Void, rejected: (Int, LedgerError) -> Void) throws -> ImportSummary {
+    /// Imports the operations `read` yields (a chunk reader: bytes read, 0 at the end).
+    /// `committed(line, position)` is called after each durable batch; with `continueOnError`,
+    /// `rejected(line, error)` is called for each bad line and the rest go on.
+    public func importOperations(reading read: @escaping (UnsafeMutableRawBufferPointer) throws -> Int, format: ImportFormat,
+                                 continueOnError: Bool, committed: (Int, UInt64) -> Void,
+                                 rejected: (Int, LedgerError) -> Void) throws -> ImportSummary {
         try withWriter { writer, config in
             var notes: [String] = []
             let views = try Views.openForWriting(layout, log: writer.log, notes: &notes)
             addNotes(notes)
-            var summary = ImportSummary()
-            var overlay: [AccountID: Account] = [:]
-            var importIDs: [String: Event] = [:]
-            var batches: [(Batch, Int)] = []
-            var batch = writer.makeBatch()
-            var lastMicros = writer.head.position == 0 ? Int64.min : writer.head.timestampMicros
+            var run = try ImportRun(writer: writer, views: views, config: config, clock: clock, ledger: self)
+            let lines = LineReader(read)
             var header: [String]?
-            var lineNumber = 0
-            // Ids already in the store, as hashes: a line's id costs a lookup only on a hit.
-            let storedIDs = try views.idHashes()
-            // Reversals may undo events of this same import: keep those while deciding.
-            let hasReversals = input.withUnsafeBytes { raw in Self.contains(raw, Array("\"reverse\"".utf8)) || Self.contains(raw, Array("reverse,".utf8)) }
-            var decided: [UInt64: Event] = [:]
-            var reversedHere = Set<UInt64>()
-
-            try forEachLine(input) { bytes in
-                lineNumber += 1
-                if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return }
+            while let bytes = try lines.next() {
+                let lineNumber = lines.lineNumber
+                if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
                 if format == .csv && header == nil {
                     header = try csvHeader(bytes, line: lineNumber)
-                    return
+                    continue
                 }
-                summary.lines += 1
+                run.summary.lines += 1
                 do {
                     let line = try parse(bytes, format: format, header: header)
-                    let (command, options, at) = try request(from: line, config: config)
-                    var original: Event?
-                    if case .reverse(let p) = command {
-                        if let e = decided[p] {
-                            original = e
-                        } else if p >= 1, p <= writer.head.position {
-                            original = try writer.log.event(at: p)?.event
-                        }
-                        guard original != nil else { throw LedgerError.usage("no event at position \(p)") }
-                    }
-                    var current: [AccountID: Account] = [:]
-                    for id in original?.body.accounts ?? command.accounts {
-                        if let a = try overlay[id] ?? views.account(id) { current[id] = a }
-                    }
-                    if let key = options.metadata.id {
-                        var earlier = importIDs[key]
-                        if earlier == nil && storedIDs.contains(Views.idHash(key)) {
-                            earlier = try findEvent(withID: key, views: views, log: writer.log)?.event
-                        }
-                        if let earlier {
-                            guard Decide.sameRequest(command, options, recorded: earlier, accounts: current) else {
-                                throw LedgerError.rejected(code: Rejection.Code.idConflict.rawValue,
-                                                           message: "id '\(key)' was already used for a different request")
-                            }
-                            summary.duplicates += 1
-                            return
-                        }
-                    }
-                    if try isRepeatedOpen(command, at: at, current: current, log: writer.log) {
-                        summary.duplicates += 1
-                        return
-                    }
-                    let event: Event
-                    do {
-                        if case .reverse(let p) = command, let original {
-                            let reversed = try reversedHere.contains(p) || (p <= writer.head.position && isReversed(p, views: views, log: writer.log))
-                            event = try Decide.reverse(original, at: p, alreadyReversed: reversed, options: options, accounts: current)
-                            reversedHere.insert(p)
-                        } else {
-                            event = try Decide.decide(command, options: options, accounts: current)
-                        }
-                    } catch let e as DomainError { throw Ledger.translate(e) }
-                    let micros: Int64
-                    if let at {
-                        guard at.micros >= lastMicros else {
-                            throw LedgerError.rejected(code: Rejection.Code.timeBeforeLast.rawValue,
-                                                       message: "at \(at.rfc3339) is before the previous event (\(Timestamp(micros: lastMicros).rfc3339))")
-                        }
-                        micros = at.micros
-                    } else {
-                        micros = clock.nextTimestamp(after: lastMicros)
-                    }
-                    if batch.count == Ledger.importBatchRecords {
-                        let next = writer.makeBatch(following: batch)
-                        batches.append((batch, lineNumber - 1))
-                        batch = next
-                    }
-                    let position = batch.nextPosition
-                    let encoded = EventCodec.encode(event)
-                    try LedgerError.translating {
-                        try batch.append(timestampMicros: micros, type: encoded.type, schemaVersion: encoded.version, payload: encoded.payload)
-                    }
-                    lastMicros = micros
-                    for id in event.body.accounts {
-                        overlay[id] = current[id].map { $0.applying(event.body, at: position) } ?? Account.opened(event.body, at: position)
-                    }
-                    if let key = options.metadata.id { importIDs[key] = event }
-                    if hasReversals { decided[position] = event }
-                    summary.imported += 1
+                    try run.apply(try ImportRequest(line, config: config), line: lineNumber)
                 } catch let error as LedgerError {
                     guard continueOnError else { throw error.onLine(lineNumber) }
-                    summary.rejected += 1
+                    run.summary.rejected += 1
                     rejected(lineNumber, error)
                 }
             }
-            if !batch.isEmpty { batches.append((batch, lineNumber)) }
+            try run.finishValidation(lastLine: lines.lineNumber)
 
             // Everything validated: append, one durable batch at a time.
-            var appended: UInt64 = 0
-            for (b, lastLine) in batches {
-                let range = try writer.append(b)
-                appended += UInt64(b.count)
-                committed(lastLine, range.upperBound)
-            }
+            let first = writer.head.position + 1
+            try run.appendAll(committed: committed)
+            var summary = run.summary
             summary.position = writer.head.position
-            guard appended > 0 else { return summary }
-            // Views follow: small imports apply event by event; large ones refold the log once.
-            let first = writer.head.position - appended + 1
-            if appended > UInt64(Ledger.importBatchRecords) {
-                _ = try Views.rebuild(layout, log: writer.log)
-            } else {
-                try writer.log.forEachEvent(from: first) { try views.apply($0); return true }
-                try views.checkpoint(through: writer.head.position)
-            }
+            guard writer.head.position >= first else { return summary }
+            try views.applyImport(accounts: run.changedAccounts, log: writer.log, from: first)
             if Snapshots.due(first: first, last: writer.head.position, every: config.snapshotEvery) {
-                let current = try Views.openForWriting(layout, log: writer.log, notes: &notes)
-                try Snapshots.write(layout, accounts: current.allAccounts(), head: writer.head)
+                try Snapshots.write(layout, accounts: try views.allAccounts(), head: writer.head)
                 try Snapshots.prune(layout, every: config.snapshotEvery)
             }
             return summary
-        }
-    }
-
-    /// An `open` (or `close`) line for an account already opened with the same fields (already
-    /// closed) at the same `at`: a line of an import being run again, skipped like an id duplicate
-    /// (opens and closes rarely carry ids). A closed account has no later event than its close.
-    private func isRepeatedOpen(_ command: Command, at: Timestamp?, current: [AccountID: Account], log: Log) throws -> Bool {
-        guard let at else { return false }
-        switch command {
-        case .open(let id, let currency, let scale, let overdraftText):
-            guard let existing = current[id], existing.currency == currency, existing.scale == scale,
-                  (try? overdraftText?.minorUnits(scale: scale) ?? 0) == existing.overdraft, existing.openedPosition > 0 else { return false }
-            return try LedgerError.translating { try log.timestamp(ofPosition: existing.openedPosition) } == at.micros
-        case .close(let id):
-            guard let existing = current[id], existing.status == .closed, existing.lastPosition > 0 else { return false }
-            return try LedgerError.translating { try log.timestamp(ofPosition: existing.lastPosition) } == at.micros
-        default:
-            return false
-        }
-    }
-
-    static func contains(_ haystack: UnsafeRawBufferPointer, _ needle: [UInt8]) -> Bool {
-        guard needle.count <= haystack.count else { return false }
-        var i = 0
-        while i + needle.count <= haystack.count {
-            if haystack[i] == needle[0], needle.indices.allSatisfy({ haystack[i + $0] == needle[$0] }) { return true }
-            i += 1
-        }
-        return false
-    }
-
-    private func forEachLine(_ input: [UInt8], _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
-        try input.withUnsafeBytes { raw in
-            var start = 0
-            while start < raw.count {
-                var end = start
-                while end < raw.count && raw[end] != 0x0A { end += 1 }
-                try body(UnsafeRawBufferPointer(rebasing: raw[start..<end]))
-                start = end + 1
-            }
         }
     }
 
@@ -224,76 +100,204 @@ extension Ledger {
             }
         } catch let e as ImportFormatError { throw LedgerError.usage(e.message) }
     }
+}
 
-    /// The command a line asks for; usage errors name the field.
-    private func request(from line: ImportLine, config: StoreConfig) throws -> (Command, CommandOptions, Timestamp?) {
-        func need(_ value: String?, _ field: String, _ op: String) throws -> String {
-            guard let value, !value.isEmpty else { throw LedgerError.usage("\(op) needs '\(field)'") }
-            return value
+/// The state of one import while its lines are validated: accounts as of the line being
+/// checked, the ids seen, and the batches built so far.
+private struct ImportRun {
+    let writer: LogWriter
+    let views: Views
+    let clock: Clock
+    let ledger: Ledger
+    /// The log's head when the import started: positions after it are this import's.
+    let startHead: UInt64
+    var summary = ImportSummary()
+
+    /// Accounts touched so far, by name → index into `states` (nil: known not to exist).
+    private var index: [AccountID: Int] = [:]
+    private var states: [Account?] = []
+    private var ids: IDHashSet
+    /// Positions reversed by this import (a second reversal of one is rejected).
+    private var reversedHere = Set<UInt64>()
+    private var spool: BatchSpool
+    private var batch: Batch
+    private var batchLastLines: [Int] = []
+    private var lastMicros: Int64
+    private var payload = ByteWriter()
+
+    init(writer: LogWriter, views: Views, config: StoreConfig, clock: Clock, ledger: Ledger) throws {
+        self.writer = writer
+        self.views = views
+        self.clock = clock
+        self.ledger = ledger
+        startHead = writer.head.position
+        ids = try views.idHashSet()
+        spool = BatchSpool(directory: writer.log.directory, memoryBytesMax: Ledger.importSpoolMemoryBytes)
+        batch = writer.makeBatch()
+        lastMicros = writer.head.position == 0 ? Int64.min : writer.head.timestampMicros
+    }
+
+    // MARK: Accounts
+
+    /// The slot of account `id`, loaded from the views on first use.
+    private mutating func slot(_ id: AccountID) throws -> Int {
+        if let i = index[id] { return i }
+        states.append(try views.account(id))
+        index[id] = states.count - 1
+        return states.count - 1
+    }
+
+    /// Accounts that changed, in their final state.
+    var changedAccounts: [Account] {
+        states.compactMap { $0 }.filter { $0.lastPosition > startHead }
+    }
+
+    // MARK: One line
+
+    mutating func apply(_ request: ImportRequest, line: Int) throws {
+        let command = request.command, options = request.options
+        // A reversal works on the accounts of the event it undoes (stored, or earlier in this import).
+        var original: Event?
+        if case .reverse(let p) = command {
+            original = p >= 1 ? try event(at: p) : nil
+            guard original != nil else { throw LedgerError.usage("no event at position \(p)") }
         }
-        func account(_ text: String) throws -> AccountID {
-            do { return try AccountID(validating: text) } catch let e as DomainError { throw LedgerError.usage(e.description) }
-        }
-        func amount(_ text: String) throws -> DecimalText {
-            do {
-                let d = try DecimalText.parse(text)
-                guard d.units > 0 else { throw LedgerError.usage("bad amount '\(text)': must be greater than zero") }
-                return d
-            } catch DecimalText.ParseError.invalid(let m) { throw LedgerError.usage(m) }
-        }
-        func forbid(_ fields: [(String, String?)], _ op: String) throws {
-            for (name, value) in fields where value != nil { throw LedgerError.usage("field '\(name)' does not apply to \(op)") }
-        }
-        let op = try need(line.op, "op", "a line")
-        var options = CommandOptions()
-        for (name, value) in [("id", line.id), ("memo", line.memo)] {
-            if let value, value.isEmpty || value.utf8.count > EventMetadata.textBytesMax
-                || value.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\t" }) {
-                throw LedgerError.usage("'\(name)' must be 1-\(EventMetadata.textBytesMax) bytes without control characters")
+        let (first, second) = Self.accounts(of: original?.body, command)
+        var i: Int?, j: Int?
+        if let first { i = try slot(first) }
+        if let second { j = try slot(second) }
+        let a = i.flatMap { states[$0] }, b = j.flatMap { states[$0] }
+        let lookup: (AccountID) -> Account? = { id in id == first ? a : id == second ? b : nil }
+
+        if let key = options.metadata.id {
+            let hash = Views.idHash(key)
+            if ids.contains(hash), let earlier = try earlierEvent(withID: key, hash: hash) {
+                guard Decide.sameRequest(command, options, recorded: earlier, accounts: lookup) else {
+                    throw LedgerError.rejected(code: Rejection.Code.idConflict.rawValue,
+                                               message: "id '\(key)' was already used for a different request")
+                }
+                summary.duplicates += 1
+                return
             }
         }
-        options.metadata.id = line.id
-        options.metadata.memo = line.memo
-        let at: Timestamp?
-        do { at = try line.at.map { try Timestamp.parse($0, dateIsEndOfDay: false) } } catch Timestamp.ParseError.invalid(let m) {
-            throw LedgerError.usage("at: \(m)")
+        if try isRepeatedOpen(command, at: request.at, current: a) {
+            summary.duplicates += 1
+            return
         }
-        let command: Command
-        switch op {
-        case "open":
-            try forbid([("from", line.from), ("to", line.to), ("amount", line.amount), ("position", line.position)], op)
-            let currency: Currency
-            do { currency = try Currency(validating: line.currency ?? config.defaultCurrency) } catch let e as DomainError { throw LedgerError.usage(e.description) }
-            guard let scale = Int(line.scale ?? String(config.defaultScale)), (0...Decide.scaleMax).contains(scale) else {
-                throw LedgerError.usage("scale must be an integer 0...\(Decide.scaleMax)")
+        let event: Event
+        do {
+            if case .reverse(let p) = command, let original {
+                let reversed = try reversedHere.contains(p) || (p <= startHead && ledger.isReversed(p, views: views, log: writer.log))
+                event = try Decide.reverse(original, at: p, alreadyReversed: reversed, options: options, accounts: lookup)
+                reversedHere.insert(p)
+            } else {
+                event = try Decide.decide(command, options: options, accounts: lookup)
             }
-            let overdraft: DecimalText?
-            do { overdraft = try line.overdraft.map(DecimalText.parse) } catch DecimalText.ParseError.invalid(let m) { throw LedgerError.usage("overdraft: \(m)") }
-            command = .open(account: try account(need(line.account, "account", op)), currency: currency, scale: scale, overdraft: overdraft)
-        case "close":
-            try forbid([("from", line.from), ("to", line.to), ("amount", line.amount), ("currency", line.currency), ("scale", line.scale),
-                        ("overdraft", line.overdraft), ("position", line.position)], op)
-            command = .close(account: try account(need(line.account, "account", op)))
-        case "deposit", "withdraw":
-            try forbid([("from", line.from), ("to", line.to), ("currency", line.currency), ("scale", line.scale), ("overdraft", line.overdraft),
-                        ("position", line.position)], op)
-            let a = try account(need(line.account, "account", op)), m = try amount(need(line.amount, "amount", op))
-            command = op == "deposit" ? .deposit(account: a, amount: m) : .withdraw(account: a, amount: m)
-        case "transfer":
-            try forbid([("account", line.account), ("currency", line.currency), ("scale", line.scale), ("overdraft", line.overdraft),
-                        ("position", line.position)], op)
-            let from = try account(need(line.from, "from", op)), to = try account(need(line.to, "to", op))
-            guard from != to else { throw LedgerError.usage("from and to must be different accounts") }
-            command = .transfer(from: from, to: to, amount: try amount(need(line.amount, "amount", op)))
-        case "reverse":
-            try forbid([("account", line.account), ("from", line.from), ("to", line.to), ("amount", line.amount), ("currency", line.currency),
-                        ("scale", line.scale), ("overdraft", line.overdraft)], op)
-            guard let p = UInt64(try need(line.position, "position", op)), p >= 1 else { throw LedgerError.usage("position must be a positive integer") }
-            command = .reverse(position: p)
+        } catch let e as DomainError { throw Ledger.translate(e) }
+
+        let micros: Int64
+        if let at = request.at {
+            guard at.micros >= lastMicros else {
+                throw LedgerError.rejected(code: Rejection.Code.timeBeforeLast.rawValue,
+                                           message: "at \(at.rfc3339) is before the previous event (\(Timestamp(micros: lastMicros).rfc3339))")
+            }
+            micros = at.micros
+        } else {
+            micros = clock.nextTimestamp(after: lastMicros)
+        }
+        if batch.count == Ledger.importBatchRecords {
+            let next = writer.makeBatch(following: batch)
+            try LedgerError.translating { try spool.add(batch) }
+            batchLastLines.append(line - 1)
+            batch = next
+        }
+        let position = batch.nextPosition
+        payload.reset()
+        let (type, version) = EventCodec.encode(event, into: &payload)
+        try LedgerError.translating {
+            try payload.bytes.withUnsafeBytes {
+                try batch.append(timestampMicros: micros, type: type, schemaVersion: version, payload: $0)
+            }
+        }
+        lastMicros = micros
+        if let i { states[i] = a.map { $0.applying(event.body, at: position) } ?? Account.opened(event.body, at: position) }
+        if let j { states[j] = b.map { $0.applying(event.body, at: position) } ?? Account.opened(event.body, at: position) }
+        if let key = options.metadata.id { ids.insert(Views.idHash(key), position: position) }
+        summary.imported += 1
+    }
+
+    /// The (at most two) accounts Decide needs: those of the command, or of the event a reversal undoes.
+    private static func accounts(of original: EventBody?, _ command: Command) -> (AccountID?, AccountID?) {
+        if let original {
+            switch original {
+            case .moneyTransferred(let f, let t, _): return (f, t)
+            case .moneyDeposited(let a, _), .moneyWithdrawn(let a, _), .accountOpened(let a, _, _, _), .accountClosed(let a): return (a, nil)
+            case .moneyReversed(_, let f, let t, _): return (f, t)
+            }
+        }
+        switch command {
+        case .open(let a, _, _, _), .close(let a), .deposit(let a, _), .withdraw(let a, _): return (a, nil)
+        case .transfer(let f, let t, _): return (f, t)
+        case .reverse: return (nil, nil)
+        }
+    }
+
+    /// The event at `position`: in the log, or built by this import and not yet written.
+    private func event(at position: UInt64) throws -> Event? {
+        if position <= startHead { return try writer.log.event(at: position)?.event }
+        guard let r = try batch.record(at: position) ?? LedgerError.translating({ try spool.record(at: position) }) else { return nil }
+        do { return try EventCodec.decode(type: r.type, version: r.schemaVersion, payload: r.payload) } catch let e as DomainError {
+            throw Ledger.translate(e)
+        }
+    }
+
+    /// The recorded event carrying idempotency key `key`, if any (the hash set only says "maybe").
+    private func earlierEvent(withID key: String, hash: UInt64) throws -> Event? {
+        var found: Event?
+        try ids.positions(hash) { position in
+            if found == nil, let e = try event(at: position), e.metadata.id == key { found = e }
+        }
+        return found
+    }
+
+    /// An `open` (or `close`) line for an account already opened with the same fields (already
+    /// closed) at the same `at` before this import: a line of an import being run again, skipped
+    /// like an id duplicate (opens and closes rarely carry ids).
+    private func isRepeatedOpen(_ command: Command, at: Timestamp?, current: Account?) throws -> Bool {
+        guard let at, let existing = current else { return false }
+        switch command {
+        case .open(_, let currency, let scale, let overdraftText):
+            guard existing.currency == currency, existing.scale == scale,
+                  (try? overdraftText?.minorUnits(scale: scale) ?? 0) == existing.overdraft,
+                  existing.openedPosition > 0, existing.openedPosition <= startHead else { return false }
+            return try LedgerError.translating { try writer.log.timestamp(ofPosition: existing.openedPosition) } == at.micros
+        case .close:
+            guard existing.status == .closed, existing.lastPosition > 0, existing.lastPosition <= startHead else { return false }
+            return try LedgerError.translating { try writer.log.timestamp(ofPosition: existing.lastPosition) } == at.micros
         default:
-            throw LedgerError.usage("unknown op '\(op)' (open, close, deposit, withdraw, transfer, reverse)")
+            return false
         }
-        return (command, options, at)
+    }
+
+    // MARK: Writing
+
+    mutating func finishValidation(lastLine: Int) throws {
+        guard !batch.isEmpty else { return }
+        try LedgerError.translating { try spool.add(batch) }
+        batchLastLines.append(lastLine)
+        batch = writer.makeBatch(following: batch)
+    }
+
+    /// Appends every spooled batch durably, acknowledging each.
+    func appendAll(committed: (Int, UInt64) -> Void) throws {
+        var n = 0
+        try LedgerError.translating {
+            try spool.drain { b in
+                let range = try writer.append(b)
+                committed(batchLastLines[n], range.upperBound)
+                n += 1
+            }
+        }
     }
 }
 

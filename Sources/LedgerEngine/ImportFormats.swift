@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 // Readers for `ledger import`: a strict, hand-written NDJSON byte scanner (JSONDecoder
 // reads ~0.2 M lines/s) and an RFC 4180 CSV reader. Each turns one line into an
 // ImportLine of text fields or a reason naming what is wrong.
@@ -34,6 +40,44 @@ public struct ImportLine: Equatable, Sendable {
         guard let path = Self.fieldPaths.first(where: { $0.name == name })?.path else { return false }
         self[keyPath: path] = value
         return true
+    }
+
+    /// Sets the field at `index` in `fields` (the parser's fast path: no key path, no name).
+    mutating func set(index: Int, _ value: String) {
+        switch index {
+        case 0: op = value
+        case 1: account = value
+        case 2: from = value
+        case 3: to = value
+        case 4: amount = value
+        case 5: at = value
+        case 6: id = value
+        case 7: memo = value
+        case 8: currency = value
+        case 9: scale = value
+        case 10: overdraft = value
+        default: position = value
+        }
+    }
+
+    /// The fields present, as a mask by index in `fields`.
+    var presentFields: UInt32 {
+        func bit(_ value: String?, _ i: UInt32) -> UInt32 { value == nil ? 0 : 1 << i }
+        return bit(op, 0) | bit(account, 1) | bit(from, 2) | bit(to, 3) | bit(amount, 4) | bit(at, 5) | bit(id, 6)
+            | bit(memo, 7) | bit(currency, 8) | bit(scale, 9) | bit(overdraft, 10) | bit(position, 11)
+    }
+
+    /// Field names as bytes, for matching keys without making a String.
+    static let fieldBytes: [[UInt8]] = fields.map { Array($0.utf8) }
+
+    /// The index in `fields` of the name in `key`, or nil.
+    static func fieldIndex(_ key: UnsafeRawBufferPointer) -> Int? {
+        fieldBytes.withUnsafeBufferPointer { names in
+            for i in 0..<names.count where names[i].count == key.count {
+                if names[i].withUnsafeBytes({ memcmp($0.baseAddress!, key.baseAddress!, key.count) }) == 0 { return i }
+            }
+            return nil
+        }
     }
 
     public func value(of name: String) -> String? {
@@ -75,11 +119,25 @@ enum NDJSONLine {
             }
             return v
         }
+        /// A string without escapes, as the bytes between its quotes (nil: it has escapes; i is unchanged).
+        func plainString() throws -> UnsafeRawBufferPointer? {
+            try expect(0x22, "'\"'")
+            let start = i
+            while i < n, bytes[i] != 0x22, bytes[i] != 0x5C, bytes[i] >= 0x20 { i += 1 }
+            if i < n, bytes[i] == 0x22 {
+                i += 1
+                return UnsafeRawBufferPointer(rebasing: bytes[start..<(i - 1)])
+            }
+            i = start - 1
+            return nil
+        }
         func string() throws -> String {
+            if let plain = try plainString() {
+                return try utf8String(plain) ?? { throw fail("string is not valid UTF-8") }()
+            }
             try expect(0x22, "'\"'")
             var out: [UInt8] = []
             let start = i
-            // Fast path: no escapes.
             while i < n, bytes[i] != 0x22, bytes[i] != 0x5C, bytes[i] >= 0x20 { i += 1 }
             out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<i]))
             while true {
@@ -128,7 +186,18 @@ enum NDJSONLine {
             i += 1
         } else {
             while true {
-                let key = try string()
+                let keyStart = i
+                var field: Int?
+                if let plain = try plainString() {
+                    field = ImportLine.fieldIndex(plain)
+                } else {
+                    field = ImportLine.fields.firstIndex(of: try string())
+                }
+                guard let field else {
+                    i = keyStart
+                    throw fail("unknown field '\(try string())'")
+                }
+                let key = ImportLine.fields[field]
                 try expect(0x3A, "':'")
                 skipSpace()
                 guard i < n else { throw fail("line ends early, expected a value") }
@@ -143,10 +212,9 @@ enum NDJSONLine {
                 } else {
                     throw fail("field '\(key)' must be a string\(key == "amount" ? " like \"12.34\" (numbers are not exact)" : "")")
                 }
-                guard let field = ImportLine.fields.firstIndex(of: key) else { throw fail("unknown field '\(key)'") }
                 guard seen & (1 << field) == 0 else { throw fail("duplicate field '\(key)'") }
                 seen |= 1 << field
-                _ = line.set(key, value)
+                line.set(index: field, value)
                 skipSpace()
                 guard i < n else { throw fail("line ends early, expected ',' or '}'") }
                 if bytes[i] == 0x2C { i += 1; continue }
@@ -163,6 +231,10 @@ enum NDJSONLine {
 /// A String from UTF-8 bytes, or nil if they are not valid UTF-8. ASCII (the common case)
 /// skips the generic validating initializer, which was a tenth of import time.
 func utf8String(_ bytes: [UInt8]) -> String? {
+    bytes.withUnsafeBytes { utf8String($0) }
+}
+
+func utf8String(_ bytes: UnsafeRawBufferPointer) -> String? {
     if bytes.allSatisfy({ $0 < 0x80 }) { return String(decoding: bytes, as: UTF8.self) }
     return String(validating: bytes, as: UTF8.self)
 }

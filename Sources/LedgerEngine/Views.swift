@@ -229,21 +229,71 @@ final class Views {
         return out
     }
 
-    /// Every stored idempotency key's hash (plus the ones folded in memory), read in one pass.
-    func idHashes() throws -> Set<UInt64> {
-        var out = Set<UInt64>(minimumCapacity: ids.count + tailIDs.count)
+    /// Every stored idempotency key's hash and position (plus the ones folded in memory), read in one pass.
+    func idHashSet() throws -> IDHashSet {
+        var out = IDHashSet(minimumCapacity: ids.count + tailIDs.count)
         try Self.translating {
-            try ids.forEachSlot { slot in out.insert(slot.key.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }) }
+            try ids.forEachSlot { slot in out.insert(slot.key.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }, position: slot.appliedPosition) }
         }
-        for key in tailIDs.keys { out.insert(Self.idHash(key)) }
+        for (key, position) in tailIDs { out.insert(Self.idHash(key), position: position) }
         return out
+    }
+
+    // MARK: After an import
+
+    /// Brings the views to the head after an import appended `first...head`: the accounts it
+    /// changed are written from its own fold (`accounts`, final states), and the idempotency keys
+    /// and reversals of the new events are read back from the log — into the table one by one
+    /// when they are few, in one rebuild of it when they are many.
+    func applyImport(accounts changed: [Account], log: Log, from first: UInt64) throws {
+        precondition(writable)
+        try Self.translating {
+            for account in changed {
+                let key = Array(account.id.name.utf8)
+                if let slot = try accounts.find(key) {
+                    try accounts.overwrite(slot.index, key: key, appliedPosition: account.lastPosition, value: StateCodec.encode(account))
+                } else {
+                    try accounts.insert(key: key, appliedPosition: account.lastPosition, value: StateCodec.encode(account))
+                }
+            }
+        }
+        let appended = Int(log.head.position - first + 1)
+        func forEachKey(_ body: (UnsafeRawBufferPointer, UInt64) throws -> Void) throws {
+            try LedgerError.translating {
+                try log.forEach(from: first) { record in
+                    let e: RawEvent
+                    do { e = try EventCodec.scan(type: record.type, version: record.schemaVersion, payload: record.payload) } catch {
+                        throw LedgerError.integrity("event at position \(record.position) does not decode: \(error)")
+                    }
+                    if let id = e.id { try withUnsafeBytes(of: Self.idHash(id).littleEndian) { try body($0, record.position) } }
+                    if let reverses = e.reverses { try Self.idKey(Self.reversalKey(reverses)).withUnsafeBytes { try body($0, record.position) } }
+                    return true
+                }
+            }
+        }
+        try Self.translating {
+            if appended > max(1024, ids.count / 8) {
+                try ids.insertMany(expected: appended * 2) { add in try forEachKey(add) }
+            } else {
+                try forEachKey { key, position in try ids.insert(key: Array(key), appliedPosition: position, value: []) }
+            }
+        }
+        try checkpoint(through: log.head.position)
     }
 
     /// The ids view also indexes reversals, under a key no user id can be (ids have no control characters).
     static func reversalKey(_ position: UInt64) -> String { "\u{1}reverse:\(position)" }
 
     static func idHash(_ key: String) -> UInt64 {
-        idKey(key).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+        var copy = key
+        return copy.withUTF8 { idHash(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// The 64-bit hash behind idKey (never 0).
+    static func idHash(_ key: UnsafeRawBufferPointer) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in key { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return h == 0 ? 1 : h
     }
 
     /// 8-byte key for an idempotency key: a 64-bit hash; collisions are resolved against the log.
@@ -253,11 +303,6 @@ final class Views {
     }
 
     static func idKey(_ key: UnsafeRawBufferPointer) -> [UInt8] {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in key { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        var out = [UInt8]()
-        for i in 0..<8 { out.append(UInt8(truncatingIfNeeded: h >> (8 * UInt64(i)))) }
-        if out.allSatisfy({ $0 == 0 }) { out[0] = 1 }
-        return out
+        withUnsafeBytes(of: idHash(key).littleEndian) { Array($0) }
     }
 }

@@ -22,6 +22,14 @@ public struct Batch {
         self.lastTimestampMicros = lastTimestampMicros
     }
 
+    /// A batch read back from a BatchSpool: its frames were built (and checked) by append().
+    init(firstPosition: UInt64, count: Int, lastTimestampMicros: Int64, frames: [UInt8]) {
+        self.firstPosition = firstPosition
+        self.count = count
+        self.lastTimestampMicros = lastTimestampMicros
+        self.frames = frames
+    }
+
     public var isEmpty: Bool { count == 0 }
     public var byteCount: Int { frames.count }
     /// The position the next appended record will get.
@@ -42,6 +50,24 @@ public struct Batch {
                      schemaVersion: schemaVersion, payload: payload)
         count += 1
         lastTimestampMicros = timestampMicros
+    }
+
+    /// The record this batch holds at `position` (type, schema version, payload), or nil.
+    public func record(at position: UInt64) -> (type: UInt16, schemaVersion: UInt16, payload: [UInt8])? {
+        guard position >= firstPosition, position < nextPosition else { return nil }
+        return frames.withUnsafeBytes { raw in
+            var offset = 0
+            while offset + RecordFormat.frameHeaderBytes <= raw.count {
+                let p = raw.baseAddress! + offset
+                let frameBytes = RecordFormat.frameHeaderBytes + Int(LE.u32(p, 0))
+                if Frame.position(p) == position {
+                    let header = RecordFormat.frameHeaderBytes + RecordFormat.bodyHeaderBytes
+                    return (Frame.type(p), Frame.schemaVersion(p), Array(UnsafeRawBufferPointer(start: p + header, count: frameBytes - header)))
+                }
+                offset += frameBytes
+            }
+            return nil
+        }
     }
 
     public mutating func append(timestampMicros: Int64, type: UInt16, schemaVersion: UInt16, payload: [UInt8]) throws {

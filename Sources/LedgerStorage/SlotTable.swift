@@ -44,7 +44,7 @@ public final class SlotTable {
     public private(set) var count: Int
     /// Every event at or before this position is reflected durably in the table.
     public private(set) var checkpoint: UInt64
-    private var fd: FileDescriptor
+    fileprivate var fd: FileDescriptor
 
     public struct Slot {
         public let index: Int
@@ -113,23 +113,31 @@ public final class SlotTable {
     /// Creates (replacing atomically) a table holding `entries`, durable through `checkpoint`:
     /// the whole image is built in memory, written once, fsynced and renamed into place.
     public static func create(path: String, keyBytesMax: Int, valueBytes: Int, entries: [Entry] = [], checkpoint: UInt64 = 0) throws -> SlotTable {
-        let capacity = capacityFor(count: entries.count)
         let slotBytes = slotHeaderBytes + keyBytesMax + valueBytes
-        var image = header(slotBytes: slotBytes, capacity: capacity, count: entries.count, checkpoint: checkpoint,
-                           keyBytesMax: keyBytesMax, valueBytes: valueBytes)
-        var slots = MemorySlots(bytes: [UInt8](repeating: 0, count: capacity * slotBytes), slotBytes: slotBytes)
+        let image = SlotImage(slotBytes: slotBytes, capacity: capacityFor(count: entries.count))
+        let slot = UnsafeMutableRawPointer.allocate(byteCount: slotBytes, alignment: 8)
+        defer { slot.deallocate() }
         for e in entries {
             precondition(!e.key.isEmpty && e.key.count <= keyBytesMax && e.value.count == valueBytes)
-            try robinHoodInsert(encodeSlot(key: e.key, appliedPosition: e.appliedPosition, value: e.value, keyBytesMax: keyBytesMax),
-                                capacity: capacity, into: &slots)
+            e.key.withUnsafeBytes { k in e.value.withUnsafeBytes { v in
+                encodeSlot(key: k, appliedPosition: e.appliedPosition, value: v, keyBytesMax: keyBytesMax, into: slot)
+            } }
+            try image.insert(slot)
         }
-        image += slots.bytes
+        return try install(image, count: entries.count, path: path, keyBytesMax: keyBytesMax, valueBytes: valueBytes, checkpoint: checkpoint)
+    }
+
+    /// Writes `image` as the table at `path` (temp file, fsync, rename) and opens it.
+    private static func install(_ image: SlotImage, count: Int, path: String, keyBytesMax: Int, valueBytes: Int, checkpoint: UInt64) throws -> SlotTable {
+        let h = header(slotBytes: image.slotBytes, capacity: image.capacity, count: count, checkpoint: checkpoint,
+                       keyBytesMax: keyBytesMax, valueBytes: valueBytes)
         let temp = path + ".new"
         try wrap {
             try FileSystem.makeDirectory(FileSystem.parentDirectory(of: path))
             let fd = try FileDescriptor.open(temp, O_RDWR | O_CREAT | O_TRUNC)
             defer { fd.close() }
-            try fd.writeAll(image, at: 0)
+            try fd.writeAll(h, at: 0)
+            try fd.writeAll(UnsafeRawBufferPointer(start: image.base, count: image.byteCount), at: headerBytes)
             try fd.syncData()
             try FileSystem.rename(temp, path)
         }
@@ -139,6 +147,32 @@ public final class SlotTable {
         return table
     }
 
+    /// Adds many entries with fixed-size keys and no value in one pass: the table is rebuilt in
+    /// memory with room for them and replaces the file atomically (cheaper than one insert per
+    /// key when they are many). `produce` calls `add(key, position)` for each entry.
+    public func insertMany(expected: Int, _ produce: ((UnsafeRawBufferPointer, UInt64) throws -> Void) throws -> Void) throws {
+        precondition(valueBytes == 0)
+        let image = SlotImage(slotBytes: slotBytes, capacity: Self.capacityFor(count: count + expected))
+        try forEachSlotBytes { try image.insert($1) }
+        var added = 0
+        let slot = UnsafeMutableRawPointer.allocate(byteCount: slotBytes, alignment: 8)
+        defer { slot.deallocate() }
+        let noValue = UnsafeRawBufferPointer(start: nil, count: 0)
+        try produce { key, position in
+            precondition(!key.isEmpty && key.count <= keyBytesMax)
+            if (count + added + 1) * 100 > image.capacity * Self.loadPercentMax {
+                throw SlotTableError.damaged(path: path, reason: "more entries than announced (\(expected))")
+            }
+            Self.encodeSlot(key: key, appliedPosition: position, value: noValue, keyBytesMax: keyBytesMax, into: slot)
+            try image.insert(slot)
+            added += 1
+        }
+        let table = try Self.install(image, count: count + added, path: path, keyBytesMax: keyBytesMax, valueBytes: valueBytes, checkpoint: checkpoint)
+        swap(&fd, &table.fd)
+        capacity = table.capacity
+        count = table.count
+    }
+
     /// The capacity a table of `count` entries has, whichever way it was built.
     static func capacityFor(count: Int) -> Int {
         var capacity = 1024
@@ -146,36 +180,44 @@ public final class SlotTable {
         return capacity
     }
 
-    static func keyLength(_ slot: [UInt8]) -> Int { Int(slot[4]) | Int(slot[5]) << 8 }
-    static func position(_ slot: [UInt8]) -> UInt64 { slot.withUnsafeBytes { LE.u64($0.baseAddress!, 8) } }
-    static func key(_ slot: [UInt8]) -> ArraySlice<UInt8> { slot[slotHeaderBytes..<(slotHeaderBytes + keyLength(slot))] }
-    static func home(_ slot: [UInt8], capacity: Int) -> Int {
-        Int(truncatingIfNeeded: Array(key(slot)).withUnsafeBytes { hash($0) }) & (capacity - 1)
+    @inline(__always) static func keyLength(_ p: UnsafeRawPointer) -> Int { Int(LE.u16(p, 4)) }
+    @inline(__always) static func position(_ p: UnsafeRawPointer) -> UInt64 { LE.u64(p, 8) }
+    @inline(__always) static func key(_ p: UnsafeRawPointer) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: p + slotHeaderBytes, count: keyLength(p))
+    }
+    @inline(__always) static func home(_ p: UnsafeRawPointer, capacity: Int) -> Int {
+        Int(truncatingIfNeeded: hash(key(p))) & (capacity - 1)
     }
 
     /// Total order used to break ties between slots at the same probe distance.
-    static func precedes(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+    static func precedes(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer) -> Bool {
         let ka = key(a), kb = key(b)
-        if ka != kb { return ka.lexicographicallyPrecedes(kb) }
+        let common = min(ka.count, kb.count)
+        let c = common == 0 ? 0 : memcmp(ka.baseAddress!, kb.baseAddress!, common)
+        if c != 0 { return c < 0 }
+        if ka.count != kb.count { return ka.count < kb.count }
         return position(a) < position(b)
     }
 
     /// Robin Hood insertion: an entry further from its home slot takes the place of one nearer
     /// to its own; equal distances are ordered by `precedes`. Layout depends only on the set.
-    static func robinHoodInsert<S: SlotStorage>(_ slot: [UInt8], capacity: Int, into storage: inout S) throws {
-        var carried = slot
+    /// `scratch` holds two slots.
+    static func robinHoodInsert<S: SlotStorage>(_ slot: UnsafeRawPointer, slotBytes: Int, capacity: Int, into storage: inout S,
+                                                scratch: UnsafeMutableRawPointer) throws {
+        let carried = scratch, resident = scratch + slotBytes
+        carried.copyMemory(from: slot, byteCount: slotBytes)
         var index = home(carried, capacity: capacity)
         var distance = 0
         for _ in 0..<capacity {
-            let resident = try storage.read(index)
+            try storage.read(index, into: resident)
             if keyLength(resident) == 0 {
-                try storage.write(index, carried)
+                try storage.write(index, from: carried)
                 return
             }
             let residentDistance = (index - home(resident, capacity: capacity)) & (capacity - 1)
             if distance > residentDistance || (distance == residentDistance && precedes(carried, resident)) {
-                try storage.write(index, carried)
-                carried = resident
+                try storage.write(index, from: carried)
+                carried.copyMemory(from: resident, byteCount: slotBytes)
                 distance = residentDistance
             }
             index = (index + 1) & (capacity - 1)
@@ -185,15 +227,16 @@ public final class SlotTable {
         throw SlotTableError.damaged(path: "slot table", reason: "no free slot in \(capacity)")
     }
 
-    static func encodeSlot(key: [UInt8], appliedPosition: UInt64, value: [UInt8], keyBytesMax: Int) -> [UInt8] {
-        var s = [UInt8](repeating: 0, count: 4)
-        s.appendLE(UInt16(key.count)); s.appendLE(UInt16(0)); s.appendLE(appliedPosition)
-        s += key
-        s += [UInt8](repeating: 0, count: keyBytesMax - key.count)
-        s += value
-        let crc = s.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[4...])) }
-        s.withUnsafeMutableBytes { LE.store(crc, $0.baseAddress!, 0) }
-        return s
+    /// Fills `p` (slotBytes long) with a slot: zero padded, CRC over bytes 4..<slotBytes.
+    static func encodeSlot(key: UnsafeRawBufferPointer, appliedPosition: UInt64, value: UnsafeRawBufferPointer, keyBytesMax: Int,
+                           into p: UnsafeMutableRawPointer) {
+        let slotBytes = slotHeaderBytes + keyBytesMax + value.count
+        p.initializeMemory(as: UInt8.self, repeating: 0, count: slotBytes)
+        LE.store(UInt16(key.count), p, 4)
+        LE.store(appliedPosition, p, 8)
+        if let k = key.baseAddress { (p + slotHeaderBytes).copyMemory(from: k, byteCount: key.count) }
+        if let v = value.baseAddress { (p + slotHeaderBytes + keyBytesMax).copyMemory(from: v, byteCount: value.count) }
+        LE.store(CRC32C.checksum(UnsafeRawBufferPointer(start: p + 4, count: slotBytes - 4)), p, 0)
     }
 
     static func header(slotBytes: Int, capacity: Int, count: Int, checkpoint: UInt64, keyBytesMax: Int, valueBytes: Int) -> [UInt8] {
@@ -237,13 +280,18 @@ public final class SlotTable {
         var index = Int(truncatingIfNeeded: key.withUnsafeBytes { Self.hash($0) }) & (capacity - 1)
         for distance in 0..<capacity {
             let bytes = try readSlot(index)
-            let keyLength = Self.keyLength(bytes)
-            if keyLength == 0 { return }
-            // Robin Hood invariant: once residents are nearer their home than we are to ours, the key is absent.
-            if (index - Self.home(bytes, capacity: capacity)) & (capacity - 1) < distance { return }
-            if keyLength == key.count && bytes[Self.slotHeaderBytes..<(Self.slotHeaderBytes + keyLength)].elementsEqual(key) {
-                if try !visit(slot(index, bytes)) { return }
+            let stop = try bytes.withUnsafeBytes { raw -> Bool in
+                let p = raw.baseAddress!
+                let keyLength = Self.keyLength(p)
+                if keyLength == 0 { return true }
+                // Robin Hood invariant: once residents are nearer their home than we are to ours, the key is absent.
+                if (index - Self.home(p, capacity: capacity)) & (capacity - 1) < distance { return true }
+                if keyLength == key.count && Self.key(p).elementsEqual(key) {
+                    if try !visit(slot(index, p)) { return true }
+                }
+                return false
             }
+            if stop { return }
             index = (index + 1) & (capacity - 1)
         }
     }
@@ -254,31 +302,38 @@ public final class SlotTable {
         return found
     }
 
-    private func slot(_ index: Int, _ bytes: [UInt8]) -> Slot {
-        bytes.withUnsafeBytes { raw in
-            let p = raw.baseAddress!
-            let keyLength = Int(LE.u16(p, 4))
-            return Slot(index: index, appliedPosition: LE.u64(p, 8),
-                        key: Array(bytes[Self.slotHeaderBytes..<(Self.slotHeaderBytes + keyLength)]),
-                        value: Array(bytes[(Self.slotHeaderBytes + keyBytesMax)...]))
-        }
+    private func slot(_ index: Int, _ p: UnsafeRawPointer) -> Slot {
+        Slot(index: index, appliedPosition: Self.position(p), key: Array(Self.key(p)),
+             value: Array(UnsafeRawBufferPointer(start: p + Self.slotHeaderBytes + keyBytesMax, count: valueBytes)))
     }
 
     /// Every used slot, in slot order.
     public func forEachSlot(_ visit: (Slot) throws -> Void) throws {
+        try forEachSlotBytes { index, p in try visit(slot(index, p)) }
+    }
+
+    /// Every used slot's bytes (CRC-checked), in slot order; valid only during the call.
+    private func forEachSlotBytes(_ visit: (Int, UnsafeRawPointer) throws -> Void) throws {
         let chunkSlots = max(1, (1 << 20) / slotBytes)
+        var buffer = [UInt8](repeating: 0, count: chunkSlots * slotBytes)
         var first = 0
         while first < capacity {
             let n = min(chunkSlots, capacity - first)
-            let bytes = try Self.wrap { try fd.read(count: n * slotBytes, at: Self.headerBytes + first * slotBytes) }
-            guard bytes.count == n * slotBytes else { throw SlotTableError.damaged(path: path, reason: "file is cut short") }
+            let got = try buffer.withUnsafeMutableBytes { raw in
+                try Self.wrap { try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<(n * slotBytes)]), at: Self.headerBytes + first * slotBytes) }
+            }
+            guard got == n * slotBytes else { throw SlotTableError.damaged(path: path, reason: "file is cut short") }
             for i in 0..<n {
-                let s = Array(bytes[(i * slotBytes)..<((i + 1) * slotBytes)])
-                let keyLength = s.withUnsafeBytes { Int(LE.u16($0.baseAddress!, 4)) }
-                if keyLength == 0 { continue }
-                let sound = s.withUnsafeBytes { LE.u32($0.baseAddress!, 0) == CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[4...])) }
-                let slotBytes = sound ? s : try readSlot(first + i)
-                try visit(slot(first + i, slotBytes))
+                let reread: [UInt8]? = try buffer.withUnsafeBytes { raw in
+                    let p = raw.baseAddress! + i * slotBytes
+                    if Self.keyLength(p) == 0 { return nil }
+                    if LE.u32(p, 0) == CRC32C.checksum(UnsafeRawBufferPointer(start: p + 4, count: slotBytes - 4)) {
+                        try visit(first + i, p)
+                        return nil
+                    }
+                    return try readSlot(first + i)
+                }
+                if let reread { try reread.withUnsafeBytes { try visit(first + i, $0.baseAddress!) } }
             }
             first += n
         }
@@ -286,29 +341,43 @@ public final class SlotTable {
 
     // MARK: Writing (the caller holds the store's writer lock)
 
-    private func encodeSlot(key: [UInt8], appliedPosition: UInt64, value: [UInt8]) -> [UInt8] {
+    private func withSlot<T>(key: [UInt8], appliedPosition: UInt64, value: [UInt8], _ body: (UnsafeRawPointer) throws -> T) rethrows -> T {
         precondition(value.count == valueBytes && !key.isEmpty && key.count <= keyBytesMax)
-        return Self.encodeSlot(key: key, appliedPosition: appliedPosition, value: value, keyBytesMax: keyBytesMax)
+        let p = UnsafeMutableRawPointer.allocate(byteCount: slotBytes, alignment: 8)
+        defer { p.deallocate() }
+        key.withUnsafeBytes { k in value.withUnsafeBytes { v in
+            Self.encodeSlot(key: k, appliedPosition: appliedPosition, value: v, keyBytesMax: keyBytesMax, into: p)
+        } }
+        return try body(p)
     }
 
     /// Writes `value` into the slot at `index` (found by a lookup).
     public func overwrite(_ index: Int, key: [UInt8], appliedPosition: UInt64, value: [UInt8]) throws {
-        try Self.wrap { try fd.writeAll(encodeSlot(key: key, appliedPosition: appliedPosition, value: value), at: Self.headerBytes + index * slotBytes) }
+        try withSlot(key: key, appliedPosition: appliedPosition, value: value) { p in
+            try writeRawSlot(index, from: p)
+        }
     }
 
     /// Adds a slot for `key` (keys may repeat: callers decide what a repeat means).
     public func insert(key: [UInt8], appliedPosition: UInt64, value: [UInt8]) throws {
         if (count + 1) * 100 > capacity * Self.loadPercentMax { try grow() }
         var storage = FileSlots(table: self)
-        try Self.robinHoodInsert(encodeSlot(key: key, appliedPosition: appliedPosition, value: value), capacity: capacity, into: &storage)
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: 2 * slotBytes, alignment: 8)
+        defer { scratch.deallocate() }
+        try withSlot(key: key, appliedPosition: appliedPosition, value: value) { p in
+            try Self.robinHoodInsert(p, slotBytes: slotBytes, capacity: capacity, into: &storage, scratch: scratch)
+        }
         count += 1
         try writeHeader()
     }
 
-    fileprivate func readRawSlot(_ index: Int) throws -> [UInt8] { try readSlot(index) }
+    fileprivate func readRawSlot(_ index: Int, into p: UnsafeMutableRawPointer) throws {
+        let bytes = try readSlot(index)
+        bytes.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: slotBytes) }
+    }
 
-    fileprivate func writeRawSlot(_ index: Int, _ bytes: [UInt8]) throws {
-        try Self.wrap { try fd.writeAll(bytes, at: Self.headerBytes + index * slotBytes) }
+    fileprivate func writeRawSlot(_ index: Int, from p: UnsafeRawPointer) throws {
+        try Self.wrap { try fd.writeAll(UnsafeRawBufferPointer(start: p, count: slotBytes), at: Self.headerBytes + index * slotBytes) }
     }
 
     /// Makes every slot write so far durable, then records `position` as the checkpoint.
@@ -325,53 +394,58 @@ public final class SlotTable {
     }
 
     /// Doubles the capacity: rehashes every slot into a new file and renames it into place.
+    /// The new file carries the old checkpoint: the old one's slots were durable through it,
+    /// and this file is fsynced before it replaces the old one.
     private func grow() throws {
-        var slots: [Slot] = []
-        slots.reserveCapacity(count)
-        try forEachSlot { slots.append($0) }
-        let newCapacity = capacity * 2
-        var memory = MemorySlots(bytes: [UInt8](repeating: 0, count: newCapacity * slotBytes), slotBytes: slotBytes)
-        for s in slots {
-            try Self.robinHoodInsert(encodeSlot(key: s.key, appliedPosition: s.appliedPosition, value: s.value), capacity: newCapacity, into: &memory)
-        }
-        let image = memory.bytes
-        let temp = path + ".new"
-        // The new file carries the old checkpoint: the old one's slots were durable through it,
-        // and this file is fsynced before it replaces the old one.
-        let h = Self.header(slotBytes: slotBytes, capacity: newCapacity, count: slots.count, checkpoint: checkpoint,
-                            keyBytesMax: keyBytesMax, valueBytes: valueBytes)
-        let newFD = try Self.wrap { () -> FileDescriptor in
-            let fd = try FileDescriptor.open(temp, O_RDWR | O_CREAT | O_TRUNC)
-            try fd.writeAll(h + image, at: 0)
-            try fd.syncData()
-            try FileSystem.rename(temp, path)
-            return fd
-        }
-        fd.close()
-        fd = newFD
-        capacity = newCapacity
-        count = slots.count
+        let image = SlotImage(slotBytes: slotBytes, capacity: capacity * 2)
+        var n = 0
+        try forEachSlotBytes { try image.insert($1); n += 1 }
+        let table = try Self.install(image, count: n, path: path, keyBytesMax: keyBytesMax, valueBytes: valueBytes, checkpoint: checkpoint)
+        swap(&fd, &table.fd)
+        capacity = table.capacity
+        count = n
     }
 }
 
 /// Where Robin Hood insertion reads and writes slots: the file, or an image in memory.
 protocol SlotStorage {
-    func read(_ index: Int) throws -> [UInt8]
-    mutating func write(_ index: Int, _ bytes: [UInt8]) throws
+    func read(_ index: Int, into p: UnsafeMutableRawPointer) throws
+    mutating func write(_ index: Int, from p: UnsafeRawPointer) throws
 }
 
-struct MemorySlots: SlotStorage {
-    var bytes: [UInt8]
+/// A table's slots in memory, built before they are written out in one piece.
+final class SlotImage: SlotStorage {
     let slotBytes: Int
+    let capacity: Int
+    let base: UnsafeMutableRawPointer
+    private let scratch: UnsafeMutableRawPointer
 
-    func read(_ index: Int) throws -> [UInt8] { Array(bytes[(index * slotBytes)..<((index + 1) * slotBytes)]) }
-    mutating func write(_ index: Int, _ slot: [UInt8]) throws {
-        bytes.replaceSubrange((index * slotBytes)..<((index + 1) * slotBytes), with: slot)
+    init(slotBytes: Int, capacity: Int) {
+        self.slotBytes = slotBytes
+        self.capacity = capacity
+        base = UnsafeMutableRawPointer.allocate(byteCount: slotBytes * capacity, alignment: 8)
+        base.initializeMemory(as: UInt8.self, repeating: 0, count: slotBytes * capacity)
+        scratch = UnsafeMutableRawPointer.allocate(byteCount: 2 * slotBytes, alignment: 8)
+    }
+
+    deinit {
+        base.deallocate()
+        scratch.deallocate()
+    }
+
+    var byteCount: Int { slotBytes * capacity }
+
+    func read(_ index: Int, into p: UnsafeMutableRawPointer) throws { p.copyMemory(from: base + index * slotBytes, byteCount: slotBytes) }
+    func write(_ index: Int, from p: UnsafeRawPointer) throws { (base + index * slotBytes).copyMemory(from: p, byteCount: slotBytes) }
+
+    func insert(_ slot: UnsafeRawPointer) throws {
+        var me = self
+        try SlotTable.robinHoodInsert(slot, slotBytes: slotBytes, capacity: capacity, into: &me, scratch: scratch)
     }
 }
 
 struct FileSlots: SlotStorage {
     let table: SlotTable
-    func read(_ index: Int) throws -> [UInt8] { try table.readRawSlot(index) }
-    mutating func write(_ index: Int, _ bytes: [UInt8]) throws { try table.writeRawSlot(index, bytes) }
+    func read(_ index: Int, into p: UnsafeMutableRawPointer) throws { try table.readRawSlot(index, into: p) }
+    mutating func write(_ index: Int, from p: UnsafeRawPointer) throws { try table.writeRawSlot(index, from: p) }
 }

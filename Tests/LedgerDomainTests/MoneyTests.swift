@@ -61,40 +61,40 @@ import Testing
 
     @Test func depositOverflowIsABalanceOverflowRejection() throws {
         let state = [alice: account(alice, balance: Int64.max - 5)]
-        #expect(rejection { try Decide.decide(.deposit(account: alice, amount: DecimalText.parse("0.06")), options: .init(), accounts: state) } == "balance_overflow")
-        #expect(rejection { try Decide.decide(.deposit(account: alice, amount: DecimalText.parse("0.05")), options: .init(), accounts: state) } == nil)
+        #expect(rejection { try Decide.decide(.deposit(account: alice, amount: DecimalText.parse("0.06")), options: .init(), accounts: { state[$0] }) } == "balance_overflow")
+        #expect(rejection { try Decide.decide(.deposit(account: alice, amount: DecimalText.parse("0.05")), options: .init(), accounts: { state[$0] }) } == nil)
     }
 
     @Test func withdrawRespectsOverdraftExactly() throws {
         let state = [alice: account(alice, balance: 100, overdraft: 50)]
-        #expect(rejection { try Decide.decide(.withdraw(account: alice, amount: DecimalText.parse("1.50")), options: .init(), accounts: state) } == nil)
-        #expect(rejection { try Decide.decide(.withdraw(account: alice, amount: DecimalText.parse("1.51")), options: .init(), accounts: state) } == "insufficient_funds")
+        #expect(rejection { try Decide.decide(.withdraw(account: alice, amount: DecimalText.parse("1.50")), options: .init(), accounts: { state[$0] }) } == nil)
+        #expect(rejection { try Decide.decide(.withdraw(account: alice, amount: DecimalText.parse("1.51")), options: .init(), accounts: { state[$0] }) } == "insufficient_funds")
     }
 
     @Test func withdrawFromMostNegativeBalanceOverflowsCleanly() throws {
         let state = [alice: account(alice, balance: Int64.min + 1, overdraft: Int64.max)]
-        #expect(rejection { try Decide.decide(.withdraw(account: alice, amount: DecimalText.parse("0.02")), options: .init(), accounts: state) } == "balance_overflow")
+        #expect(rejection { try Decide.decide(.withdraw(account: alice, amount: DecimalText.parse("0.02")), options: .init(), accounts: { state[$0] }) } == "balance_overflow")
     }
 
     @Test func transferRules() throws {
         var state = [alice: account(alice, balance: 1000), bob: account(bob, balance: 0, currency: "EUR")]
-        #expect(rejection { try Decide.decide(.transfer(from: alice, to: bob, amount: DecimalText.parse("1")), options: .init(), accounts: state) } == "currency_mismatch")
+        #expect(rejection { try Decide.decide(.transfer(from: alice, to: bob, amount: DecimalText.parse("1")), options: .init(), accounts: { state[$0] }) } == "currency_mismatch")
         state[bob] = account(bob, balance: 0, scale: 3)
-        #expect(rejection { try Decide.decide(.transfer(from: alice, to: bob, amount: DecimalText.parse("1")), options: .init(), accounts: state) } == "currency_mismatch")
+        #expect(rejection { try Decide.decide(.transfer(from: alice, to: bob, amount: DecimalText.parse("1")), options: .init(), accounts: { state[$0] }) } == "currency_mismatch")
         state[bob] = account(bob, balance: Int64.max)
-        #expect(rejection { try Decide.decide(.transfer(from: alice, to: bob, amount: DecimalText.parse("1")), options: .init(), accounts: state) } == "balance_overflow")
-        #expect(throws: DomainError.self) { try Decide.decide(.transfer(from: alice, to: alice, amount: DecimalText.parse("1")), options: .init(), accounts: state) }
+        #expect(rejection { try Decide.decide(.transfer(from: alice, to: bob, amount: DecimalText.parse("1")), options: .init(), accounts: { state[$0] }) } == "balance_overflow")
+        #expect(throws: DomainError.self) { try Decide.decide(.transfer(from: alice, to: alice, amount: DecimalText.parse("1")), options: .init(), accounts: { state[$0] }) }
     }
 
     @Test func versionConflictAndClosedAccounts() throws {
         var a = account(alice, balance: 0)
-        #expect(rejection { try Decide.decide(.deposit(account: alice, amount: DecimalText.parse("1")), options: .init(expectVersion: 2), accounts: [alice: a]) } == "version_conflict")
+        #expect(rejection { try Decide.decide(.deposit(account: alice, amount: DecimalText.parse("1")), options: .init(expectVersion: 2), accounts: { [alice: a][$0] }) } == "version_conflict")
         a.status = .closed
-        #expect(rejection { try Decide.decide(.deposit(account: alice, amount: DecimalText.parse("1")), options: .init(), accounts: [alice: a]) } == "account_closed")
-        #expect(rejection { try Decide.decide(.close(account: bob), options: .init(), accounts: [:]) } == "unknown_account")
-        #expect(rejection { try Decide.decide(.open(account: alice, currency: Currency(trusted: "USD"), scale: 2, overdraft: nil), options: .init(), accounts: [alice: a]) } == "account_exists")
+        #expect(rejection { try Decide.decide(.deposit(account: alice, amount: DecimalText.parse("1")), options: .init(), accounts: { [alice: a][$0] }) } == "account_closed")
+        #expect(rejection { try Decide.decide(.close(account: bob), options: .init(), accounts: { _ in nil }) } == "unknown_account")
+        #expect(rejection { try Decide.decide(.open(account: alice, currency: Currency(trusted: "USD"), scale: 2, overdraft: nil), options: .init(), accounts: { [alice: a][$0] }) } == "account_exists")
         let funded = account(alice, balance: 1)
-        #expect(rejection { try Decide.decide(.close(account: alice), options: .init(), accounts: [alice: funded]) } == "balance_not_zero")
+        #expect(rejection { try Decide.decide(.close(account: alice), options: .init(), accounts: { [alice: funded][$0] }) } == "balance_not_zero")
     }
 }
 

@@ -49,9 +49,9 @@ enum ImportCommand: Subcommand {
         } else {
             format = path.hasSuffix(".csv") ? .csv : .ndjson
         }
-        let input = try readAll(path)
+        let input = try InputFile(path)
         let console = context.console
-        let summary = try context.ledger.importOperations(input, format: format, continueOnError: args.has("--continue-on-error"),
+        let summary = try context.ledger.importOperations(reading: input.read, format: format, continueOnError: args.has("--continue-on-error"),
             committed: { line, position in
                 if context.json {
                     console.out(JSON.object([("committed_through_line", .int(Int64(line))), ("position", .uint(position))]).rendered())
@@ -77,21 +77,28 @@ enum ImportCommand: Subcommand {
         }
         return summary.rejected > 0 ? ExitStatus.rejected : ExitStatus.success
     }
+}
 
-    static func readAll(_ path: String) throws -> [UInt8] {
-        let fd: Int32 = path == "-" ? 0 : open(path, O_RDONLY | O_CLOEXEC)
+/// The file (or standard input, "-") an import reads, chunk by chunk.
+final class InputFile {
+    let path: String
+    private let fd: Int32
+
+    init(_ path: String) throws {
+        self.path = path
+        fd = path == "-" ? 0 : open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw LedgerError.usage("cannot open \(path): \(String(cString: strerror(errno)))") }
-        defer { if fd != 0 { close(fd) } }
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+    }
+
+    deinit { if fd != 0 { close(fd) } }
+
+    /// Reads into `buffer`; 0 at the end.
+    func read(_ buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw LedgerError.usage("cannot read \(path): \(String(cString: strerror(errno)))")
-            }
-            if n == 0 { return out }
-            out.append(contentsOf: chunk[0..<n])
+            let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
+            if n >= 0 { return n }
+            if errno == EINTR { continue }
+            throw LedgerError.usage("cannot read \(path): \(String(cString: strerror(errno)))")
         }
     }
 }

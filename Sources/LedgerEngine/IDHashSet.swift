@@ -1,0 +1,56 @@
+// The idempotency keys an import must check each line against: the store's (from the
+// ids view) and its own earlier lines'. 16 bytes per key — hash and position — in one
+// flat open-addressing table; no String is kept. A hit only says "maybe": the caller
+// confirms it against the recorded event, as with the ids view itself.
+
+struct IDHashSet {
+    /// (hash, position) pairs; hash 0 marks an empty slot (Views.idHash never returns 0).
+    private var slots: [(hash: UInt64, position: UInt64)]
+    private(set) var count = 0
+
+    init(minimumCapacity: Int) {
+        var capacity = 1024
+        while capacity * 3 < minimumCapacity * 4 { capacity *= 2 }
+        slots = Array(repeating: (0, 0), count: capacity)
+    }
+
+    /// Positions recorded under `hash`, in insertion order of their probe run.
+    func positions(_ hash: UInt64, _ visit: (UInt64) throws -> Void) rethrows {
+        let mask = slots.count - 1
+        var i = Int(truncatingIfNeeded: hash) & mask
+        while slots[i].hash != 0 {
+            if slots[i].hash == hash { try visit(slots[i].position) }
+            i = (i + 1) & mask
+        }
+    }
+
+    func contains(_ hash: UInt64) -> Bool {
+        let mask = slots.count - 1
+        var i = Int(truncatingIfNeeded: hash) & mask
+        while slots[i].hash != 0 {
+            if slots[i].hash == hash { return true }
+            i = (i + 1) & mask
+        }
+        return false
+    }
+
+    mutating func insert(_ hash: UInt64, position: UInt64) {
+        precondition(hash != 0)
+        if (count + 1) * 4 > slots.count * 3 { grow() }
+        place(hash, position)
+        count += 1
+    }
+
+    private mutating func place(_ hash: UInt64, _ position: UInt64) {
+        let mask = slots.count - 1
+        var i = Int(truncatingIfNeeded: hash) & mask
+        while slots[i].hash != 0 { i = (i + 1) & mask }
+        slots[i] = (hash, position)
+    }
+
+    private mutating func grow() {
+        let old = slots
+        slots = Array(repeating: (0, 0), count: old.count * 2)
+        for s in old where s.hash != 0 { place(s.hash, s.position) }
+    }
+}
