@@ -20,8 +20,15 @@ extension Log {
     }
 
     func event(at position: UInt64) throws -> RecordedEvent? {
-        var found: RecordedEvent?
-        try forEachEvent(from: position, through: position) { found = $0; return false }
-        return found
+        try LedgerError.translating {
+            try withRecord(at: position) { record in
+                do {
+                    let event = try EventCodec.decode(type: record.type, version: record.schemaVersion, payload: record.payload)
+                    return RecordedEvent(position: position, timestamp: Timestamp(micros: record.timestampMicros), event: event)
+                } catch let error as DomainError {
+                    throw LedgerError.integrity("event at position \(position) does not decode: \(error)")
+                }
+            }
+        }
     }
 }

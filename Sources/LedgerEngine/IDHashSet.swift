@@ -24,6 +24,11 @@ struct IDHashSet {
         }
     }
 
+    /// Every entry whose position is after `position`, as (hash, position).
+    func forEach(after position: UInt64, _ body: (UInt64, UInt64) throws -> Void) rethrows {
+        for s in slots where s.hash != 0 && s.position > position { try body(s.hash, s.position) }
+    }
+
     func contains(_ hash: UInt64) -> Bool {
         let mask = slots.count - 1
         var i = Int(truncatingIfNeeded: hash) & mask

@@ -37,22 +37,19 @@ extension Ledger {
             addNotes(notes)
             var run = try ImportRun(writer: writer, views: views, config: config, clock: clock, ledger: self)
             let lines = LineReader(read)
-            var header: [String]?
-            while let bytes = try lines.next() {
-                let lineNumber = lines.lineNumber
-                if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
-                if format == .csv && header == nil {
-                    header = try csvHeader(bytes, line: lineNumber)
-                    continue
-                }
-                run.summary.lines += 1
-                do {
-                    let line = try parse(bytes, format: format, header: header)
-                    try run.apply(try ImportRequest(line, config: config), line: lineNumber)
-                } catch let error as LedgerError {
-                    guard continueOnError else { throw error.onLine(lineNumber) }
-                    run.summary.rejected += 1
-                    rejected(lineNumber, error)
+            let parser = ImportParser(lines: lines, format: format, config: config)
+            parser.start()
+            defer { parser.stop() }
+            while let chunk = try parser.next() {
+                for parsed in chunk {
+                    run.summary.lines += 1
+                    do {
+                        try run.apply(try parsed.request.get(), line: parsed.number)
+                    } catch let error as LedgerError {
+                        guard continueOnError else { throw error.onLine(parsed.number) }
+                        run.summary.rejected += 1
+                        rejected(parsed.number, error)
+                    }
                 }
             }
             try run.finishValidation(lastLine: lines.lineNumber)
@@ -63,42 +60,14 @@ extension Ledger {
             var summary = run.summary
             summary.position = writer.head.position
             guard writer.head.position >= first else { return summary }
-            try views.applyImport(accounts: run.changedAccounts, log: writer.log, from: first)
+            try views.applyImport(accounts: run.changedAccounts, keyCount: run.newKeyCount, forEachKey: run.forEachNewKey,
+                                  through: writer.head.position)
             if Snapshots.due(first: first, last: writer.head.position, every: config.snapshotEvery) {
                 try Snapshots.write(layout, accounts: try views.allAccounts(), head: writer.head)
                 try Snapshots.prune(layout, every: config.snapshotEvery)
             }
             return summary
         }
-    }
-
-    private func csvHeader(_ bytes: UnsafeRawBufferPointer, line: Int) throws -> [String] {
-        do {
-            let names = try CSVLine.fields(bytes).map { $0.trimmingSpaces() }
-            for n in names where !ImportLine.fields.contains(n) {
-                throw LedgerError.usage("line \(line): unknown CSV column '\(n)' (known: \(ImportLine.fields.joined(separator: ", ")))")
-            }
-            guard Set(names).count == names.count else { throw LedgerError.usage("line \(line): duplicate CSV column") }
-            guard names.contains("op") else { throw LedgerError.usage("line \(line): the CSV header has no 'op' column") }
-            return names
-        } catch let e as ImportFormatError { throw LedgerError.usage("line \(line): \(e.message)") }
-    }
-
-    private func parse(_ bytes: UnsafeRawBufferPointer, format: ImportFormat, header: [String]?) throws -> ImportLine {
-        do {
-            switch format {
-            case .ndjson:
-                return try NDJSONLine.parse(bytes)
-            case .csv:
-                let values = try CSVLine.fields(bytes.last == 0x0D ? UnsafeRawBufferPointer(rebasing: bytes.dropLast()) : bytes)
-                guard let header, values.count == header.count else {
-                    throw LedgerError.usage("expected \(header?.count ?? 0) CSV fields, found \(values.count)")
-                }
-                var line = ImportLine()
-                for (name, value) in zip(header, values) where !value.isEmpty { _ = line.set(name, value) }
-                return line
-            }
-        } catch let e as ImportFormatError { throw LedgerError.usage(e.message) }
     }
 }
 
@@ -117,8 +86,9 @@ private struct ImportRun {
     private var index: [AccountID: Int] = [:]
     private var states: [Account?] = []
     private var ids: IDHashSet
-    /// Positions reversed by this import (a second reversal of one is rejected).
-    private var reversedHere = Set<UInt64>()
+    /// Positions reversed by this import → the position of their reversal (a second one is rejected).
+    private var reversedHere: [UInt64: UInt64] = [:]
+    private var idsAdded = 0
     private var spool: BatchSpool
     private var batch: Batch
     private var batchLastLines: [Int] = []
@@ -187,9 +157,8 @@ private struct ImportRun {
         let event: Event
         do {
             if case .reverse(let p) = command, let original {
-                let reversed = try reversedHere.contains(p) || (p <= startHead && ledger.isReversed(p, views: views, log: writer.log))
+                let reversed = try reversedHere[p] != nil || (p <= startHead && ledger.isReversed(p, views: views, log: writer.log))
                 event = try Decide.reverse(original, at: p, alreadyReversed: reversed, options: options, accounts: lookup)
-                reversedHere.insert(p)
             } else {
                 event = try Decide.decide(command, options: options, accounts: lookup)
             }
@@ -222,7 +191,11 @@ private struct ImportRun {
         lastMicros = micros
         if let i { states[i] = a.map { $0.applying(event.body, at: position) } ?? Account.opened(event.body, at: position) }
         if let j { states[j] = b.map { $0.applying(event.body, at: position) } ?? Account.opened(event.body, at: position) }
-        if let key = options.metadata.id { ids.insert(Views.idHash(key), position: position) }
+        if let key = options.metadata.id {
+            ids.insert(Views.idHash(key), position: position)
+            idsAdded += 1
+        }
+        if case .reverse(let p) = command { reversedHere[p] = position }
         summary.imported += 1
     }
 
@@ -280,6 +253,15 @@ private struct ImportRun {
     }
 
     // MARK: Writing
+
+    /// How many keys the ids view gains: this import's idempotency keys and reversals.
+    var newKeyCount: Int { idsAdded + reversedHere.count }
+
+    /// Each key the ids view gains, as (hash, position).
+    func forEachNewKey(_ body: (UInt64, UInt64) throws -> Void) throws {
+        try ids.forEach(after: startHead, body)
+        for (reversed, position) in reversedHere { try body(Views.idHash(Views.reversalKey(reversed)), position) }
+    }
 
     mutating func finishValidation(lastLine: Int) throws {
         guard !batch.isEmpty else { return }

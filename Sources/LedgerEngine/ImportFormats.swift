@@ -67,6 +67,9 @@ public struct ImportLine: Equatable, Sendable {
             | bit(memo, 7) | bit(currency, 8) | bit(scale, 9) | bit(overdraft, 10) | bit(position, 11)
     }
 
+    static let scaleField = fields.firstIndex(of: "scale")!
+    static let positionField = fields.firstIndex(of: "position")!
+
     /// Field names as bytes, for matching keys without making a String.
     static let fieldBytes: [[UInt8]] = fields.map { Array($0.utf8) }
 
@@ -91,93 +94,111 @@ public struct ImportFormatError: Error, Equatable {
 
 enum NDJSONLine {
     /// Parses one line (without its newline) holding one JSON object of known string fields
-    /// (`scale` may also be an integer). Rejects anything else with a precise reason.
+    /// (`scale` and `position` may also be integers). Rejects anything else with a precise reason.
     static func parse(_ bytes: UnsafeRawBufferPointer) throws -> ImportLine {
-        var i = 0
-        let n = bytes.count
-        func fail(_ why: String) -> ImportFormatError { ImportFormatError(message: "malformed JSON at byte \(i + 1): \(why)") }
-        func skipSpace() { while i < n, bytes[i] == 0x20 || bytes[i] == 0x09 || bytes[i] == 0x0D { i += 1 } }
-        func expect(_ c: UInt8, _ what: String) throws {
-            skipSpace()
-            guard i < n, bytes[i] == c else { throw fail(i < n ? "expected \(what)" : "line ends early, expected \(what)") }
+        var scanner = NDJSONScanner(bytes: bytes)
+        return try scanner.object()
+    }
+}
+
+/// The byte scanner behind NDJSONLine: a cursor over one line.
+private struct NDJSONScanner {
+    let bytes: UnsafeRawBufferPointer
+    var i = 0
+    var n: Int { bytes.count }
+
+    init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+    func fail(_ why: String) -> ImportFormatError { ImportFormatError(message: "malformed JSON at byte \(i + 1): \(why)") }
+
+    mutating func skipSpace() {
+        while i < n, bytes[i] == 0x20 || bytes[i] == 0x09 || bytes[i] == 0x0D { i += 1 }
+    }
+
+    mutating func expect(_ c: UInt8, _ what: String) throws {
+        skipSpace()
+        guard i < n, bytes[i] == c else { throw fail(i < n ? "expected \(what)" : "line ends early, expected \(what)") }
+        i += 1
+    }
+
+    mutating func hex4() throws -> UInt32 {
+        guard i + 4 <= n else { throw fail("truncated \\u escape") }
+        var v: UInt32 = 0
+        for _ in 0..<4 {
+            let c = bytes[i]
+            let d: UInt32
+            switch c {
+            case 0x30...0x39: d = UInt32(c - 0x30)
+            case 0x41...0x46: d = UInt32(c - 0x41 + 10)
+            case 0x61...0x66: d = UInt32(c - 0x61 + 10)
+            default: throw fail("bad \\u escape")
+            }
+            v = v << 4 | d
             i += 1
         }
-        func hex4() throws -> UInt32 {
-            guard i + 4 <= n else { throw fail("truncated \\u escape") }
-            var v: UInt32 = 0
-            for _ in 0..<4 {
-                let c = bytes[i]
-                let d: UInt32
-                switch c {
-                case 0x30...0x39: d = UInt32(c - 0x30)
-                case 0x41...0x46: d = UInt32(c - 0x41 + 10)
-                case 0x61...0x66: d = UInt32(c - 0x61 + 10)
-                default: throw fail("bad \\u escape")
+        return v
+    }
+
+    /// A string without escapes, as the bytes between its quotes (nil: it has escapes; nothing consumed).
+    mutating func plainString() throws -> UnsafeRawBufferPointer? {
+        let before = i
+        try expect(0x22, "'\"'")
+        let start = i
+        while i < n, bytes[i] != 0x22, bytes[i] != 0x5C, bytes[i] >= 0x20 { i += 1 }
+        if i < n, bytes[i] == 0x22 {
+            i += 1
+            return UnsafeRawBufferPointer(rebasing: bytes[start..<(i - 1)])
+        }
+        i = before
+        return nil
+    }
+
+    mutating func string() throws -> String {
+        if let plain = try plainString() {
+            return try utf8String(plain) ?? { throw fail("string is not valid UTF-8") }()
+        }
+        try expect(0x22, "'\"'")
+        var out: [UInt8] = []
+        while true {
+            guard i < n else { throw fail("unterminated string") }
+            let c = bytes[i]
+            if c == 0x22 { i += 1; break }
+            if c < 0x20 { throw fail("control character in string") }
+            if c != 0x5C { out.append(c); i += 1; continue }
+            i += 1
+            guard i < n else { throw fail("unterminated escape") }
+            let e = bytes[i]
+            i += 1
+            switch e {
+            case 0x22: out.append(0x22)
+            case 0x5C: out.append(0x5C)
+            case 0x2F: out.append(0x2F)
+            case 0x62: out.append(0x08)
+            case 0x66: out.append(0x0C)
+            case 0x6E: out.append(0x0A)
+            case 0x72: out.append(0x0D)
+            case 0x74: out.append(0x09)
+            case 0x75:
+                var scalar = try hex4()
+                if (0xD800...0xDBFF).contains(scalar) {
+                    guard i + 2 <= n, bytes[i] == 0x5C, bytes[i + 1] == 0x75 else { throw fail("lone surrogate in \\u escape") }
+                    i += 2
+                    let low = try hex4()
+                    guard (0xDC00...0xDFFF).contains(low) else { throw fail("bad surrogate pair") }
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                } else if (0xDC00...0xDFFF).contains(scalar) {
+                    throw fail("lone surrogate in \\u escape")
                 }
-                v = v << 4 | d
-                i += 1
+                guard let u = Unicode.Scalar(scalar) else { throw fail("bad \\u escape") }
+                out.append(contentsOf: Array(String(Character(u)).utf8))
+            default:
+                throw fail("bad escape '\\\(Character(Unicode.Scalar(e)))'")
             }
-            return v
         }
-        /// A string without escapes, as the bytes between its quotes (nil: it has escapes; i is unchanged).
-        func plainString() throws -> UnsafeRawBufferPointer? {
-            try expect(0x22, "'\"'")
-            let start = i
-            while i < n, bytes[i] != 0x22, bytes[i] != 0x5C, bytes[i] >= 0x20 { i += 1 }
-            if i < n, bytes[i] == 0x22 {
-                i += 1
-                return UnsafeRawBufferPointer(rebasing: bytes[start..<(i - 1)])
-            }
-            i = start - 1
-            return nil
-        }
-        func string() throws -> String {
-            if let plain = try plainString() {
-                return try utf8String(plain) ?? { throw fail("string is not valid UTF-8") }()
-            }
-            try expect(0x22, "'\"'")
-            var out: [UInt8] = []
-            let start = i
-            while i < n, bytes[i] != 0x22, bytes[i] != 0x5C, bytes[i] >= 0x20 { i += 1 }
-            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<i]))
-            while true {
-                guard i < n else { throw fail("unterminated string") }
-                let c = bytes[i]
-                if c == 0x22 { i += 1; break }
-                if c < 0x20 { throw fail("control character in string") }
-                if c != 0x5C { out.append(c); i += 1; continue }
-                i += 1
-                guard i < n else { throw fail("unterminated escape") }
-                let e = bytes[i]
-                i += 1
-                switch e {
-                case 0x22: out.append(0x22)
-                case 0x5C: out.append(0x5C)
-                case 0x2F: out.append(0x2F)
-                case 0x62: out.append(0x08)
-                case 0x66: out.append(0x0C)
-                case 0x6E: out.append(0x0A)
-                case 0x72: out.append(0x0D)
-                case 0x74: out.append(0x09)
-                case 0x75:
-                    var scalar = try hex4()
-                    if (0xD800...0xDBFF).contains(scalar) {
-                        guard i + 2 <= n, bytes[i] == 0x5C, bytes[i + 1] == 0x75 else { throw fail("lone surrogate in \\u escape") }
-                        i += 2
-                        let low = try hex4()
-                        guard (0xDC00...0xDFFF).contains(low) else { throw fail("bad surrogate pair") }
-                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                    } else if (0xDC00...0xDFFF).contains(scalar) {
-                        throw fail("lone surrogate in \\u escape")
-                    }
-                    guard let u = Unicode.Scalar(scalar) else { throw fail("bad \\u escape") }
-                    out.append(contentsOf: Array(String(Character(u)).utf8))
-                default:
-                    throw fail("bad escape '\\\(Character(Unicode.Scalar(e)))'")
-                }
-            }
-            return try utf8String(out) ?? { throw fail("string is not valid UTF-8") }()
-        }
+        return try utf8String(out) ?? { throw fail("string is not valid UTF-8") }()
+    }
+
+    mutating func object() throws -> ImportLine {
         var line = ImportLine()
         var seen: UInt32 = 0
         try expect(0x7B, "'{'")
@@ -187,7 +208,7 @@ enum NDJSONLine {
         } else {
             while true {
                 let keyStart = i
-                var field: Int?
+                let field: Int?
                 if let plain = try plainString() {
                     field = ImportLine.fieldIndex(plain)
                 } else {
@@ -204,10 +225,10 @@ enum NDJSONLine {
                 let value: String
                 if bytes[i] == 0x22 {
                     value = try string()
-                } else if key == "scale" || key == "position", bytes[i] >= 0x30, bytes[i] <= 0x39 {
+                } else if field == ImportLine.scaleField || field == ImportLine.positionField, bytes[i] >= 0x30, bytes[i] <= 0x39 {
                     let start = i
                     while i < n, bytes[i] >= 0x30, bytes[i] <= 0x39 { i += 1 }
-                    guard i - start <= (key == "scale" ? 2 : 19) else { throw fail("\(key) is too large") }
+                    guard i - start <= (field == ImportLine.scaleField ? 2 : 19) else { throw fail("\(key) is too large") }
                     value = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)
                 } else {
                     throw fail("field '\(key)' must be a string\(key == "amount" ? " like \"12.34\" (numbers are not exact)" : "")")

@@ -241,11 +241,12 @@ final class Views {
 
     // MARK: After an import
 
-    /// Brings the views to the head after an import appended `first...head`: the accounts it
-    /// changed are written from its own fold (`accounts`, final states), and the idempotency keys
-    /// and reversals of the new events are read back from the log — into the table one by one
-    /// when they are few, in one rebuild of it when they are many.
-    func applyImport(accounts changed: [Account], log: Log, from first: UInt64) throws {
+    /// Brings the views to `head` after an import: the accounts it changed are written from its
+    /// own fold (`accounts`, final states), and its `keyCount` idempotency and reversal keys
+    /// (8-byte hashes, as `forEachKey` yields them with their positions) are added to the ids
+    /// view — one by one when they are few, in one rebuild of the table when they are many.
+    func applyImport(accounts changed: [Account], keyCount: Int, forEachKey: ((UInt64, UInt64) throws -> Void) throws -> Void,
+                     through head: UInt64) throws {
         precondition(writable)
         try Self.translating {
             for account in changed {
@@ -256,29 +257,19 @@ final class Views {
                     try accounts.insert(key: key, appliedPosition: account.lastPosition, value: StateCodec.encode(account))
                 }
             }
-        }
-        let appended = Int(log.head.position - first + 1)
-        func forEachKey(_ body: (UnsafeRawBufferPointer, UInt64) throws -> Void) throws {
-            try LedgerError.translating {
-                try log.forEach(from: first) { record in
-                    let e: RawEvent
-                    do { e = try EventCodec.scan(type: record.type, version: record.schemaVersion, payload: record.payload) } catch {
-                        throw LedgerError.integrity("event at position \(record.position) does not decode: \(error)")
+            if keyCount > max(1024, ids.count / 8) {
+                try ids.insertMany(expected: keyCount) { add in
+                    try withoutActuallyEscaping(add) { add in
+                        try forEachKey { hash, position in try withUnsafeBytes(of: hash.littleEndian) { try add($0, position) } }
                     }
-                    if let id = e.id { try withUnsafeBytes(of: Self.idHash(id).littleEndian) { try body($0, record.position) } }
-                    if let reverses = e.reverses { try Self.idKey(Self.reversalKey(reverses)).withUnsafeBytes { try body($0, record.position) } }
-                    return true
+                }
+            } else {
+                try forEachKey { hash, position in
+                    try ids.insert(key: withUnsafeBytes(of: hash.littleEndian) { Array($0) }, appliedPosition: position, value: [])
                 }
             }
         }
-        try Self.translating {
-            if appended > max(1024, ids.count / 8) {
-                try ids.insertMany(expected: appended * 2) { add in try forEachKey(add) }
-            } else {
-                try forEachKey { key, position in try ids.insert(key: Array(key), appliedPosition: position, value: []) }
-            }
-        }
-        try checkpoint(through: log.head.position)
+        try checkpoint(through: head)
     }
 
     /// The ids view also indexes reversals, under a key no user id can be (ids have no control characters).

@@ -1,0 +1,186 @@
+// The reading half of `ledger import`, on a second thread: lines are read, parsed
+// (NDJSON or CSV) and turned into requests there, while the import thread validates
+// and applies the ones before them. Handed over in chunks through a bounded queue, so
+// at most a few chunks of parsed lines exist at any time.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// One non-blank line of the input: its number and the request it asks for, or why it is bad.
+struct ParsedLine {
+    let number: Int
+    let request: Result<ImportRequest, LedgerError>
+}
+
+final class ImportParser: @unchecked Sendable {
+    static let chunkLines = 4096
+    static let chunksMax = 4
+
+    private let lines: LineReader
+    private let format: ImportFormat
+    private let config: StoreConfig
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    // Guarded by mutex.
+    private var queue: [[ParsedLine]] = []
+    private var finished = false
+    private var cancelled = false
+    /// An error that ends the whole import (the input cannot be read, a bad CSV header).
+    private var fatal: LedgerError?
+    private var thread: pthread_t?
+
+    init(lines: LineReader, format: ImportFormat, config: StoreConfig) {
+        self.lines = lines
+        self.format = format
+        self.config = config
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(changed, nil)
+    }
+
+    deinit {
+        stop()
+        pthread_mutex_destroy(mutex)
+        pthread_cond_destroy(changed)
+        mutex.deallocate()
+        changed.deallocate()
+    }
+
+    /// Starts the parsing thread.
+    func start() {
+        let context = Unmanaged.passRetained(self).toOpaque()
+        var t = pthread_t()
+        let rc = pthread_create(&t, nil, { context in
+            let parser = Unmanaged<ImportParser>.fromOpaque(context!).takeRetainedValue()
+            parser.run()
+            return nil
+        }, context)
+        if rc == 0 {
+            thread = t
+        } else {
+            // No second thread: parse everything here, chunk by chunk, as next() asks.
+            Unmanaged<ImportParser>.fromOpaque(context).release()
+        }
+    }
+
+    /// The next chunk of parsed lines; nil at the end of the input.
+    func next() throws -> [ParsedLine]? {
+        if thread == nil { return try parseChunk() }
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while queue.isEmpty && !finished { pthread_cond_wait(changed, mutex) }
+        if !queue.isEmpty {
+            let chunk = queue.removeFirst()
+            pthread_cond_broadcast(changed)
+            return chunk
+        }
+        if let fatal { throw fatal }
+        return nil
+    }
+
+    /// Stops the thread (the import ended early) and waits for it.
+    func stop() {
+        guard let t = thread else { return }
+        pthread_mutex_lock(mutex)
+        cancelled = true
+        pthread_cond_broadcast(changed)
+        pthread_mutex_unlock(mutex)
+        pthread_join(t, nil)
+        thread = nil
+    }
+
+    private func run() {
+        while true {
+            let chunk: [ParsedLine]?
+            do { chunk = try parseChunk() } catch let e as LedgerError {
+                finish(fatal: e)
+                return
+            } catch {
+                finish(fatal: .usage("\(error)"))
+                return
+            }
+            guard let chunk else { break }
+            pthread_mutex_lock(mutex)
+            while queue.count >= Self.chunksMax && !cancelled { pthread_cond_wait(changed, mutex) }
+            let stop = cancelled
+            if !stop { queue.append(chunk) }
+            pthread_cond_broadcast(changed)
+            pthread_mutex_unlock(mutex)
+            if stop { return }
+        }
+        finish(fatal: nil)
+    }
+
+    private func finish(fatal: LedgerError?) {
+        pthread_mutex_lock(mutex)
+        self.fatal = fatal
+        finished = true
+        pthread_cond_broadcast(changed)
+        pthread_mutex_unlock(mutex)
+    }
+
+    // MARK: Parsing (on the parser thread only)
+
+    private var header: [String]?
+    /// An error met after some lines of a chunk: thrown once those lines are handed over.
+    private var pending: Error?
+
+    private func parseChunk() throws -> [ParsedLine]? {
+        if let pending {
+            self.pending = nil
+            throw pending
+        }
+        var chunk: [ParsedLine] = []
+        chunk.reserveCapacity(Self.chunkLines)
+        do {
+            while chunk.count < Self.chunkLines, let bytes = try lines.next() {
+                let number = lines.lineNumber
+                if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+                if format == .csv && header == nil {
+                    header = try csvHeader(bytes, line: number)
+                    continue
+                }
+                do {
+                    chunk.append(ParsedLine(number: number, request: .success(try ImportRequest(try parse(bytes), config: config))))
+                } catch let e as LedgerError {
+                    chunk.append(ParsedLine(number: number, request: .failure(e)))
+                }
+            }
+        } catch {
+            guard !chunk.isEmpty else { throw error }
+            pending = error
+        }
+        return chunk.isEmpty ? nil : chunk
+    }
+
+    private func csvHeader(_ bytes: UnsafeRawBufferPointer, line: Int) throws -> [String] {
+        do {
+            let names = try CSVLine.fields(bytes).map { $0.trimmingSpaces() }
+            for n in names where !ImportLine.fields.contains(n) {
+                throw LedgerError.usage("line \(line): unknown CSV column '\(n)' (known: \(ImportLine.fields.joined(separator: ", ")))")
+            }
+            guard Set(names).count == names.count else { throw LedgerError.usage("line \(line): duplicate CSV column") }
+            guard names.contains("op") else { throw LedgerError.usage("line \(line): the CSV header has no 'op' column") }
+            return names
+        } catch let e as ImportFormatError { throw LedgerError.usage("line \(line): \(e.message)") }
+    }
+
+    private func parse(_ bytes: UnsafeRawBufferPointer) throws -> ImportLine {
+        do {
+            switch format {
+            case .ndjson:
+                return try NDJSONLine.parse(bytes)
+            case .csv:
+                let values = try CSVLine.fields(bytes.last == 0x0D ? UnsafeRawBufferPointer(rebasing: bytes.dropLast()) : bytes)
+                guard let header, values.count == header.count else {
+                    throw LedgerError.usage("expected \(header?.count ?? 0) CSV fields, found \(values.count)")
+                }
+                var line = ImportLine()
+                for (name, value) in zip(header, values) where !value.isEmpty { _ = line.set(name, value) }
+                return line
+            }
+        } catch let e as ImportFormatError { throw LedgerError.usage(e.message) }
+    }
+}
