@@ -54,14 +54,18 @@ extension Ledger {
             }
             try run.finishValidation(lastLine: lines.lineNumber)
 
-            // Everything validated: append, one durable batch at a time.
+            // Everything validated: append, one durable batch at a time, while the ids view
+            // with this import's keys is built on the other core.
             let first = writer.head.position + 1
+            let finished = run
+            let keys = Background { try views.prepareImportKeys(keyCount: finished.newKeyCount, forEachKey: finished.forEachNewKey) }
+            defer { _ = try? keys.join() }
             try run.appendAll(committed: committed)
             var summary = run.summary
             summary.position = writer.head.position
             guard writer.head.position >= first else { return summary }
-            try views.applyImport(accounts: run.changedAccounts, keyCount: run.newKeyCount, forEachKey: run.forEachNewKey,
-                                  through: writer.head.position)
+            try views.finishImport(accounts: run.changedAccounts, prepared: try keys.join(), forEachKey: run.forEachNewKey,
+                                   through: writer.head.position)
             if Snapshots.due(first: first, last: writer.head.position, every: config.snapshotEvery) {
                 try Snapshots.write(layout, accounts: try views.allAccounts(), head: writer.head)
                 try Snapshots.prune(layout, every: config.snapshotEvery)

@@ -30,7 +30,7 @@ final class ImportParser: @unchecked Sendable {
     private var cancelled = false
     /// An error that ends the whole import (the input cannot be read, a bad CSV header).
     private var fatal: LedgerError?
-    private var thread: pthread_t?
+    private var thread: Background<Void>?
 
     init(lines: LineReader, format: ImportFormat, config: StoreConfig) {
         self.lines = lines
@@ -50,23 +50,13 @@ final class ImportParser: @unchecked Sendable {
 
     /// Starts the parsing thread.
     func start() {
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var t = pthread_t()
-        let rc = pthread_create(&t, nil, { context in
-            let parser = Unmanaged<ImportParser>.fromOpaque(context!).takeRetainedValue()
-            parser.run()
-            return nil
-        }, context)
-        if rc == 0 {
-            thread = t
-        } else {
-            // No second thread: parse everything here, chunk by chunk, as next() asks.
-            Unmanaged<ImportParser>.fromOpaque(context).release()
-        }
+        let background = Background { [self] in run() }
+        if background.started { thread = background }
     }
 
     /// The next chunk of parsed lines; nil at the end of the input.
     func next() throws -> [ParsedLine]? {
+        // Without a second thread, parse here, a chunk at a time.
         if thread == nil { return try parseChunk() }
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
@@ -87,7 +77,7 @@ final class ImportParser: @unchecked Sendable {
         cancelled = true
         pthread_cond_broadcast(changed)
         pthread_mutex_unlock(mutex)
-        pthread_join(t, nil)
+        try? t.join()
         thread = nil
     }
 

@@ -241,12 +241,25 @@ final class Views {
 
     // MARK: After an import
 
+    /// The ids view with an import's `keyCount` keys added (8-byte hashes, as `forEachKey` yields
+    /// them with their positions), rebuilt in memory — or nil when they are few enough to insert
+    /// one by one. Writes nothing: it may run on another thread while the log is appended.
+    func prepareImportKeys(keyCount: Int, forEachKey: ((UInt64, UInt64) throws -> Void) throws -> Void) throws -> PreparedSlotTable? {
+        guard keyCount > max(1024, ids.count / 8) else { return nil }
+        return try Self.translating {
+            try ids.prepareInsertMany(expected: keyCount) { add in
+                try withoutActuallyEscaping(add) { add in
+                    try forEachKey { hash, position in try withUnsafeBytes(of: hash.littleEndian) { try add($0, position) } }
+                }
+            }
+        }
+    }
+
     /// Brings the views to `head` after an import: the accounts it changed are written from its
-    /// own fold (`accounts`, final states), and its `keyCount` idempotency and reversal keys
-    /// (8-byte hashes, as `forEachKey` yields them with their positions) are added to the ids
-    /// view — one by one when they are few, in one rebuild of the table when they are many.
-    func applyImport(accounts changed: [Account], keyCount: Int, forEachKey: ((UInt64, UInt64) throws -> Void) throws -> Void,
-                     through head: UInt64) throws {
+    /// own fold (`accounts`, final states), and its keys are added to the ids view — the table
+    /// `prepared` by prepareImportKeys, or else one insert per key.
+    func finishImport(accounts changed: [Account], prepared: PreparedSlotTable?,
+                      forEachKey: ((UInt64, UInt64) throws -> Void) throws -> Void, through head: UInt64) throws {
         precondition(writable)
         try Self.translating {
             for account in changed {
@@ -257,12 +270,8 @@ final class Views {
                     try accounts.insert(key: key, appliedPosition: account.lastPosition, value: StateCodec.encode(account))
                 }
             }
-            if keyCount > max(1024, ids.count / 8) {
-                try ids.insertMany(expected: keyCount) { add in
-                    try withoutActuallyEscaping(add) { add in
-                        try forEachKey { hash, position in try withUnsafeBytes(of: hash.littleEndian) { try add($0, position) } }
-                    }
-                }
+            if let prepared {
+                try ids.install(prepared)
             } else {
                 try forEachKey { hash, position in
                     try ids.insert(key: withUnsafeBytes(of: hash.littleEndian) { Array($0) }, appliedPosition: position, value: [])

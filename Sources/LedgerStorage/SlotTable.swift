@@ -148,26 +148,34 @@ public final class SlotTable {
     }
 
     /// Adds many entries with fixed-size keys and no value in one pass: the table is rebuilt in
-    /// memory with room for them and replaces the file atomically (cheaper than one insert per
-    /// key when they are many). `produce` calls `add(key, position)` for each entry.
-    public func insertMany(expected: Int, _ produce: ((UnsafeRawBufferPointer, UInt64) throws -> Void) throws -> Void) throws {
+    /// memory with room for them (prepareInsertMany: reads the file, writes nothing, so it may run
+    /// on another thread while the caller does other work) and replaces the file atomically
+    /// (install). Cheaper than one insert per key when they are many. `produce` calls
+    /// `add(key, position)` for each entry, `expected` of them at most.
+    public func prepareInsertMany(expected: Int, _ produce: ((UnsafeRawBufferPointer, UInt64) throws -> Void) throws -> Void) throws -> PreparedSlotTable {
         precondition(valueBytes == 0)
         let image = SlotImage(slotBytes: slotBytes, capacity: Self.capacityFor(count: count + expected))
-        try forEachSlotBytes { try image.insert($1) }
-        var added = 0
+        var total = 0
+        try forEachSlotBytes { try image.insert($1); total += 1 }
         let slot = UnsafeMutableRawPointer.allocate(byteCount: slotBytes, alignment: 8)
         defer { slot.deallocate() }
         let noValue = UnsafeRawBufferPointer(start: nil, count: 0)
         try produce { key, position in
             precondition(!key.isEmpty && key.count <= keyBytesMax)
-            if (count + added + 1) * 100 > image.capacity * Self.loadPercentMax {
+            if (total + 1) * 100 > image.capacity * Self.loadPercentMax {
                 throw SlotTableError.damaged(path: path, reason: "more entries than announced (\(expected))")
             }
             Self.encodeSlot(key: key, appliedPosition: position, value: noValue, keyBytesMax: keyBytesMax, into: slot)
             try image.insert(slot)
-            added += 1
+            total += 1
         }
-        let table = try Self.install(image, count: count + added, path: path, keyBytesMax: keyBytesMax, valueBytes: valueBytes, checkpoint: checkpoint)
+        return PreparedSlotTable(image: image, count: total)
+    }
+
+    /// Replaces this table's file with `prepared` (built from it by prepareInsertMany).
+    public func install(_ prepared: PreparedSlotTable) throws {
+        let table = try Self.install(prepared.image, count: prepared.count, path: path, keyBytesMax: keyBytesMax,
+                                     valueBytes: valueBytes, checkpoint: checkpoint)
         swap(&fd, &table.fd)
         capacity = table.capacity
         count = table.count
@@ -404,6 +412,16 @@ public final class SlotTable {
         swap(&fd, &table.fd)
         capacity = table.capacity
         count = n
+    }
+}
+
+/// A table built in memory by prepareInsertMany, waiting to be installed.
+public final class PreparedSlotTable: @unchecked Sendable {
+    let image: SlotImage
+    let count: Int
+    init(image: SlotImage, count: Int) {
+        self.image = image
+        self.count = count
     }
 }
 
