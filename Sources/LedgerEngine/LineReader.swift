@@ -24,6 +24,7 @@ final class LineReader {
     func next() throws -> UnsafeRawBufferPointer? {
         while true {
             if start < end, let nl = memchrIndex(from: start) {
+                guard nl - start <= Self.lineBytesMax else { throw tooLong() }
                 let line = UnsafeRawBufferPointer(rebasing: buffer[start..<nl])
                 start = nl + 1
                 lineNumber += 1
@@ -31,14 +32,13 @@ final class LineReader {
             }
             if atEOF {
                 guard start < end else { return nil }
+                guard end - start <= Self.lineBytesMax else { throw tooLong() }
                 let line = UnsafeRawBufferPointer(rebasing: buffer[start..<end])
                 start = end
                 lineNumber += 1
                 return line
             }
-            guard end - start <= Self.lineBytesMax else {
-                throw LedgerError.usage("line \(lineNumber + 1): longer than \(Self.lineBytesMax) bytes")
-            }
+            guard end - start <= Self.lineBytesMax else { throw tooLong() }
             // Move the partial line to the front and read the next chunk after it.
             if start > 0 {
                 if end > start { buffer.baseAddress!.copyMemory(from: buffer.baseAddress! + start, byteCount: end - start) }
@@ -48,6 +48,10 @@ final class LineReader {
             let n = try read(UnsafeMutableRawBufferPointer(rebasing: buffer[end..<min(buffer.count, end + Self.chunkBytes)]))
             if n == 0 { atEOF = true } else { end += n }
         }
+    }
+
+    private func tooLong() -> LedgerError {
+        .usage("line \(lineNumber + 1): longer than \(Self.lineBytesMax) bytes")
     }
 
     private func memchrIndex(from: Int) -> Int? {

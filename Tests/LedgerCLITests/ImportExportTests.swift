@@ -31,6 +31,44 @@ import Testing
         #expect(try s.eventCount() == 0)
     }
 
+    @Test func anIDRepeatedWithinOneImportIsADuplicateOrAConflict() throws {
+        let s = CLIStore()
+        var input = lines(12_000)
+        // The same line again, two batches later: its first copy is already spooled, not written.
+        input.append(input[20])
+        let r = try s.run("--json", "import", "-", stdin: input.joined(separator: "\n"))
+        #expect(r.status == 0, "\(r.stderr)")
+        let summary = try #require(try CLIStore.lines(r.stdout).last)
+        #expect(summary["duplicates"] as? Int == 1 && summary["imported"] as? Int == 12_000)
+        // Same id, different amount: id_conflict naming the line; nothing appended.
+        let t = CLIStore()
+        var conflicting = lines(12_000)
+        conflicting.append(conflicting[20].replacingOccurrences(of: "\"amount\":\"1.20\"", with: "\"amount\":\"9.99\""))
+        #expect(conflicting.last != conflicting[20])
+        let c = try t.run("--json", "import", "-", stdin: conflicting.joined(separator: "\n"))
+        #expect(c.status == 1)
+        let error = try CLIStore.object(c.stderr)["error"] as? [String: Any]
+        #expect(error?["code"] as? String == "id_conflict")
+        #expect((error?["message"] as? String)?.hasPrefix("line 12001:") == true)
+        #expect(try t.eventCount() == 0)
+    }
+
+    @Test func aBadLineInALaterChunkOrAnOverlongLineAppendsNothing() throws {
+        let s = CLIStore()
+        var input = lines(9_000)
+        input[8_500] = "{\"op\":\"deposit\",\"account\":\"a1\",\"amount\":12}"
+        let r = try s.run("import", "-", stdin: input.joined(separator: "\n"))
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("line 8501:") && r.stderr.contains("must be a string"), "\(r.stderr)")
+        #expect(try s.eventCount() == 0)
+        var long = lines(100)
+        long[50] = "{\"op\":\"open\",\"account\":\"x\",\"memo\":\"" + String(repeating: "m", count: 1 << 20) + "\"}"
+        let l = try s.run("import", "-", stdin: long.joined(separator: "\n"))
+        #expect(l.status == 2)
+        #expect(l.stderr.contains("line 51: longer than"), "\(l.stderr.prefix(300))")
+        #expect(try s.eventCount() == 0)
+    }
+
     @Test func bigImportCommitsInAcknowledgedBatches() throws {
         let s = CLIStore()
         let r = try s.run("--json", "import", "-", stdin: lines(25_000).joined(separator: "\n"))
