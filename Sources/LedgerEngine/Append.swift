@@ -79,7 +79,7 @@ extension Ledger {
             let position = try writer.append(batch).lowerBound
             let recorded = RecordedEvent(position: position, timestamp: Timestamp(micros: micros), event: event)
             // The event is durable; the views follow (a crash here is repaired by the next catch-up).
-            try views.apply(recorded)
+            try Views.translating { try views.apply(recorded) }
             if position - views.checkpoint >= Views.checkpointEvery { try views.checkpoint(through: position) }
             if Snapshots.due(first: position, last: position, every: config.snapshotEvery) {
                 try Snapshots.write(layout, accounts: views.allAccounts(), head: writer.head)

@@ -64,6 +64,7 @@ extension Ledger {
             var summary = run.summary
             summary.position = writer.head.position
             guard writer.head.position >= first else { return summary }
+            try views.extendHistory(log: writer.log, from: first)
             try views.finishImport(accounts: run.changedAccounts, prepared: try keys.join(), forEachKey: run.forEachNewKey,
                                    through: writer.head.position)
             if Snapshots.due(first: first, last: writer.head.position, every: config.snapshotEvery) {

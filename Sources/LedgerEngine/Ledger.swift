@@ -96,7 +96,7 @@ public final class Ledger {
             SnapshotInfo(position: p, timestampMicros: try? log.timestamp(ofPosition: p),
                          bytes: SnapshotFile.size(directory: layout.snapshotDirectory, position: p))
         }
-        let views = [("accounts", Views.accountsPath(layout)), ("ids", Views.idsPath(layout))].map { name, path in
+        let views = [("accounts", Views.accountsPath(layout)), ("ids", Views.idsPath(layout)), ("history", Views.historyPath(layout))].map { name, path in
             ViewInfo(name: name, checkpoint: Views.checkpoint(ofTableAt: path), bytes: FileSystem.fileSize(path) ?? 0)
         }
         return Info(store: layout.root, records: log.head.position, head: log.head.text,

@@ -5,6 +5,10 @@
 //   snapshots/ ─────► newest readable snapshot S ≤ P   (damaged → note, try older; none → empty state at 0)
 //                    │
 //   log ────────────► fold events S+1 … P (seek by index, CRC-checked)  ─► balances at P
+//
+// Named accounts are answered from the history view when it can: each account's chain
+// of states is walked back from its last event to the last one at or before P (O(log n)
+// record reads, no snapshot, no replay); the path above is the fallback.
 
 import LedgerDomain
 import LedgerStorage
@@ -22,6 +26,10 @@ extension Ledger {
     public func balances(_ ids: [AccountID], atPosition requested: UInt64) throws -> (BalanceAnswer, Int64?) {
         let log = try openLog()
         let position = min(requested, log.head.position)
+        if !ids.isEmpty, let answer = try historyAnswer(ids, atPosition: position, log: log) {
+            let time = position == 0 ? nil : try LedgerError.translating { try log.timestamp(ofPosition: position) }
+            return (answer, time)
+        }
         var snapshotNotes: [String] = []
         let snapshot = try Snapshots.newest(layout, atOrBefore: position, notes: &snapshotNotes)
         addNotes(snapshotNotes)
@@ -78,6 +86,40 @@ extension Ledger {
         }
         let time = position == 0 ? nil : try LedgerError.translating { try log.timestamp(ofPosition: position) }
         return (BalanceAnswer(position: position, accounts: accounts, startPosition: snapshot?.position, replayed: replayed), time)
+    }
+
+    /// The named accounts at `position` from the history view, or nil when it cannot answer
+    /// (no views yet, a store from before the view, a record missing or damaged).
+    private func historyAnswer(_ ids: [AccountID], atPosition position: UInt64, log: Log) throws -> BalanceAnswer? {
+        guard let views = try Views.openForReading(layout, log: log), let history = views.history else { return nil }
+        var accounts: [Account] = []
+        do {
+            for id in ids {
+                guard let now = try views.account(id) else { throw unknown(id) }
+                if now.lastPosition <= position {
+                    accounts.append(now)
+                    continue
+                }
+                var then = Account(id: id, currency: now.currency, scale: now.scale, overdraft: now.overdraft)
+                switch try history.lookup(id.name, head: now.lastPosition, atOrBefore: position) {
+                case .unavailable:
+                    return nil
+                case .notYetOpened:
+                    then.version = 0
+                case .node(let node):
+                    then.balance = node.balance
+                    then.version = UInt64(node.version)
+                    then.status = node.closed ? .closed : .open
+                    then.lastPosition = node.position
+                    then.openedPosition = now.openedPosition
+                }
+                accounts.append(then)
+            }
+        } catch let error as SlotTableError {
+            addNotes(["history view: \(error); answered from snapshots and the log"])
+            return nil
+        }
+        return BalanceAnswer(position: position, accounts: accounts, startPosition: nil, replayed: 0)
     }
 
     public struct SnapshotResult: Sendable {

@@ -1,6 +1,7 @@
 // The part of `ledger verify` above the log: every snapshot must equal a fold of the log up
 // to its position (and record the chain value there), and the views must equal the fold
-// at the head. One pass over the log; problems are returned as lines, never thrown.
+// at the head, and every history record must hold the fold's state of its accounts after
+// its event. One pass over the log; problems are returned as lines, never thrown.
 
 import LedgerDomain
 import LedgerStorage
@@ -35,10 +36,32 @@ extension Ledger {
             }
         }
         checkSnapshots(upTo: 0)
+        let history = (try? PositionTable.open(path: Views.historyPath(layout), recordBytes: HistoryView.recordBytes, writable: false))
+            .flatMap { $0 }.map(HistoryView.init)
+        var historyProblems = 0
         try LedgerError.translating {
             try log.forEach(from: 1) { record in
-                state.apply(try EventCodec.scan(type: record.type, version: record.schemaVersion, payload: record.payload), at: record.position)
+                let e = try EventCodec.scan(type: record.type, version: record.schemaVersion, payload: record.payload)
+                state.apply(e, at: record.position)
                 checkSnapshots(upTo: record.position)
+                if let history, historyProblems < 10 {
+                    for change in HistoryView.changes(e) {
+                        let node: HistoryView.Node?
+                        do { node = try history.node(at: record.position, name: change.name) } catch {
+                            historyProblems += 1
+                            problems.append("views/history.tbl: \(error) (run `ledger replay`)")
+                            continue
+                        }
+                        // After the checkpoint a record may not be written yet (the next writer adds it).
+                        if node == nil && record.position > history.table.checkpoint { continue }
+                        let account = state.account(named: change.name)
+                        if node?.balance != account?.balance || node.map({ UInt64($0.version) }) != account?.version
+                            || node?.closed != (account?.status == .closed) {
+                            historyProblems += 1
+                            problems.append("views/history.tbl: the record at position \(record.position) disagrees with a fold of the log for '\(change.name)' (run `ledger replay`)")
+                        }
+                    }
+                }
                 return true
             }
         }

@@ -12,6 +12,8 @@ final class Views {
 
     let accounts: SlotTable
     let ids: SlotTable
+    /// Per-account history; nil for a reader of a store written before it existed.
+    let history: HistoryView?
     let writable: Bool
     /// Reader side: events after the checkpoint, folded in memory over the slots.
     private var tailAccounts: [AccountID: Account] = [:]
@@ -21,17 +23,22 @@ final class Views {
 
     static func accountsPath(_ layout: StoreLayout) -> String { layout.viewDirectory + "/accounts.tbl" }
     static func idsPath(_ layout: StoreLayout) -> String { layout.viewDirectory + "/ids.tbl" }
+    static func historyPath(_ layout: StoreLayout) -> String { layout.viewDirectory + "/history.tbl" }
 
-    private init(accounts: SlotTable, ids: SlotTable, writable: Bool) {
+    private init(accounts: SlotTable, ids: SlotTable, history: HistoryView?, writable: Bool) {
         self.accounts = accounts
         self.ids = ids
+        self.history = history
         self.writable = writable
     }
 
-    var checkpoint: UInt64 { min(accounts.checkpoint, ids.checkpoint) }
+    var checkpoint: UInt64 { min(accounts.checkpoint, ids.checkpoint, history?.table.checkpoint ?? .max) }
 
     /// The checkpoint recorded in a view file, or nil if it is missing or unreadable.
     static func checkpoint(ofTableAt path: String) -> UInt64? {
+        if path.hasSuffix("history.tbl") {
+            return (try? PositionTable.open(path: path, recordBytes: HistoryView.recordBytes, writable: false))??.checkpoint
+        }
         let shape = path.hasSuffix("ids.tbl") ? (8, 0) : (StateCodec.keyBytesMax, StateCodec.accountBytes)
         return (try? SlotTable.open(path: path, keyBytesMax: shape.0, valueBytes: shape.1, writable: false))??.checkpoint
     }
@@ -44,8 +51,11 @@ final class Views {
         do {
             if let a = try SlotTable.open(path: accountsPath(layout), keyBytesMax: StateCodec.keyBytesMax, valueBytes: StateCodec.accountBytes, writable: true),
                let i = try SlotTable.open(path: idsPath(layout), keyBytesMax: 8, valueBytes: 0, writable: true),
-               a.checkpoint <= log.head.position, i.checkpoint <= log.head.position {
-                views = Views(accounts: a, ids: i, writable: true)
+               let h = try PositionTable.open(path: historyPath(layout), recordBytes: HistoryView.recordBytes, writable: true),
+               a.checkpoint <= log.head.position, i.checkpoint <= log.head.position, h.checkpoint <= log.head.position {
+                // Records after the head belong to events that were never committed (a failed import).
+                try translating { try h.truncate(after: log.head.position) }
+                views = Views(accounts: a, ids: i, history: HistoryView(table: h), writable: true)
             } else {
                 if FileSystem.exists(accountsPath(layout)) || FileSystem.exists(idsPath(layout)) {
                     notes.append("views were missing or ahead of the log; rebuilt from the log")
@@ -69,7 +79,8 @@ final class Views {
             guard let a = try SlotTable.open(path: accountsPath(layout), keyBytesMax: StateCodec.keyBytesMax, valueBytes: StateCodec.accountBytes, writable: false),
                   let i = try SlotTable.open(path: idsPath(layout), keyBytesMax: 8, valueBytes: 0, writable: false),
                   a.checkpoint <= log.head.position, i.checkpoint <= log.head.position else { return nil }
-            let views = Views(accounts: a, ids: i, writable: false)
+            let h = try? PositionTable.open(path: historyPath(layout), recordBytes: HistoryView.recordBytes, writable: false)
+            let views = Views(accounts: a, ids: i, history: h.map(HistoryView.init), writable: false)
             try views.catchUp(log)
             return views
         } catch let error as SlotTableError {
@@ -90,6 +101,9 @@ final class Views {
     static func rebuild(_ layout: StoreLayout, log: Log, visit: ((UInt64, Int64, CompactState) throws -> Void)? = nil) throws -> Views {
         var state = CompactState()
         var idEntries: [SlotTable.Entry] = []
+        let historyTable = try translating { try PositionTable.create(path: historyPath(layout), recordBytes: HistoryView.recordBytes) }
+        let history = HistoryView(table: historyTable)
+        let builder = HistoryView.Builder(history) { _ in nil }
         try LedgerError.translating {
             try log.forEach(from: 1) { record in
                 let e: RawEvent
@@ -97,6 +111,7 @@ final class Views {
                     throw LedgerError.integrity("event at position \(record.position) does not decode: \(error)")
                 }
                 state.apply(e, at: record.position)
+                try translating { try builder.add(HistoryView.changes(e), at: record.position) }
                 if let id = e.id {
                     idEntries.append(SlotTable.Entry(key: idKey(id), appliedPosition: record.position, value: []))
                 }
@@ -114,7 +129,8 @@ final class Views {
             let a = try SlotTable.create(path: accountsPath(layout), keyBytesMax: StateCodec.keyBytesMax, valueBytes: StateCodec.accountBytes,
                                          entries: accountEntries, checkpoint: log.head.position)
             let i = try SlotTable.create(path: idsPath(layout), keyBytesMax: 8, valueBytes: 0, entries: idEntries, checkpoint: log.head.position)
-            return Views(accounts: a, ids: i, writable: true)
+            try historyTable.checkpoint(through: log.head.position)
+            return Views(accounts: a, ids: i, history: history, writable: true)
         }
     }
 
@@ -135,9 +151,23 @@ final class Views {
         if writable && log.head.position - checkpoint >= Self.checkpointEvery { try checkpoint(through: log.head.position) }
     }
 
+    /// Applies one event (a no-op for what already reflects it). History inconsistent with the
+    /// account slots is thrown as SlotTableError.damaged, which makes the writer rebuild the views.
     func apply(_ recorded: RecordedEvent) throws {
         let body = recorded.event.body
         let position = recorded.position
+        // The history record goes first: a slot that reflects an event implies its record exists.
+        if writable, let history, try history.table.read(position) == nil {
+            let builder = HistoryView.Builder(history) { [accounts] name in
+                guard let slot = try accounts.find(Array(name.utf8)) else { return nil }
+                guard slot.appliedPosition < position else {
+                    throw SlotTableError.damaged(path: history.table.path, reason: "no record for position \(position), which the accounts view reflects")
+                }
+                return try StateCodec.decode(id: AccountID(trusted: name), slot.value).lastPosition
+            }
+            try builder.add(HistoryView.changes(body), at: position)
+            try history.table.flush()
+        }
         for id in body.accounts {
             let slot = try Self.translating { try accounts.find(Array(id.name.utf8)) }
             if let slot, slot.appliedPosition >= position, tailAccounts[id] == nil { continue }
@@ -187,6 +217,7 @@ final class Views {
 
     func checkpoint(through position: UInt64) throws {
         try Self.translating {
+            try history?.table.checkpoint(through: position)
             try accounts.checkpoint(through: position)
             try ids.checkpoint(through: position)
         }
@@ -253,6 +284,27 @@ final class Views {
                 }
             }
         }
+    }
+
+    /// Adds the history records of the events an import appended (`first` through the head),
+    /// before the accounts view moves past them (it gives each account's last position before).
+    func extendHistory(log: Log, from first: UInt64) throws {
+        guard let history else { return }
+        let builder = HistoryView.Builder(history) { [accounts] name in
+            guard let slot = try accounts.find(Array(name.utf8)) else { return nil }
+            return try StateCodec.decode(id: AccountID(trusted: name), slot.value).lastPosition
+        }
+        try LedgerError.translating {
+            try log.forEach(from: first) { record in
+                let e: RawEvent
+                do { e = try EventCodec.scan(type: record.type, version: record.schemaVersion, payload: record.payload) } catch {
+                    throw LedgerError.integrity("event at position \(record.position) does not decode: \(error)")
+                }
+                try Self.translating { try builder.add(HistoryView.changes(e), at: record.position) }
+                return true
+            }
+        }
+        try Self.translating { try history.table.flush() }
     }
 
     /// Brings the views to `head` after an import: the accounts it changed are written from its

@@ -53,26 +53,25 @@ public enum RecordFormat {
 }
 
 /// Little-endian loads and stores on raw memory; the only byte-order code in the package.
-@usableFromInline
-enum LE {
+public enum LE {
     @inlinable @inline(__always)
-    static func u16(_ p: UnsafeRawPointer, _ offset: Int) -> UInt16 {
+    public static func u16(_ p: UnsafeRawPointer, _ offset: Int) -> UInt16 {
         UInt16(littleEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
     }
     @inlinable @inline(__always)
-    static func u32(_ p: UnsafeRawPointer, _ offset: Int) -> UInt32 {
+    public static func u32(_ p: UnsafeRawPointer, _ offset: Int) -> UInt32 {
         UInt32(littleEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
     }
     @inlinable @inline(__always)
-    static func u64(_ p: UnsafeRawPointer, _ offset: Int) -> UInt64 {
+    public static func u64(_ p: UnsafeRawPointer, _ offset: Int) -> UInt64 {
         UInt64(littleEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
     }
     @inlinable @inline(__always)
-    static func i64(_ p: UnsafeRawPointer, _ offset: Int) -> Int64 {
+    public static func i64(_ p: UnsafeRawPointer, _ offset: Int) -> Int64 {
         Int64(littleEndian: p.loadUnaligned(fromByteOffset: offset, as: Int64.self))
     }
     @inlinable @inline(__always)
-    static func store<T: FixedWidthInteger>(_ value: T, _ p: UnsafeMutableRawPointer, _ offset: Int) {
+    public static func store<T: FixedWidthInteger>(_ value: T, _ p: UnsafeMutableRawPointer, _ offset: Int) {
         p.storeBytes(of: value.littleEndian, toByteOffset: offset, as: T.self)
     }
 }

@@ -13,7 +13,7 @@ import Testing
     }
 
     func viewBytes(_ s: CLIStore) -> [[UInt8]] {
-        ["accounts.tbl", "ids.tbl"].map { FileDamage.read(s.dir.path + "/views/" + $0) }
+        ["accounts.tbl", "ids.tbl", "history.tbl"].map { FileDamage.read(s.dir.path + "/views/" + $0) }
     }
 
     @Test func replayGivesByteIdenticalViews() throws {
@@ -52,6 +52,44 @@ import Testing
         #expect(dep.status == 0)
         #expect(dep.stderr.contains("note:"))
         #expect((try s.json("balance", "--at-position", "20")["accounts"] as? NSArray) == beforeAsOf as NSArray?)
+    }
+
+    @Test func oneAccountAsOfComesFromTheHistoryViewAndSurvivesItsDamage() throws {
+        let s = CLIStore()
+        try populate(s)
+        let head = try s.json("balance")["position"] as? Int ?? 0
+        var expected: [Int: NSArray] = [:]
+        for position in [0, 5, 13, 20, 27, 33, 41, head] {
+            // All accounts (snapshots + log) is the reference for the named answers.
+            let all = try s.json("balance", "--at-position", "\(position)")["accounts"] as? [[String: Any]] ?? []
+            let named = try s.json("balance", "acc3", "acc8", "--at-position", "\(position)")
+            let names = Set((named["accounts"] as? [[String: Any]] ?? []).compactMap { $0["account"] as? String })
+            #expect(names == ["acc3", "acc8"])
+            for a in named["accounts"] as? [[String: Any]] ?? [] {
+                let reference = all.first { $0["account"] as? String == a["account"] as? String }
+                #expect(a["balance"] as? String == (reference?["balance"] as? String ?? "0.00"), "position \(position): \(a)")
+                #expect(a["version"] as? Int == (reference?["version"] as? Int ?? 0), "position \(position): \(a)")
+            }
+            if position < head {
+                #expect(named["snapshot_position"] is NSNull && named["replayed"] as? Int == 0, "position \(position): not from the history view")
+            }
+            expected[position] = named["accounts"] as? NSArray
+        }
+        // Damaged history: answered from snapshots and the log (same answers), reported, then rebuilt by the next writer.
+        let path = s.dir.path + "/views/history.tbl"
+        for offset in stride(from: 64 + 10, to: FileDamage.size(path), by: 84 * 7) { FileDamage.flipBit(path, offset: offset) }
+        for (position, accounts) in expected where position < head {
+            let r = try s.run("--json", "balance", "acc3", "acc8", "--at-position", "\(position)")
+            #expect(r.status == 0)
+            #expect(try CLIStore.object(r.stdout)["accounts"] as? NSArray == accounts, "position \(position)")
+        }
+        #expect(try s.run("verify").status != 0)
+        try s.json("replay")
+        #expect(try s.run("verify").status == 0)
+        FileManager.default.createFile(atPath: path, contents: Data("garbage".utf8))
+        #expect(try s.run("deposit", "acc1", "1").stderr.contains("note:"))
+        #expect(try s.run("verify").status == 0)
+        #expect(try s.json("balance", "acc3", "acc8", "--at-position", "20")["accounts"] as? NSArray == expected[20])
     }
 
     @Test func damagedSnapshotsAreReportedAndSkipped() throws {

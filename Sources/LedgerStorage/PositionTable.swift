@@ -1,0 +1,141 @@
+// A file of fixed-size records addressed by log position: record p lives at
+// header + (p - 1) * recordBytes, so re-writing the record of an event gives the same
+// bytes at the same place (idempotent, and a rebuilt file equals an incremental one).
+// The storage under the per-account history view; knows bytes, not money.
+//
+// header (64 bytes): "LEDGRPTB", u32 version (1), u32 recordBytes, u64 checkpoint,
+//   36 bytes reserved, u32 crc32c(0..<60)
+// record: payload[recordBytes - 4], u32 crc32c(payload); all zero = no record
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+public final class PositionTable {
+    public static let headerBytes = 64
+    static let magic = Array("LEDGRPTB".utf8)
+
+    public let path: String
+    public let recordBytes: Int
+    public var payloadBytes: Int { recordBytes - 4 }
+    /// Every record at or before this position is durable.
+    public private(set) var checkpoint: UInt64
+    private let fd: FileDescriptor
+    /// Writes gathered for one sequential pwrite (bulk builds).
+    private var pending: [UInt8] = []
+    private var pendingFirst: UInt64 = 0
+
+    private init(path: String, fd: FileDescriptor, recordBytes: Int, checkpoint: UInt64) {
+        self.path = path
+        self.fd = fd
+        self.recordBytes = recordBytes
+        self.checkpoint = checkpoint
+    }
+
+    deinit { fd.close() }
+
+    static func header(recordBytes: Int, checkpoint: UInt64) -> [UInt8] {
+        var h = magic
+        h.appendLE(UInt32(1)); h.appendLE(UInt32(recordBytes)); h.appendLE(checkpoint)
+        h += [UInt8](repeating: 0, count: 36)
+        h.appendLE(CRC32C.checksum(h))
+        return h
+    }
+
+    /// A new, empty table (replacing any file at `path` atomically).
+    public static func create(path: String, recordBytes: Int) throws -> PositionTable {
+        try SlotTable.wrap {
+            let temp = path + ".new"
+            try FileSystem.makeDirectory(FileSystem.parentDirectory(of: path))
+            let fd = try FileDescriptor.open(temp, O_RDWR | O_CREAT | O_TRUNC)
+            defer { fd.close() }
+            try fd.writeAll(header(recordBytes: recordBytes, checkpoint: 0), at: 0)
+            try fd.syncData()
+            try FileSystem.rename(temp, path)
+        }
+        guard let table = try open(path: path, recordBytes: recordBytes, writable: true) else {
+            throw SlotTableError.damaged(path: path, reason: "vanished after create")
+        }
+        return table
+    }
+
+    /// Opens an existing table; nil if there is none.
+    public static func open(path: String, recordBytes: Int, writable: Bool) throws -> PositionTable? {
+        guard let fd = try SlotTable.wrap({ try FileDescriptor.openIfExists(path, writable ? O_RDWR : O_RDONLY) }) else { return nil }
+        do {
+            let h = try SlotTable.wrap { try fd.read(count: headerBytes, at: 0) }
+            guard h.count == headerBytes, Array(h[0..<8]) == magic else { throw SlotTableError.damaged(path: path, reason: "bad header") }
+            return try h.withUnsafeBytes { raw in
+                let p = raw.baseAddress!
+                guard LE.u32(p, 60) == CRC32C.checksum(UnsafeRawBufferPointer(start: p, count: 60)) else {
+                    throw SlotTableError.damaged(path: path, reason: "header CRC mismatch")
+                }
+                guard LE.u32(p, 8) == 1, Int(LE.u32(p, 12)) == recordBytes else {
+                    throw SlotTableError.damaged(path: path, reason: "unexpected layout")
+                }
+                return PositionTable(path: path, fd: fd, recordBytes: recordBytes, checkpoint: LE.u64(p, 16))
+            }
+        } catch {
+            fd.close()
+            throw error
+        }
+    }
+
+    private func offset(_ position: UInt64) -> Int { Self.headerBytes + Int(position - 1) * recordBytes }
+
+    /// The payload of record `position`, or nil when there is none (beyond the file, or zero).
+    /// A record failing its CRC is read again (a writer may be mid-pwrite), then called damage.
+    public func read(_ position: UInt64) throws -> [UInt8]? {
+        precondition(position >= 1)
+        guard position < UInt64(Int.max / recordBytes) else { return nil }
+        try flush()
+        for attempt in 0..<3 {
+            let bytes = try SlotTable.wrap { try fd.read(count: recordBytes, at: offset(position)) }
+            guard bytes.count == recordBytes else { return nil }
+            let verdict = bytes.withUnsafeBytes { raw -> Bool? in
+                if raw.allSatisfy({ $0 == 0 }) { return nil }
+                return LE.u32(raw.baseAddress!, payloadBytes) == CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[0..<payloadBytes]))
+            }
+            guard let sound = verdict else { return nil }
+            if sound { return Array(bytes[0..<payloadBytes]) }
+            if attempt < 2 { usleep(1000) }
+        }
+        throw SlotTableError.damaged(path: path, reason: "record \(position) fails its CRC")
+    }
+
+    /// Writes record `position` (payloadBytes long). Consecutive writes are gathered and written
+    /// together; flush() (or any read, checkpoint or truncate) writes them out.
+    public func write(_ position: UInt64, _ payload: UnsafeRawBufferPointer) throws {
+        precondition(payload.count == payloadBytes && position >= 1)
+        if !pending.isEmpty && position != pendingFirst + UInt64(pending.count / recordBytes) { try flush() }
+        if pending.isEmpty { pendingFirst = position }
+        pending.append(contentsOf: payload)
+        pending.appendLE(CRC32C.checksum(payload))
+        if pending.count >= 1 << 20 { try flush() }
+    }
+
+    public func flush() throws {
+        guard !pending.isEmpty else { return }
+        try SlotTable.wrap { try fd.writeAll(pending, at: offset(pendingFirst)) }
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    /// Drops every record after `position` (records of events the log does not hold).
+    public func truncate(after position: UInt64) throws {
+        try flush()
+        let keep = Self.headerBytes + Int(position) * recordBytes
+        if try SlotTable.wrap({ try fd.size() }) > keep { try SlotTable.wrap { try fd.truncate(to: keep) } }
+    }
+
+    /// Makes every write so far durable, then records `position` as the checkpoint.
+    public func checkpoint(through position: UInt64) throws {
+        try flush()
+        try SlotTable.wrap {
+            try fd.syncData()
+            try fd.writeAll(Self.header(recordBytes: recordBytes, checkpoint: position), at: 0)
+        }
+        checkpoint = position
+    }
+}
