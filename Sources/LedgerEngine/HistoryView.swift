@@ -99,120 +99,93 @@ final class HistoryView {
 
     // MARK: Writing
 
-    /// One account's part in an event.
-    struct Change {
-        let name: String
-        let side: Int
-        let opened: Bool
-        let closed: Bool
-        let delta: Int64
-    }
-
-    static func changes(_ body: EventBody) -> [Change] {
+    /// The side account `id` takes in an event: a transfer's (or reversal's) receiving account is
+    /// side 1, every other account side 0.
+    static func side(of id: AccountID, in body: EventBody) -> Int {
         switch body {
-        case .accountOpened(let a, _, _, _): return [Change(name: a.name, side: 0, opened: true, closed: false, delta: 0)]
-        case .accountClosed(let a): return [Change(name: a.name, side: 0, opened: false, closed: true, delta: 0)]
-        case .moneyDeposited(let a, let m): return [Change(name: a.name, side: 0, opened: false, closed: false, delta: m)]
-        case .moneyWithdrawn(let a, let m): return [Change(name: a.name, side: 0, opened: false, closed: false, delta: 0 &- m)]
-        case .moneyTransferred(let f, let t, let m):
-            return [Change(name: f.name, side: 0, opened: false, closed: false, delta: 0 &- m),
-                    Change(name: t.name, side: 1, opened: false, closed: false, delta: m)]
-        case .moneyReversed(_, let f, let t, let m):
-            var out: [Change] = []
-            if let f { out.append(Change(name: f.name, side: 0, opened: false, closed: false, delta: 0 &- m)) }
-            if let t { out.append(Change(name: t.name, side: 1, opened: false, closed: false, delta: m)) }
-            return out
+        case .moneyTransferred(_, let to, _): return id == to ? 1 : 0
+        case .moneyReversed(_, _, let to, _): return id == to ? 1 : 0
+        default: return 0
         }
     }
 
-    static func changes(_ e: RawEvent) -> [Change] {
-        func name(_ b: UnsafeRawBufferPointer) -> String { String(decoding: b, as: UTF8.self) }
-        switch e.type {
-        case .accountOpened: return [Change(name: name(e.account), side: 0, opened: true, closed: false, delta: 0)]
-        case .accountClosed: return [Change(name: name(e.account), side: 0, opened: false, closed: true, delta: 0)]
-        case .moneyDeposited: return [Change(name: name(e.account), side: 0, opened: false, closed: false, delta: e.amount)]
-        case .moneyWithdrawn: return [Change(name: name(e.account), side: 0, opened: false, closed: false, delta: 0 &- e.amount)]
-        case .moneyTransferred, .moneyReversed:
-            var out: [Change] = []
-            if !e.account.isEmpty { out.append(Change(name: name(e.account), side: 0, opened: false, closed: false, delta: 0 &- e.amount)) }
-            if let other = e.other { out.append(Change(name: name(other), side: 1, opened: false, closed: false, delta: e.amount)) }
-            return out
-        }
-    }
-
-    /// Builds nodes for events in log order. Each account's newest node and its jump spine (the
-    /// nodes reached by following jumps, O(log n) of them) stay in memory once it is touched;
-    /// an account seen first is read back from the table, starting at its last position before
-    /// (`head`, nil for an account the events open).
+    /// Builds the records of events in log order. The caller numbers the accounts (`slot`: an
+    /// index into its own state) and gives each touched account's state after the event; the
+    /// builder keeps each account's jump spine (its newest node and the nodes reached by following
+    /// jumps, O(log n) of them) in memory once touched, and reads it back from the table for an
+    /// account it has not seen (`head`: the account's last position before, and its name).
     final class Builder {
-        private let view: HistoryView
-        private let head: (String) throws -> UInt64?
-        /// Per account: the spine, root first, newest last.
-        private var spines: [String: [Node]] = [:]
-        private var payload = [UInt8](repeating: 0, count: 80)
+        let view: HistoryView
+        /// Per slot: the spine, root first, newest last (empty: not loaded yet).
+        private var spines: [[Node]] = []
+        private var record = [UInt8](repeating: 0, count: 80)
+        private var recordPosition: UInt64 = 0
 
-        init(_ view: HistoryView, head: @escaping (String) throws -> UInt64?) {
-            self.view = view
-            self.head = head
+        init(_ view: HistoryView) { self.view = view }
+
+        /// Adds account `slot`'s node (on `side`) to the record of the event at `position`.
+        func add(position: UInt64, side: Int, slot: Int, opened: Bool, balance: Int64, version: UInt64, closed: Bool,
+                 head: () throws -> (name: String, position: UInt64)) throws {
+            if recordPosition != position { try finish() }
+            recordPosition = position
+            while spines.count <= slot { spines.append([]) }
+            let pointer = position << 1 | UInt64(side)
+            var node: Node
+            if opened {
+                let (name, _) = try head()
+                node = Node(pointer: pointer, balance: balance, prev: 0, jump: pointer, version: UInt32(truncatingIfNeeded: version),
+                            jumpVersion: UInt32(truncatingIfNeeded: version), nameHash: HistoryView.nameHash(name), closed: closed)
+                spines[slot] = [node]
+            } else {
+                if spines[slot].isEmpty { spines[slot] = try load(head()) }
+                let n = spines[slot].count
+                let parent = spines[slot][n - 1]
+                node = Node(pointer: pointer, balance: balance, prev: parent.pointer, jump: parent.pointer,
+                            version: UInt32(truncatingIfNeeded: version), jumpVersion: parent.version, nameHash: parent.nameHash, closed: closed)
+                if n >= 3 {
+                    let (a, b, c) = (spines[slot][n - 1].version, spines[slot][n - 2].version, spines[slot][n - 3].version)
+                    if a &- b == b &- c {
+                        node.jump = spines[slot][n - 3].pointer
+                        node.jumpVersion = c
+                        spines[slot].removeLast(2)
+                    }
+                }
+                spines[slot].append(node)
+            }
+            record.withUnsafeMutableBytes { raw in
+                let p = raw.baseAddress! + side * HistoryView.sideBytes
+                LE.store(UInt64(bitPattern: node.balance), p, 0)
+                LE.store(node.prev, p, 8)
+                LE.store(node.jump, p, 16)
+                LE.store(node.version, p, 24)
+                LE.store(node.jumpVersion, p, 28)
+                LE.store(node.nameHash, p, 32)
+                p.storeBytes(of: UInt8(1 | (node.closed ? 2 : 0)), toByteOffset: 36, as: UInt8.self)
+            }
         }
 
-        /// The spine of an account not yet in memory, read from the table.
-        private func spine(of name: String) throws -> [Node]? {
-            guard let position = try head(name), position >= 1 else { return nil }
-            guard var node = try view.node(at: position, name: name) else {
-                throw SlotTableError.damaged(path: view.table.path, reason: "no history record for '\(name)' at position \(position)")
+        /// Writes the pending record (call once after the last event).
+        func finish() throws {
+            guard recordPosition > 0 else { return }
+            try record.withUnsafeBytes { try view.table.write(recordPosition, $0) }
+            for i in record.indices { record[i] = 0 }
+            recordPosition = 0
+        }
+
+        /// The spine of an account not in memory, read from the table: its node at `head`, then jumps to the root.
+        private func load(_ head: (name: String, position: UInt64)) throws -> [Node] {
+            guard head.position >= 1, var node = try view.node(at: head.position, name: head.name) else {
+                throw SlotTableError.damaged(path: view.table.path, reason: "no history record for '\(head.name)' at position \(head.position)")
             }
             var reversed = [node]
             while node.jump != node.pointer {
                 guard let next = try view.node(node.jump, nameHash: node.nameHash), next.version < node.version else {
-                    throw SlotTableError.damaged(path: view.table.path, reason: "broken history chain of '\(name)'")
+                    throw SlotTableError.damaged(path: view.table.path, reason: "broken history chain of '\(head.name)'")
                 }
                 reversed.append(next)
                 node = next
             }
             return reversed.reversed()
-        }
-
-        /// Writes the record of the event at `position` from its changes.
-        func add(_ changes: [Change], at position: UInt64) throws {
-            for i in payload.indices { payload[i] = 0 }
-            for c in changes {
-                let pointer = position << 1 | UInt64(c.side)
-                var node: Node
-                var spine: [Node]
-                if c.opened {
-                    node = Node(pointer: pointer, balance: 0, prev: 0, jump: pointer, version: 1, jumpVersion: 1,
-                                nameHash: HistoryView.nameHash(c.name), closed: false)
-                    spine = [node]
-                } else {
-                    guard let s = try spines.removeValue(forKey: c.name) ?? self.spine(of: c.name), let parent = s.last else {
-                        throw SlotTableError.damaged(path: view.table.path, reason: "event at position \(position) touches '\(c.name)' before its history starts")
-                    }
-                    spine = s
-                    node = Node(pointer: pointer, balance: parent.balance &+ c.delta, prev: parent.pointer, jump: parent.pointer,
-                                version: parent.version &+ 1, jumpVersion: parent.version, nameHash: parent.nameHash,
-                                closed: parent.closed || c.closed)
-                    let n = spine.count
-                    if n >= 3, spine[n - 1].version - spine[n - 2].version == spine[n - 2].version - spine[n - 3].version {
-                        node.jump = spine[n - 3].pointer
-                        node.jumpVersion = spine[n - 3].version
-                        spine.removeLast(2)
-                    }
-                    spine.append(node)
-                }
-                spines[c.name] = spine
-                payload.withUnsafeMutableBytes { raw in
-                    let p = raw.baseAddress! + c.side * HistoryView.sideBytes
-                    LE.store(UInt64(bitPattern: node.balance), p, 0)
-                    LE.store(node.prev, p, 8)
-                    LE.store(node.jump, p, 16)
-                    LE.store(node.version, p, 24)
-                    LE.store(node.jumpVersion, p, 28)
-                    LE.store(node.nameHash, p, 32)
-                    p.storeBytes(of: UInt8(1 | (node.closed ? 2 : 0)), toByteOffset: 36, as: UInt8.self)
-                }
-            }
-            try payload.withUnsafeBytes { try view.table.write(position, $0) }
         }
     }
 }

@@ -40,6 +40,10 @@ extension Ledger {
             let parser = ImportParser(lines: lines, format: format, config: config)
             parser.start()
             defer { parser.stop() }
+            // History records are written as lines are accepted (after the head, where no reader looks);
+            // if the import stops, they are cut off again.
+            let startHead = writer.head.position
+            do {
             while let chunk = try parser.next() {
                 for parsed in chunk {
                     run.summary.lines += 1
@@ -53,6 +57,10 @@ extension Ledger {
                 }
             }
             try run.finishValidation(lastLine: lines.lineNumber)
+            } catch {
+                try? views.history?.table.truncate(after: startHead)
+                throw error
+            }
 
             // Everything validated: append, one durable batch at a time, while the ids view
             // with this import's keys is built on the other core.
@@ -64,7 +72,6 @@ extension Ledger {
             var summary = run.summary
             summary.position = writer.head.position
             guard writer.head.position >= first else { return summary }
-            try views.extendHistory(log: writer.log, from: first)
             try views.finishImport(accounts: run.changedAccounts, prepared: try keys.join(), forEachKey: run.forEachNewKey,
                                    through: writer.head.position)
             if Snapshots.due(first: first, last: writer.head.position, every: config.snapshotEvery) {
@@ -99,6 +106,7 @@ private struct ImportRun {
     private var batchLastLines: [Int] = []
     private var lastMicros: Int64
     private var payload = ByteWriter()
+    private let history: HistoryView.Builder?
 
     init(writer: LogWriter, views: Views, config: StoreConfig, clock: Clock, ledger: Ledger) throws {
         self.writer = writer
@@ -110,6 +118,7 @@ private struct ImportRun {
         spool = BatchSpool(directory: writer.log.directory, memoryBytesMax: Ledger.importSpoolMemoryBytes)
         batch = writer.makeBatch()
         lastMicros = writer.head.position == 0 ? Int64.min : writer.head.timestampMicros
+        history = views.history.map { HistoryView.Builder($0) }
     }
 
     // MARK: Accounts
@@ -196,6 +205,19 @@ private struct ImportRun {
         lastMicros = micros
         if let i { states[i] = a.map { $0.applying(event.body, at: position) } ?? Account.opened(event.body, at: position) }
         if let j { states[j] = b.map { $0.applying(event.body, at: position) } ?? Account.opened(event.body, at: position) }
+        if let history {
+            func addHistory(_ slot: Int?, _ id: AccountID?, _ before: Account?) throws {
+                guard let slot, let id, let after = states[slot] else { return }
+                try history.add(position: position, side: HistoryView.side(of: id, in: event.body), slot: slot, opened: before == nil,
+                                balance: after.balance, version: after.version, closed: after.status == .closed) {
+                    (id.name, before?.lastPosition ?? 0)
+                }
+            }
+            try Views.translating {
+                try addHistory(i, first, a)
+                try addHistory(j, second, b)
+            }
+        }
         if let key = options.metadata.id {
             ids.insert(Views.idHash(key), position: position)
             idsAdded += 1
@@ -269,6 +291,10 @@ private struct ImportRun {
     }
 
     mutating func finishValidation(lastLine: Int) throws {
+        try Views.translating {
+            try history?.finish()
+            try history?.view.table.flush()
+        }
         guard !batch.isEmpty else { return }
         try LedgerError.translating { try spool.add(batch) }
         batchLastLines.append(lastLine)

@@ -152,7 +152,7 @@ extension Ledger {
         public let seconds: Double
     }
 
-    public static let viewNames = ["accounts", "ids"]
+    public static let viewNames = ["accounts", "ids", "history"]
 
     /// Rebuilds the views (and with `snapshots`, every retained snapshot) from position 1.
     public func replay(view: String?, snapshots: Bool, progress: ((UInt64, UInt64) -> Void)? = nil) throws -> ReplayResult {
@@ -172,7 +172,7 @@ extension Ledger {
                 }
             }
             var written = 0
-            // Both views are rebuilt together: they come from one fold of the log.
+            // All views are rebuilt together: they come from one fold of the log.
             _ = try Views.rebuild(layout, log: writer.log) { position, micros, state in
                 if position % 65_536 == 0 { progress?(position, head) }
                 if targets.contains(position) {

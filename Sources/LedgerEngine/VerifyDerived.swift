@@ -45,20 +45,21 @@ extension Ledger {
                 state.apply(e, at: record.position)
                 checkSnapshots(upTo: record.position)
                 if let history, historyProblems < 10 {
-                    for change in HistoryView.changes(e) {
+                    let names = [e.account.isEmpty ? nil : e.account, e.other].compactMap { $0.map { String(decoding: $0, as: UTF8.self) } }
+                    for name in names {
                         let node: HistoryView.Node?
-                        do { node = try history.node(at: record.position, name: change.name) } catch {
+                        do { node = try history.node(at: record.position, name: name) } catch {
                             historyProblems += 1
                             problems.append("views/history.tbl: \(error) (run `ledger replay`)")
                             continue
                         }
                         // After the checkpoint a record may not be written yet (the next writer adds it).
                         if node == nil && record.position > history.table.checkpoint { continue }
-                        let account = state.account(named: change.name)
+                        let account = state.account(named: name)
                         if node?.balance != account?.balance || node.map({ UInt64($0.version) }) != account?.version
                             || node?.closed != (account?.status == .closed) {
                             historyProblems += 1
-                            problems.append("views/history.tbl: the record at position \(record.position) disagrees with a fold of the log for '\(change.name)' (run `ledger replay`)")
+                            problems.append("views/history.tbl: the record at position \(record.position) disagrees with a fold of the log for '\(name)' (run `ledger replay`)")
                         }
                     }
                 }

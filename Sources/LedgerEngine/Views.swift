@@ -8,7 +8,7 @@ import LedgerStorage
 
 final class Views {
     /// Advance the durable checkpoint (one fdatasync of each view) after this many events.
-    static let checkpointEvery: UInt64 = 256
+    static let checkpointEvery: UInt64 = 64
 
     let accounts: SlotTable
     let ids: SlotTable
@@ -103,7 +103,7 @@ final class Views {
         var idEntries: [SlotTable.Entry] = []
         let historyTable = try translating { try PositionTable.create(path: historyPath(layout), recordBytes: HistoryView.recordBytes) }
         let history = HistoryView(table: historyTable)
-        let builder = HistoryView.Builder(history) { _ in nil }
+        let builder = HistoryView.Builder(history)
         try LedgerError.translating {
             try log.forEach(from: 1) { record in
                 let e: RawEvent
@@ -111,7 +111,7 @@ final class Views {
                     throw LedgerError.integrity("event at position \(record.position) does not decode: \(error)")
                 }
                 state.apply(e, at: record.position)
-                try translating { try builder.add(HistoryView.changes(e), at: record.position) }
+                try translating { try addHistory(e, at: record.position, state: state, to: builder) }
                 if let id = e.id {
                     idEntries.append(SlotTable.Entry(key: idKey(id), appliedPosition: record.position, value: []))
                 }
@@ -129,9 +129,22 @@ final class Views {
             let a = try SlotTable.create(path: accountsPath(layout), keyBytesMax: StateCodec.keyBytesMax, valueBytes: StateCodec.accountBytes,
                                          entries: accountEntries, checkpoint: log.head.position)
             let i = try SlotTable.create(path: idsPath(layout), keyBytesMax: 8, valueBytes: 0, entries: idEntries, checkpoint: log.head.position)
+            try builder.finish()
             try historyTable.checkpoint(through: log.head.position)
             return Views(accounts: a, ids: i, history: history, writable: true)
         }
+    }
+
+    /// The history nodes of event `e` (at `position`, already applied to `state`).
+    private static func addHistory(_ e: RawEvent, at position: UInt64, state: CompactState, to builder: HistoryView.Builder) throws {
+        func add(_ name: UnsafeRawBufferPointer, side: Int) throws {
+            guard let i = state.index(of: name) else { return }
+            let a = state.accounts[i]
+            try builder.add(position: position, side: side, slot: i, opened: e.type == .accountOpened, balance: a.balance,
+                            version: a.version, closed: a.status == .closed) { (a.id.name, 0) }
+        }
+        if !e.account.isEmpty { try add(e.account, side: 0) }
+        if let other = e.other { try add(other, side: 1) }
     }
 
     static func translating<T>(_ body: () throws -> T) throws -> T {
@@ -151,23 +164,23 @@ final class Views {
         if writable && log.head.position - checkpoint >= Self.checkpointEvery { try checkpoint(through: log.head.position) }
     }
 
+    /// One account's change by an event, before it is written (a nominal type: a tuple's
+    /// generic metadata would be built at run time, which a one-event command pays for).
+    private struct AccountUpdate {
+        let id: AccountID
+        let slot: SlotTable.Slot?
+        let before: Account?
+        let after: Account
+    }
+
     /// Applies one event (a no-op for what already reflects it). History inconsistent with the
     /// account slots is thrown as SlotTableError.damaged, which makes the writer rebuild the views.
     func apply(_ recorded: RecordedEvent) throws {
         let body = recorded.event.body
         let position = recorded.position
-        // The history record goes first: a slot that reflects an event implies its record exists.
-        if writable, let history, try history.table.read(position) == nil {
-            let builder = HistoryView.Builder(history) { [accounts] name in
-                guard let slot = try accounts.find(Array(name.utf8)) else { return nil }
-                guard slot.appliedPosition < position else {
-                    throw SlotTableError.damaged(path: history.table.path, reason: "no record for position \(position), which the accounts view reflects")
-                }
-                return try StateCodec.decode(id: AccountID(trusted: name), slot.value).lastPosition
-            }
-            try builder.add(HistoryView.changes(body), at: position)
-            try history.table.flush()
-        }
+        // Each account's state before and after, then the history record, then the slots: a slot
+        // that reflects an event implies that its history record exists.
+        var updates: [AccountUpdate] = []
         for id in body.accounts {
             let slot = try Self.translating { try accounts.find(Array(id.name.utf8)) }
             if let slot, slot.appliedPosition >= position, tailAccounts[id] == nil { continue }
@@ -183,16 +196,33 @@ final class Views {
             guard let next = current.map({ $0.applying(body, at: position) }) ?? Account.opened(body, at: position) else {
                 throw LedgerError.integrity("event at position \(position) touches account '\(id)' before it was opened")
             }
+            updates.append(AccountUpdate(id: id, slot: slot, before: current, after: next))
+        }
+        if writable, let history, try history.table.read(position) == nil {
+            guard updates.count == body.accounts.count else {
+                throw SlotTableError.damaged(path: history.table.path, reason: "no record for position \(position), which the accounts view reflects")
+            }
+            let builder = HistoryView.Builder(history)
+            for (k, u) in updates.enumerated() {
+                try builder.add(position: position, side: HistoryView.side(of: u.id, in: body), slot: k, opened: u.before == nil,
+                                balance: u.after.balance, version: u.after.version, closed: u.after.status == .closed) {
+                    (u.id.name, u.before?.lastPosition ?? 0)
+                }
+            }
+            try builder.finish()
+            try history.table.flush()
+        }
+        for u in updates {
             if writable {
                 try Self.translating {
-                    if let slot {
-                        try accounts.overwrite(slot.index, key: Array(id.name.utf8), appliedPosition: position, value: StateCodec.encode(next))
+                    if let slot = u.slot {
+                        try accounts.overwrite(slot.index, key: Array(u.id.name.utf8), appliedPosition: position, value: StateCodec.encode(u.after))
                     } else {
-                        try accounts.insert(key: Array(id.name.utf8), appliedPosition: position, value: StateCodec.encode(next))
+                        try accounts.insert(key: Array(u.id.name.utf8), appliedPosition: position, value: StateCodec.encode(u.after))
                     }
                 }
             } else {
-                tailAccounts[id] = next
+                tailAccounts[u.id] = u.after
             }
         }
         var keys = [recorded.event.metadata.id].compactMap { $0 }
@@ -284,27 +314,6 @@ final class Views {
                 }
             }
         }
-    }
-
-    /// Adds the history records of the events an import appended (`first` through the head),
-    /// before the accounts view moves past them (it gives each account's last position before).
-    func extendHistory(log: Log, from first: UInt64) throws {
-        guard let history else { return }
-        let builder = HistoryView.Builder(history) { [accounts] name in
-            guard let slot = try accounts.find(Array(name.utf8)) else { return nil }
-            return try StateCodec.decode(id: AccountID(trusted: name), slot.value).lastPosition
-        }
-        try LedgerError.translating {
-            try log.forEach(from: first) { record in
-                let e: RawEvent
-                do { e = try EventCodec.scan(type: record.type, version: record.schemaVersion, payload: record.payload) } catch {
-                    throw LedgerError.integrity("event at position \(record.position) does not decode: \(error)")
-                }
-                try Self.translating { try builder.add(HistoryView.changes(e), at: record.position) }
-                return true
-            }
-        }
-        try Self.translating { try history.table.flush() }
     }
 
     /// Brings the views to `head` after an import: the accounts it changed are written from its
