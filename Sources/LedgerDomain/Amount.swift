@@ -52,17 +52,30 @@ public struct DecimalText: Equatable, Sendable {
 }
 
 public enum Money {
-    /// "-12.34" style text for `units` minor units at `scale`.
+    /// "-12.34" style text for `units` minor units at `scale` (0...18).
     public static func format(_ units: Int64, scale: Int) -> String {
-        let negative = units < 0
         // Int64.min has no positive counterpart: work on the magnitude as UInt64.
-        let magnitude = units.magnitude
-        var digits = String(magnitude)
-        if scale > 0 {
-            if digits.count <= scale { digits = String(repeating: "0", count: scale - digits.count + 1) + digits }
-            digits.insert(".", at: digits.index(digits.endIndex, offsetBy: -scale))
+        var magnitude = units.magnitude
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 48) { b in
+            // Digits from the right; a point after `scale` of them; at least one digit before it.
+            var i = b.count
+            var written = 0
+            while magnitude > 0 || written <= scale {
+                if written == scale && scale > 0 {
+                    i -= 1
+                    b[i] = UInt8(ascii: ".")
+                }
+                i -= 1
+                b[i] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+                written += 1
+            }
+            if units < 0 {
+                i -= 1
+                b[i] = UInt8(ascii: "-")
+            }
+            return String(decoding: UnsafeBufferPointer(rebasing: b[i...]), as: UTF8.self)
         }
-        return negative ? "-" + digits : digits
     }
 
     public static func add(_ a: Int64, _ b: Int64) -> Int64? {

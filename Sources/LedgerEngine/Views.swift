@@ -100,7 +100,8 @@ final class Views {
     /// `visit` sees the position, timestamp and state after each event (replay: progress, snapshots).
     static func rebuild(_ layout: StoreLayout, log: Log, visit: ((UInt64, Int64, CompactState) throws -> Void)? = nil) throws -> Views {
         var state = CompactState()
-        var idEntries: [SlotTable.Entry] = []
+        // (hash, position) pairs, flat: 16 bytes per key.
+        var idEntries: [UInt64] = []
         let historyTable = try translating { try PositionTable.create(path: historyPath(layout), recordBytes: HistoryView.recordBytes) }
         let history = HistoryView(table: historyTable)
         let builder = HistoryView.Builder(history)
@@ -113,10 +114,10 @@ final class Views {
                 state.apply(e, at: record.position)
                 try translating { try addHistory(e, at: record.position, state: state, to: builder) }
                 if let id = e.id {
-                    idEntries.append(SlotTable.Entry(key: idKey(id), appliedPosition: record.position, value: []))
+                    idEntries.append(idHash(id)); idEntries.append(record.position)
                 }
                 if let reverses = e.reverses {
-                    idEntries.append(SlotTable.Entry(key: idKey(reversalKey(reverses)), appliedPosition: record.position, value: []))
+                    idEntries.append(idHash(reversalKey(reverses))); idEntries.append(record.position)
                 }
                 try visit?(record.position, record.timestampMicros, state)
                 return true
@@ -128,7 +129,16 @@ final class Views {
         return try translating {
             let a = try SlotTable.create(path: accountsPath(layout), keyBytesMax: StateCodec.keyBytesMax, valueBytes: StateCodec.accountBytes,
                                          entries: accountEntries, checkpoint: log.head.position)
-            let i = try SlotTable.create(path: idsPath(layout), keyBytesMax: 8, valueBytes: 0, entries: idEntries, checkpoint: log.head.position)
+            let i = try SlotTable.create(path: idsPath(layout), keyBytesMax: 8, valueBytes: 0, checkpoint: log.head.position)
+            let prepared = try i.prepareInsertMany(expected: idEntries.count / 2) { add in
+                var k = 0
+                while k < idEntries.count {
+                    try withUnsafeBytes(of: idEntries[k].littleEndian) { try add($0, idEntries[k + 1]) }
+                    k += 2
+                }
+            }
+            idEntries = []
+            try i.install(prepared)
             try builder.finish()
             try historyTable.checkpoint(through: log.head.position)
             return Views(accounts: a, ids: i, history: history, writable: true)

@@ -5,6 +5,21 @@ import Testing
 @Suite struct MoneyTests {
     func units(_ text: String, _ scale: Int) throws -> Int64 { try DecimalText.parse(text).minorUnits(scale: scale) }
 
+    @Test func formatRoundTripsThroughParseAtEveryScale() throws {
+        var rng = SplitMix64(seed: 3)
+        for _ in 0..<5000 {
+            let scale = Int.random(in: 0...18, using: &rng)
+            let value = Int64(bitPattern: rng.next()) >> UInt64.random(in: 0...63, using: &rng)
+            let text = Money.format(value, scale: scale)
+            let digits = text.filter { $0 != "-" && $0 != "." }
+            #expect(text.hasPrefix("-") == (value < 0))
+            #expect(scale == 0 ? !text.contains(".") : text.split(separator: ".").last?.count == scale, "\(value) \(scale) → \(text)")
+            #expect(digits.count == max(String(value.magnitude).count, scale + 1), "\(value) \(scale) → \(text)")
+            if value >= 0 { #expect(try units(text, scale) == value, "\(value) \(scale) → \(text)") }
+        }
+        #expect(Money.format(0, scale: 0) == "0" && Money.format(0, scale: 2) == "0.00" && Money.format(-1, scale: 0) == "-1")
+    }
+
     @Test func decimalsAreExact() throws {
         let sum = try units("0.10", 2) + units("0.20", 2)
         #expect(Money.format(sum, scale: 2) == "0.30")
