@@ -112,8 +112,9 @@ final class HistoryView {
     /// Builds the records of events in log order. The caller numbers the accounts (`slot`: an
     /// index into its own state) and gives each touched account's state after the event; the
     /// builder keeps each account's jump spine (its newest node and the nodes reached by following
-    /// jumps, O(log n) of them) in memory once touched, and reads it back from the table for an
-    /// account it has not seen (`head`: the account's last position before, and its name).
+    /// jumps) in memory once touched. For an account it has not seen it reads the newest node back
+    /// from the table (`head`: the account's last position before, and its name), and older spine
+    /// nodes only as the jump rule needs them (at most two more reads).
     final class Builder {
         let view: HistoryView
         /// Per slot: the spine, root first, newest last (empty: not loaded yet).
@@ -137,7 +138,14 @@ final class HistoryView {
                             jumpVersion: UInt32(truncatingIfNeeded: version), nameHash: HistoryView.nameHash(name), closed: closed)
                 spines[slot] = [node]
             } else {
-                if spines[slot].isEmpty { spines[slot] = try load(head()) }
+                if spines[slot].isEmpty { spines[slot] = [try load(head())] }
+                // The rule looks at three spine nodes: read older ones only when they are needed.
+                while spines[slot].count < 3, let oldest = spines[slot].first, oldest.jump != oldest.pointer {
+                    guard let next = try view.node(oldest.jump, nameHash: oldest.nameHash), next.version < oldest.version else {
+                        throw SlotTableError.damaged(path: view.table.path, reason: "broken history chain at position \(oldest.position)")
+                    }
+                    spines[slot].insert(next, at: 0)
+                }
                 let n = spines[slot].count
                 let parent = spines[slot][n - 1]
                 node = Node(pointer: pointer, balance: balance, prev: parent.pointer, jump: parent.pointer,
@@ -172,20 +180,12 @@ final class HistoryView {
             recordPosition = 0
         }
 
-        /// The spine of an account not in memory, read from the table: its node at `head`, then jumps to the root.
-        private func load(_ head: (name: String, position: UInt64)) throws -> [Node] {
-            guard head.position >= 1, var node = try view.node(at: head.position, name: head.name) else {
+        /// The newest node of an account not in memory, read from the table (its node at `head`).
+        private func load(_ head: (name: String, position: UInt64)) throws -> Node {
+            guard head.position >= 1, let node = try view.node(at: head.position, name: head.name) else {
                 throw SlotTableError.damaged(path: view.table.path, reason: "no history record for '\(head.name)' at position \(head.position)")
             }
-            var reversed = [node]
-            while node.jump != node.pointer {
-                guard let next = try view.node(node.jump, nameHash: node.nameHash), next.version < node.version else {
-                    throw SlotTableError.damaged(path: view.table.path, reason: "broken history chain of '\(head.name)'")
-                }
-                reversed.append(next)
-                node = next
-            }
-            return reversed.reversed()
+            return node
         }
     }
 }

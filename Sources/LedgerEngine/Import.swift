@@ -50,7 +50,8 @@ extension Ledger {
                     do {
                         try run.apply(try parsed.request.get(), line: parsed.number)
                     } catch let error as LedgerError {
-                        guard continueOnError else { throw error.onLine(parsed.number) }
+                        // A bad line may be skipped; a failing disk or damaged store stops the import.
+                        guard continueOnError, error.concernsTheLine else { throw error.onLine(parsed.number) }
                         run.summary.rejected += 1
                         rejected(parsed.number, error)
                     }
@@ -315,6 +316,14 @@ private struct ImportRun {
 }
 
 extension LedgerError {
+    /// Whether the error is about an import line itself (malformed, rejected), not the store or the disk.
+    var concernsTheLine: Bool {
+        switch self {
+        case .usage, .rejected, .conflict: return true
+        case .integrity, .io: return false
+        }
+    }
+
     /// The same error, its message prefixed with the line it came from.
     func onLine(_ line: Int) -> LedgerError {
         switch self {

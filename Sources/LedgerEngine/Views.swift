@@ -208,7 +208,8 @@ final class Views {
             }
             updates.append(AccountUpdate(id: id, slot: slot, before: current, after: next))
         }
-        if writable, let history, try history.table.read(position) == nil {
+        // Nothing to update: every account reflects the event, so its record exists (no read needed).
+        if writable, let history, !updates.isEmpty, try history.table.read(position) == nil {
             guard updates.count == body.accounts.count else {
                 throw SlotTableError.damaged(path: history.table.path, reason: "no record for position \(position), which the accounts view reflects")
             }
