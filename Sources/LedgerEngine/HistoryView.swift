@@ -176,7 +176,7 @@ final class HistoryView {
         func finish() throws {
             guard recordPosition > 0 else { return }
             try record.withUnsafeBytes { try view.table.write(recordPosition, $0) }
-            for i in record.indices { record[i] = 0 }
+            record.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) }
             recordPosition = 0
         }
 

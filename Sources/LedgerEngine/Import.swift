@@ -44,21 +44,22 @@ extension Ledger {
             // if the import stops, they are cut off again.
             let startHead = writer.head.position
             do {
-            while let chunk = try parser.next() {
-                for parsed in chunk {
-                    run.summary.lines += 1
-                    do {
-                        try run.apply(try parsed.request.get(), line: parsed.number)
-                    } catch let error as LedgerError {
-                        // A bad line may be skipped; a failing disk or damaged store stops the import.
-                        guard continueOnError, error.concernsTheLine else { throw error.onLine(parsed.number) }
-                        run.summary.rejected += 1
-                        rejected(parsed.number, error)
+                while let chunk = try parser.next() {
+                    for parsed in chunk {
+                        run.summary.lines += 1
+                        do {
+                            try run.apply(try parsed.request.get(), line: parsed.number)
+                        } catch let error as LedgerError {
+                            // A bad line may be skipped; a failing disk or damaged store stops the import.
+                            guard continueOnError, error.concernsTheLine else { throw error.onLine(parsed.number) }
+                            run.summary.rejected += 1
+                            rejected(parsed.number, error)
+                        }
                     }
                 }
-            }
-            try run.finishValidation(lastLine: lines.lineNumber)
+                try run.finishValidation(lastLine: lines.lineNumber)
             } catch {
+                run.history?.cancel()
                 try? views.history?.table.truncate(after: startHead)
                 throw error
             }
@@ -66,12 +67,19 @@ extension Ledger {
             // Everything validated: append, one durable batch at a time, while the ids view
             // with this import's keys is built on the other core.
             let first = writer.head.position + 1
+            defer { run.history?.cancel() }
             let finished = run
             let keys = Background { try views.prepareImportKeys(keyCount: finished.newKeyCount, forEachKey: finished.forEachNewKey) }
             defer { _ = try? keys.join() }
             try run.appendAll(committed: committed)
             var summary = run.summary
             summary.position = writer.head.position
+            // The batches are durable: a failing history build no longer fails the import; the view
+            // is dropped and the next writer rebuilds it.
+            do { try Views.translating { try run.history?.finish() } } catch {
+                addNotes(["history view: \(error); it is rebuilt by the next command"])
+                try? FileSystem.remove(Views.historyPath(layout))
+            }
             guard writer.head.position >= first else { return summary }
             try views.finishImport(accounts: run.changedAccounts, prepared: try keys.join(), forEachKey: run.forEachNewKey,
                                    through: writer.head.position)
@@ -107,7 +115,8 @@ private struct ImportRun {
     private var batchLastLines: [Int] = []
     private var lastMicros: Int64
     private var payload = ByteWriter()
-    private let history: HistoryView.Builder?
+    /// Builds the history records on their own thread.
+    let history: ImportHistory?
 
     init(writer: LogWriter, views: Views, config: StoreConfig, clock: Clock, ledger: Ledger) throws {
         self.writer = writer
@@ -119,7 +128,7 @@ private struct ImportRun {
         spool = BatchSpool(directory: writer.log.directory, memoryBytesMax: Ledger.importSpoolMemoryBytes)
         batch = writer.makeBatch()
         lastMicros = writer.head.position == 0 ? Int64.min : writer.head.timestampMicros
-        history = views.history.map { HistoryView.Builder($0) }
+        history = views.history.map { ImportHistory(view: $0) }
     }
 
     // MARK: Accounts
@@ -154,8 +163,8 @@ private struct ImportRun {
         let a = i.flatMap { states[$0] }, b = j.flatMap { states[$0] }
         let lookup: (AccountID) -> Account? = { id in id == first ? a : id == second ? b : nil }
 
-        if let key = options.metadata.id {
-            let hash = Views.idHash(key)
+        let idHash = options.metadata.id.map(Views.idHash)
+        if let key = options.metadata.id, let hash = idHash {
             if ids.contains(hash), let earlier = try earlierEvent(withID: key, hash: hash) {
                 guard Decide.sameRequest(command, options, recorded: earlier, accounts: lookup) else {
                     throw LedgerError.rejected(code: Rejection.Code.idConflict.rawValue,
@@ -209,18 +218,17 @@ private struct ImportRun {
         if let history {
             func addHistory(_ slot: Int?, _ id: AccountID?, _ before: Account?) throws {
                 guard let slot, let id, let after = states[slot] else { return }
-                try history.add(position: position, side: HistoryView.side(of: id, in: event.body), slot: slot, opened: before == nil,
-                                balance: after.balance, version: after.version, closed: after.status == .closed) {
-                    (id.name, before?.lastPosition ?? 0)
-                }
+                try history.add(ImportHistory.Change(position: position, slot: slot, side: HistoryView.side(of: id, in: event.body),
+                                                     opened: before == nil, closed: after.status == .closed, balance: after.balance,
+                                                     version: after.version, head: before?.lastPosition ?? 0, name: id.name))
             }
             try Views.translating {
                 try addHistory(i, first, a)
                 try addHistory(j, second, b)
             }
         }
-        if let key = options.metadata.id {
-            ids.insert(Views.idHash(key), position: position)
+        if let idHash {
+            ids.insert(idHash, position: position)
             idsAdded += 1
         }
         if case .reverse(let p) = command { reversedHere[p] = position }
@@ -292,10 +300,7 @@ private struct ImportRun {
     }
 
     mutating func finishValidation(lastLine: Int) throws {
-        try Views.translating {
-            try history?.finish()
-            try history?.view.table.flush()
-        }
+        try Views.translating { try history?.endOfChanges() }
         guard !batch.isEmpty else { return }
         try LedgerError.translating { try spool.add(batch) }
         batchLastLines.append(lastLine)

@@ -17,36 +17,20 @@ struct ParsedLine {
 
 final class ImportParser: @unchecked Sendable {
     static let chunkLines = 4096
-    static let chunksMax = 4
 
     private let lines: LineReader
     private let format: ImportFormat
     private let config: StoreConfig
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    // Guarded by mutex.
-    private var queue: [[ParsedLine]] = []
-    private var finished = false
-    private var cancelled = false
-    /// An error that ends the whole import (the input cannot be read, a bad CSV header).
-    private var fatal: LedgerError?
+    private let pipe = ChunkPipe<ParsedLine>(chunksMax: 4)
     private var thread: Background<Void>?
 
     init(lines: LineReader, format: ImportFormat, config: StoreConfig) {
         self.lines = lines
         self.format = format
         self.config = config
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(changed, nil)
     }
 
-    deinit {
-        stop()
-        pthread_mutex_destroy(mutex)
-        pthread_cond_destroy(changed)
-        mutex.deallocate()
-        changed.deallocate()
-    }
+    deinit { stop() }
 
     /// Starts the parsing thread.
     func start() {
@@ -54,61 +38,31 @@ final class ImportParser: @unchecked Sendable {
         if background.started { thread = background }
     }
 
-    /// The next chunk of parsed lines; nil at the end of the input.
+    /// The next chunk of parsed lines; nil at the end of the input. Throws what ends the whole
+    /// import (the input cannot be read, a bad CSV header, an over-long line).
     func next() throws -> [ParsedLine]? {
         // Without a second thread, parse here, a chunk at a time.
         if thread == nil { return try parseChunk() }
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        while queue.isEmpty && !finished { pthread_cond_wait(changed, mutex) }
-        if !queue.isEmpty {
-            let chunk = queue.removeFirst()
-            pthread_cond_broadcast(changed)
-            return chunk
-        }
-        if let fatal { throw fatal }
-        return nil
+        return try pipe.receive()
     }
 
     /// Stops the thread (the import ended early) and waits for it.
     func stop() {
         guard let t = thread else { return }
-        pthread_mutex_lock(mutex)
-        cancelled = true
-        pthread_cond_broadcast(changed)
-        pthread_mutex_unlock(mutex)
+        pipe.cancel()
         try? t.join()
         thread = nil
     }
 
     private func run() {
-        while true {
-            let chunk: [ParsedLine]?
-            do { chunk = try parseChunk() } catch let e as LedgerError {
-                finish(fatal: e)
-                return
-            } catch {
-                finish(fatal: .usage("\(error)"))
-                return
+        do {
+            while let chunk = try parseChunk() {
+                guard pipe.send(chunk) else { return }
             }
-            guard let chunk else { break }
-            pthread_mutex_lock(mutex)
-            while queue.count >= Self.chunksMax && !cancelled { pthread_cond_wait(changed, mutex) }
-            let stop = cancelled
-            if !stop { queue.append(chunk) }
-            pthread_cond_broadcast(changed)
-            pthread_mutex_unlock(mutex)
-            if stop { return }
+            pipe.finish()
+        } catch {
+            pipe.finish(throwing: error)
         }
-        finish(fatal: nil)
-    }
-
-    private func finish(fatal: LedgerError?) {
-        pthread_mutex_lock(mutex)
-        self.fatal = fatal
-        finished = true
-        pthread_cond_broadcast(changed)
-        pthread_mutex_unlock(mutex)
     }
 
     // MARK: Parsing (on the parser thread only)
