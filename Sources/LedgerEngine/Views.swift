@@ -102,7 +102,10 @@ final class Views {
         var state = CompactState()
         // (hash, position) pairs, flat: 16 bytes per key.
         var idEntries: [UInt64] = []
-        let historyTable = try translating { try PositionTable.create(path: historyPath(layout), recordBytes: HistoryView.recordBytes) }
+        // Built under another name and renamed at the end, like the tables: a rebuild that fails
+        // half-way leaves the old views in place.
+        let historyBuilding = historyPath(layout) + ".build"
+        let historyTable = try translating { try PositionTable.create(path: historyBuilding, recordBytes: HistoryView.recordBytes) }
         let history = HistoryView(table: historyTable)
         let builder = HistoryView.Builder(history)
         try LedgerError.translating {
@@ -141,6 +144,7 @@ final class Views {
             try i.install(prepared)
             try builder.finish()
             try historyTable.checkpoint(through: log.head.position)
+            do { try FileSystem.rename(historyBuilding, historyPath(layout)) } catch let e as SystemError { throw LedgerError.io(e) }
             return Views(accounts: a, ids: i, history: history, writable: true)
         }
     }
