@@ -74,8 +74,8 @@ extension Ledger {
             try run.appendAll(committed: committed)
             var summary = run.summary
             summary.position = writer.head.position
-            // The batches are durable: a failing history build no longer fails the import; the view
-            // is dropped and the next writer rebuilds it.
+            // The history view is derived: a failing build does not fail the import; the view is
+            // dropped and the next writer rebuilds it.
             do { try Views.translating { try run.history?.finish() } } catch {
                 addNotes(["history view: \(error); it is rebuilt by the next command"])
                 try? FileSystem.remove(Views.historyPath(layout))
@@ -216,16 +216,14 @@ private struct ImportRun {
         if let i { states[i] = a.map { $0.applying(event.body, at: position) } ?? Account.opened(event.body, at: position) }
         if let j { states[j] = b.map { $0.applying(event.body, at: position) } ?? Account.opened(event.body, at: position) }
         if let history {
-            func addHistory(_ slot: Int?, _ id: AccountID?, _ before: Account?) throws {
+            func addHistory(_ slot: Int?, _ id: AccountID?, _ before: Account?) {
                 guard let slot, let id, let after = states[slot] else { return }
-                try history.add(ImportHistory.Change(position: position, slot: slot, side: HistoryView.side(of: id, in: event.body),
-                                                     opened: before == nil, closed: after.status == .closed, balance: after.balance,
-                                                     version: after.version, head: before?.lastPosition ?? 0, name: id.name))
+                history.add(ImportHistory.Change(position: position, slot: slot, side: HistoryView.side(of: id, in: event.body),
+                                                 opened: before == nil, closed: after.status == .closed, balance: after.balance,
+                                                 version: after.version, head: before?.lastPosition ?? 0, name: id.name))
             }
-            try Views.translating {
-                try addHistory(i, first, a)
-                try addHistory(j, second, b)
-            }
+            addHistory(i, first, a)
+            addHistory(j, second, b)
         }
         if let idHash {
             ids.insert(idHash, position: position)
@@ -300,7 +298,7 @@ private struct ImportRun {
     }
 
     mutating func finishValidation(lastLine: Int) throws {
-        try Views.translating { try history?.endOfChanges() }
+        history?.endOfChanges()
         guard !batch.isEmpty else { return }
         try LedgerError.translating { try spool.add(batch) }
         batchLastLines.append(lastLine)

@@ -2,6 +2,8 @@
 // sends, for every account an accepted line touches, its state after the line; the
 // builder (HistoryView.Builder) turns those into records while validation goes on and
 // while the batches are written. Without a thread, the records are built inline.
+// The view is derived data: a failure to build it never fails the import; finish()
+// reports it, and the caller drops the view for the next writer to rebuild.
 
 import LedgerDomain
 import LedgerStorage
@@ -26,6 +28,8 @@ final class ImportHistory: @unchecked Sendable {
     private let pipe = ChunkPipe<Change>(chunksMax: 8)
     private var pending: [Change] = []
     private var worker: Background<Void>?
+    /// Why building stopped, when it did (changes after it are dropped).
+    private var failure: Error?
 
     init(view: HistoryView) {
         self.view = view
@@ -51,35 +55,44 @@ final class ImportHistory: @unchecked Sendable {
                         version: c.version, closed: c.closed) { (c.name, c.head) }
     }
 
-    func add(_ change: Change) throws {
-        guard worker != nil else { return try Self.build(change, builder) }
+    func add(_ change: Change) {
+        guard failure == nil else { return }
+        guard worker != nil else {
+            do { try Self.build(change, builder) } catch { failure = error }
+            return
+        }
         pending.append(change)
-        if pending.count >= Self.chunkChanges { try send() }
+        if pending.count >= Self.chunkChanges { send() }
     }
 
-    private func send() throws {
+    private func send() {
         guard !pending.isEmpty else { return }
         if !pipe.send(pending) {
-            // The builder stopped: its error says why.
-            try worker?.join()
-            throw SlotTableError.damaged(path: view.table.path, reason: "history builder stopped")
+            // The builder stopped; finish() says why.
+            failure = failure ?? SlotTableError.damaged(path: view.table.path, reason: "history builder stopped")
         }
         pending.removeAll(keepingCapacity: true)
     }
 
     /// Every change is sent; the records are complete once finish() returns.
-    func endOfChanges() throws {
+    func endOfChanges() {
         guard worker != nil else {
-            try builder.finish()
-            return try view.table.flush()
+            if failure == nil {
+                do {
+                    try builder.finish()
+                    try view.table.flush()
+                } catch { failure = error }
+            }
+            return
         }
-        try send()
+        send()
         pipe.finish()
     }
 
     /// Waits for the builder; throws what stopped it.
     func finish() throws {
         try worker?.join()
+        if let failure { throw failure }
     }
 
     /// Stops the builder (the import failed) and waits for it.
