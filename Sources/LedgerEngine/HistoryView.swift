@@ -99,6 +99,21 @@ final class HistoryView {
 
     // MARK: Writing
 
+    /// One account's part in an event, as the builder needs it: its state after the event, and
+    /// (for an account the builder has not seen) its last position before and its name.
+    struct Change {
+        let position: UInt64
+        /// The caller's number for the account (an index into its own state).
+        let slot: Int
+        let side: Int
+        let opened: Bool
+        let closed: Bool
+        let balance: Int64
+        let version: UInt64
+        let head: UInt64
+        let name: String
+    }
+
     /// The side account `id` takes in an event: a transfer's (or reversal's) receiving account is
     /// side 1, every other account side 0.
     static func side(of id: AccountID, in body: EventBody) -> Int {
@@ -109,12 +124,11 @@ final class HistoryView {
         }
     }
 
-    /// Builds the records of events in log order. The caller numbers the accounts (`slot`: an
-    /// index into its own state) and gives each touched account's state after the event; the
-    /// builder keeps each account's jump spine (its newest node and the nodes reached by following
-    /// jumps) in memory once touched. For an account it has not seen it reads the newest node back
-    /// from the table (`head`: the account's last position before, and its name), and older spine
-    /// nodes only as the jump rule needs them (at most two more reads).
+    /// Builds the records of events in log order from their Changes. It keeps each account's
+    /// jump spine (its newest node and the nodes reached by following jumps) in memory once
+    /// touched; for an account it has not seen it reads the newest node back from the table (at
+    /// the change's `head`), and older spine nodes only as the jump rule needs them (at most two
+    /// more reads).
     final class Builder {
         let view: HistoryView
         /// Per slot: the spine, root first, newest last (empty: not loaded yet).
@@ -124,21 +138,21 @@ final class HistoryView {
 
         init(_ view: HistoryView) { self.view = view }
 
-        /// Adds account `slot`'s node (on `side`) to the record of the event at `position`.
-        func add(position: UInt64, side: Int, slot: Int, opened: Bool, balance: Int64, version: UInt64, closed: Bool,
-                 head: () throws -> (name: String, position: UInt64)) throws {
+        /// Adds `change` (one account's node, on its side) to the record of its event.
+        func add(_ change: Change) throws {
+            let (position, side, slot, opened, balance, version, closed) =
+                (change.position, change.side, change.slot, change.opened, change.balance, change.version, change.closed)
             if recordPosition != position { try finish() }
             recordPosition = position
             while spines.count <= slot { spines.append([]) }
             let pointer = position << 1 | UInt64(side)
             var node: Node
             if opened {
-                let (name, _) = try head()
                 node = Node(pointer: pointer, balance: balance, prev: 0, jump: pointer, version: UInt32(truncatingIfNeeded: version),
-                            jumpVersion: UInt32(truncatingIfNeeded: version), nameHash: HistoryView.nameHash(name), closed: closed)
+                            jumpVersion: UInt32(truncatingIfNeeded: version), nameHash: HistoryView.nameHash(change.name), closed: closed)
                 spines[slot] = [node]
             } else {
-                if spines[slot].isEmpty { spines[slot] = [try load(head())] }
+                if spines[slot].isEmpty { spines[slot] = [try load(change.name, head: change.head)] }
                 // The rule looks at three spine nodes: read older ones only when they are needed.
                 while spines[slot].count < 3, let oldest = spines[slot].first, oldest.jump != oldest.pointer {
                     guard let next = try view.node(oldest.jump, nameHash: oldest.nameHash), next.version < oldest.version else {
@@ -181,9 +195,9 @@ final class HistoryView {
         }
 
         /// The newest node of an account not in memory, read from the table (its node at `head`).
-        private func load(_ head: (name: String, position: UInt64)) throws -> Node {
-            guard head.position >= 1, let node = try view.node(at: head.position, name: head.name) else {
-                throw SlotTableError.damaged(path: view.table.path, reason: "no history record for '\(head.name)' at position \(head.position)")
+        private func load(_ name: String, head: UInt64) throws -> Node {
+            guard head >= 1, let node = try view.node(at: head, name: name) else {
+                throw SlotTableError.damaged(path: view.table.path, reason: "no history record for '\(name)' at position \(head)")
             }
             return node
         }

@@ -218,9 +218,9 @@ private struct ImportRun {
         if let history {
             func addHistory(_ slot: Int?, _ id: AccountID?, _ before: Account?) {
                 guard let slot, let id, let after = states[slot] else { return }
-                history.add(ImportHistory.Change(position: position, slot: slot, side: HistoryView.side(of: id, in: event.body),
-                                                 opened: before == nil, closed: after.status == .closed, balance: after.balance,
-                                                 version: after.version, head: before?.lastPosition ?? 0, name: id.name))
+                history.add(HistoryView.Change(position: position, slot: slot, side: HistoryView.side(of: id, in: event.body),
+                                               opened: before == nil, closed: after.status == .closed, balance: after.balance,
+                                               version: after.version, head: before?.lastPosition ?? 0, name: id.name))
             }
             addHistory(i, first, a)
             addHistory(j, second, b)

@@ -9,24 +9,11 @@ import LedgerDomain
 import LedgerStorage
 
 final class ImportHistory: @unchecked Sendable {
-    struct Change {
-        let position: UInt64
-        let slot: Int
-        let side: Int
-        let opened: Bool
-        let closed: Bool
-        let balance: Int64
-        let version: UInt64
-        /// The account's last position before (for an account the builder has not seen) and its name.
-        let head: UInt64
-        let name: String
-    }
-
     static let chunkChanges = 4096
     private let view: HistoryView
     private let builder: HistoryView.Builder
-    private let pipe = ChunkPipe<Change>(chunksMax: 8)
-    private var pending: [Change] = []
+    private let pipe = ChunkPipe<HistoryView.Change>(chunksMax: 8)
+    private var pending: [HistoryView.Change] = []
     private var worker: Background<Void>?
     /// Why building stopped, when it did (changes after it are dropped).
     private var failure: Error?
@@ -38,7 +25,7 @@ final class ImportHistory: @unchecked Sendable {
         let worker = Background { [pipe, builder, view] in
             do {
                 while let chunk = try pipe.receive() {
-                    for c in chunk { try Self.build(c, builder) }
+                    for c in chunk { try builder.add(c) }
                 }
                 try builder.finish()
                 try view.table.flush()
@@ -50,15 +37,10 @@ final class ImportHistory: @unchecked Sendable {
         if worker.started { self.worker = worker }
     }
 
-    private static func build(_ c: Change, _ builder: HistoryView.Builder) throws {
-        try builder.add(position: c.position, side: c.side, slot: c.slot, opened: c.opened, balance: c.balance,
-                        version: c.version, closed: c.closed) { (c.name, c.head) }
-    }
-
-    func add(_ change: Change) {
+    func add(_ change: HistoryView.Change) {
         guard failure == nil else { return }
         guard worker != nil else {
-            do { try Self.build(change, builder) } catch { failure = error }
+            do { try builder.add(change) } catch { failure = error }
             return
         }
         pending.append(change)

@@ -154,8 +154,8 @@ final class Views {
         func add(_ name: UnsafeRawBufferPointer, side: Int) throws {
             guard let i = state.index(of: name) else { return }
             let a = state.accounts[i]
-            try builder.add(position: position, side: side, slot: i, opened: e.type == .accountOpened, balance: a.balance,
-                            version: a.version, closed: a.status == .closed) { (a.id.name, 0) }
+            try builder.add(HistoryView.Change(position: position, slot: i, side: side, opened: e.type == .accountOpened,
+                                               closed: a.status == .closed, balance: a.balance, version: a.version, head: 0, name: a.id.name))
         }
         if !e.account.isEmpty { try add(e.account, side: 0) }
         if let other = e.other { try add(other, side: 1) }
@@ -219,10 +219,9 @@ final class Views {
             }
             let builder = HistoryView.Builder(history)
             for (k, u) in updates.enumerated() {
-                try builder.add(position: position, side: HistoryView.side(of: u.id, in: body), slot: k, opened: u.before == nil,
-                                balance: u.after.balance, version: u.after.version, closed: u.after.status == .closed) {
-                    (u.id.name, u.before?.lastPosition ?? 0)
-                }
+                try builder.add(HistoryView.Change(position: position, slot: k, side: HistoryView.side(of: u.id, in: body),
+                                                   opened: u.before == nil, closed: u.after.status == .closed, balance: u.after.balance,
+                                                   version: u.after.version, head: u.before?.lastPosition ?? 0, name: u.id.name))
             }
             try builder.finish()
             try history.table.flush()
