@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 // Account names and currency codes, validated once at the edge; past parsing no raw String is an account.
 
 public struct AccountID: Hashable, Comparable, Sendable, CustomStringConvertible {
@@ -22,7 +28,16 @@ public struct AccountID: Hashable, Comparable, Sendable, CustomStringConvertible
 
     public var description: String { name }
     /// Byte order of the UTF-8 names: deterministic, and the order snapshots are stored in.
-    public static func < (a: AccountID, b: AccountID) -> Bool { a.name.utf8.lexicographicallyPrecedes(b.name.utf8) }
+    public static func < (a: AccountID, b: AccountID) -> Bool {
+        var x = a.name, y = b.name
+        return x.withUTF8 { xs in
+            y.withUTF8 { ys in
+                let common = min(xs.count, ys.count)
+                let c = common == 0 ? 0 : memcmp(xs.baseAddress!, ys.baseAddress!, common)
+                return c != 0 ? c < 0 : xs.count < ys.count
+            }
+        }
+    }
 }
 
 public struct Currency: Hashable, Sendable, CustomStringConvertible {

@@ -66,7 +66,9 @@ extension Ledger {
         }
         var accounts: [Account]
         if ids.isEmpty {
-            accounts = state.accounts.sorted { $0.id < $1.id }
+            // Snapshot order is name order; only accounts opened after the snapshot can break it.
+            accounts = state.accounts
+            if zip(accounts, accounts.dropFirst()).contains(where: { !($0.id < $1.id) }) { accounts.sort { $0.id < $1.id } }
         } else {
             accounts = []
             var current: BalanceAnswer?
