@@ -140,16 +140,16 @@ final class HistoryView {
 
         /// Adds `change` (one account's node, on its side) to the record of its event.
         func add(_ change: Change) throws {
-            let (position, side, slot, opened, balance, version, closed) =
-                (change.position, change.side, change.slot, change.opened, change.balance, change.version, change.closed)
+            let position = change.position, side = change.side, slot = change.slot
+            let version = UInt32(truncatingIfNeeded: change.version)
             if recordPosition != position { try finish() }
             recordPosition = position
             while spines.count <= slot { spines.append([]) }
             let pointer = position << 1 | UInt64(side)
             var node: Node
-            if opened {
-                node = Node(pointer: pointer, balance: balance, prev: 0, jump: pointer, version: UInt32(truncatingIfNeeded: version),
-                            jumpVersion: UInt32(truncatingIfNeeded: version), nameHash: HistoryView.nameHash(change.name), closed: closed)
+            if change.opened {
+                node = Node(pointer: pointer, balance: change.balance, prev: 0, jump: pointer, version: version, jumpVersion: version,
+                            nameHash: HistoryView.nameHash(change.name), closed: change.closed)
                 spines[slot] = [node]
             } else {
                 if spines[slot].isEmpty { spines[slot] = [try load(change.name, head: change.head)] }
@@ -162,8 +162,8 @@ final class HistoryView {
                 }
                 let n = spines[slot].count
                 let parent = spines[slot][n - 1]
-                node = Node(pointer: pointer, balance: balance, prev: parent.pointer, jump: parent.pointer,
-                            version: UInt32(truncatingIfNeeded: version), jumpVersion: parent.version, nameHash: parent.nameHash, closed: closed)
+                node = Node(pointer: pointer, balance: change.balance, prev: parent.pointer, jump: parent.pointer,
+                            version: version, jumpVersion: parent.version, nameHash: parent.nameHash, closed: change.closed)
                 if n >= 3 {
                     let (a, b, c) = (spines[slot][n - 1].version, spines[slot][n - 2].version, spines[slot][n - 3].version)
                     if a &- b == b &- c {

@@ -349,7 +349,7 @@ final class Views {
                 try ids.install(prepared)
             } else {
                 try forEachKey { hash, position in
-                    try ids.insert(key: withUnsafeBytes(of: hash.littleEndian) { Array($0) }, appliedPosition: position, value: [])
+                    try ids.insert(key: Self.idKey(hash: hash), appliedPosition: position, value: [])
                 }
             }
         }
@@ -372,12 +372,8 @@ final class Views {
     }
 
     /// 8-byte key for an idempotency key: a 64-bit hash; collisions are resolved against the log.
-    static func idKey(_ key: String) -> [UInt8] {
-        var copy = key
-        return copy.withUTF8 { idKey(UnsafeRawBufferPointer($0)) }
-    }
+    static func idKey(_ key: String) -> [UInt8] { idKey(hash: idHash(key)) }
 
-    static func idKey(_ key: UnsafeRawBufferPointer) -> [UInt8] {
-        withUnsafeBytes(of: idHash(key).littleEndian) { Array($0) }
-    }
+    /// The ids view's key for a hash: its 8 little-endian bytes.
+    static func idKey(hash: UInt64) -> [UInt8] { withUnsafeBytes(of: hash.littleEndian) { Array($0) } }
 }
