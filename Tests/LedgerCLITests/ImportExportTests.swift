@@ -69,6 +69,27 @@ import Testing
         #expect(try s.eventCount() == 0)
     }
 
+    @Test func continueOnErrorSkipsBadLinesButStopsOnDamage() throws {
+        let s = CLIStore()
+        try s.json("open", "zzvictimzz")
+        try s.json("deposit", "zzvictimzz", "5")
+        try s.json("deposit", "zzvictimzz", "7")   // the damaged record is not the last: the store opens
+        try s.json("snapshot")   // views durable through the head: opening the store reads no event
+        // Flip a bit in the first deposit's account name (the second time the name is on disk).
+        let segment = s.dir.path + "/log/00000000000000000001.seg"
+        let bytes = FileDamage.read(segment)
+        let name = Array("zzvictimzz".utf8)
+        let hits = (0...(bytes.count - name.count)).filter { Array(bytes[$0..<($0 + name.count)]) == name }
+        #expect(hits.count == 3)
+        FileDamage.flipBit(segment, offset: hits[1] + 3)
+        let r = try s.run("import", "--continue-on-error", "-",
+                          stdin: "{\"op\":\"reverse\",\"position\":2}\n{\"op\":\"deposit\",\"account\":\"zzvictimzz\",\"amount\":\"1\"}")
+        // The damaged record is not a bad line: the import stops (exit 4) and appends nothing.
+        #expect(r.status == 4, "\(r.stdout) \(r.stderr)")
+        #expect(r.stderr.contains("position 2"), "\(r.stderr)")
+        #expect(FileDamage.size(segment) == bytes.count)
+    }
+
     @Test func bigImportCommitsInAcknowledgedBatches() throws {
         let s = CLIStore()
         let r = try s.run("--json", "import", "-", stdin: lines(25_000).joined(separator: "\n"))

@@ -33,6 +33,8 @@ struct ReferenceModel {
     func answer(_ ledger: Ledger, atOrBefore micros: Int64) throws -> [String: Int64] {
         let position = try ledger.position(asOf: Timestamp(micros: micros))
         let (a, _) = try ledger.balances([], atPosition: position)
+        // Listed in name order, also when accounts were opened after the snapshot answered from.
+        #expect(a.accounts.map(\.id.name) == a.accounts.map(\.id.name).sorted())
         return Dictionary(uniqueKeysWithValues: a.accounts.map { ($0.id.name, $0.balance) })
     }
 
