@@ -17,21 +17,26 @@ public enum StateCodec {
     }
 
     public static func decode(id: AccountID, _ bytes: [UInt8]) throws -> Account {
-        guard bytes.count == accountBytes else { throw DomainError.undecodable("account state is \(bytes.count) bytes, expected \(accountBytes)") }
-        return try bytes.withUnsafeBytes { raw in
-            var r = ByteReader(raw)
-            var code = [UInt8]()
-            for _ in 0..<Currency.bytesMax { let b = try r.u8(); if b != 0 { code.append(b) } }
-            let scale = Int(try r.u8())
-            guard let status = Account.Status(rawValue: try r.u8()) else { throw DomainError.undecodable("bad account status") }
-            _ = try r.u16()
-            var a = Account(id: id, currency: Currency(trusted: String(decoding: code, as: UTF8.self)), scale: scale, overdraft: try r.i64())
-            a.balance = try r.i64()
-            a.version = try r.u64()
-            a.lastPosition = try r.u64()
-            a.openedPosition = try r.u64()
-            a.status = status
-            return a
-        }
+        try bytes.withUnsafeBytes { try decode(id: id, $0) }
+    }
+
+    public static func decode(id: AccountID, _ raw: UnsafeRawBufferPointer) throws -> Account {
+        guard raw.count == accountBytes else { throw DomainError.undecodable("account state is \(raw.count) bytes, expected \(accountBytes)") }
+        var r = ByteReader(raw)
+        let code = UnsafeRawBufferPointer(rebasing: raw[0..<Currency.bytesMax])
+        r.offset = Currency.bytesMax
+        let scale = Int(try r.u8())
+        guard let status = Account.Status(rawValue: try r.u8()) else { throw DomainError.undecodable("bad account status") }
+        _ = try r.u16()
+        // The code is zero padded (and never contains a zero byte).
+        let codeLength = code.firstIndex(of: 0) ?? code.count
+        var a = Account(id: id, currency: Currency(trusted: String(decoding: UnsafeRawBufferPointer(rebasing: code[0..<codeLength]), as: UTF8.self)),
+                        scale: scale, overdraft: try r.i64())
+        a.balance = try r.i64()
+        a.version = try r.u64()
+        a.lastPosition = try r.u64()
+        a.openedPosition = try r.u64()
+        a.status = status
+        return a
     }
 }

@@ -97,6 +97,29 @@ final class HistoryView {
         return .node(node)
     }
 
+    /// One account's state after an event, as a forward scan of the records sees it.
+    struct SideState {
+        let balance: Int64
+        let version: UInt32
+        let nameHash: UInt32
+        let closed: Bool
+        /// The account's AccountOpened (its first node).
+        let opened: Bool
+    }
+
+    /// Every present side of records `from...through`, in log order; false if a record is missing.
+    func forEachSide(from: UInt64, through: UInt64, _ body: (UInt64, SideState) throws -> Void) throws -> Bool {
+        try table.forEach(from: from, through: through) { position, payload in
+            for side in 0..<2 {
+                let p = payload.baseAddress! + side * Self.sideBytes
+                let flags = p.load(fromByteOffset: 36, as: UInt8.self)
+                guard flags & 1 != 0 else { continue }
+                try body(position, SideState(balance: Int64(bitPattern: LE.u64(p, 0)), version: LE.u32(p, 24), nameHash: LE.u32(p, 32),
+                                             closed: flags & 2 != 0, opened: LE.u64(p, 8) == 0))
+            }
+        }
+    }
+
     // MARK: Writing
 
     /// One account's part in an event, as the builder needs it: its state after the event, and

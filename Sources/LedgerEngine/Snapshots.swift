@@ -34,12 +34,16 @@ enum Snapshots {
     }
 
     static func record(_ payload: [UInt8], _ i: Int) throws -> Account {
+        try payload.withUnsafeBytes { try record($0, i) }
+    }
+
+    static func record(_ payload: UnsafeRawBufferPointer, _ i: Int) throws -> Account {
         let base = 4 + i * recordBytes
         let nameLength = Int(payload[base]) | Int(payload[base + 1]) << 8
         guard nameLength >= 1 && nameLength <= AccountID.bytesMax else { throw DomainError.undecodable("bad name length") }
-        let name = String(decoding: payload[(base + 2)..<(base + 2 + nameLength)], as: UTF8.self)
-        let state = Array(payload[(base + 2 + AccountID.bytesMax)..<(base + recordBytes)])
-        return try StateCodec.decode(id: AccountID(trusted: name), state)
+        let name = String(decoding: UnsafeRawBufferPointer(rebasing: payload[(base + 2)..<(base + 2 + nameLength)]), as: UTF8.self)
+        return try StateCodec.decode(id: AccountID(trusted: name),
+                                     UnsafeRawBufferPointer(rebasing: payload[(base + 2 + AccountID.bytesMax)..<(base + recordBytes)]))
     }
 
     static func count(_ payload: [UInt8]) throws -> Int {
@@ -50,7 +54,8 @@ enum Snapshots {
     }
 
     static func decodeAll(_ payload: [UInt8]) throws -> [Account] {
-        try (0..<count(payload)).map { try record(payload, $0) }
+        let n = try count(payload)
+        return try payload.withUnsafeBytes { raw in try (0..<n).map { try record(raw, $0) } }
     }
 
     /// Binary search for one account's record by name.

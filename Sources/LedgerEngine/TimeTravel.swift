@@ -46,8 +46,12 @@ extension Ledger {
                 throw LedgerError.integrity("snapshot at position \(snapshot.position) does not decode: \(error)")
             }
         }
-        var state = CompactState(start, position: snapshot?.position ?? 0)
         let from = (snapshot?.position ?? 0) + 1
+        if ids.isEmpty, from <= position, let accounts = try historyFold(start, from: from, through: position, log: log) {
+            let time = try LedgerError.translating { try log.timestamp(ofPosition: position) }
+            return (BalanceAnswer(position: position, accounts: accounts, startPosition: snapshot?.position, replayed: position - from + 1), time)
+        }
+        var state = CompactState(start, position: snapshot?.position ?? 0)
         var replayed: UInt64 = 0
         if from <= position {
             let wanted = ids.map { Array($0.name.utf8) }
@@ -122,6 +126,101 @@ extension Ledger {
             return nil
         }
         return BalanceAnswer(position: position, accounts: accounts, startPosition: nil, replayed: 0)
+    }
+
+    private struct CannotFold: Error {}
+
+    /// Every account after `position`, from `start` (every account after `from - 1`) and the
+    /// history view's records `from...position`: each record holds the state after its event of
+    /// the accounts it touched, so folding one is a lookup and a copy; only AccountOpened events
+    /// are read from the log (for the new account's currency and limits). nil when the view cannot
+    /// answer: missing, ahead of the log, a record missing, or two accounts with one name hash.
+    private func historyFold(_ start: [Account], from: UInt64, through position: UInt64, log: Log) throws -> [Account]? {
+        guard let table = try? PositionTable.open(path: Views.historyPath(layout), recordBytes: HistoryView.recordBytes, writable: false),
+              table.checkpoint <= log.head.position else { return nil }
+        var accounts = start
+        var index = NameHashIndex(capacity: accounts.count + 1024)
+        for (i, a) in accounts.enumerated() where !index.insert(HistoryView.nameHash(a.id.name), i) { return nil }
+        // The newest state seen per account (position 0: not touched since `start`).
+        var latest = [HistoryView.SideState?](repeating: nil, count: accounts.count)
+        var touched = [UInt64](repeating: 0, count: accounts.count)
+        do {
+            let complete = try HistoryView(table: table).forEachSide(from: from, through: position) { p, side in
+                if side.opened {
+                    guard case .accountOpened(let id, let currency, let scale, let overdraft)? = try log.event(at: p)?.event.body,
+                          HistoryView.nameHash(id.name) == side.nameHash, index.insert(side.nameHash, accounts.count) else { throw CannotFold() }
+                    var a = Account(id: id, currency: currency, scale: scale, overdraft: overdraft)
+                    a.openedPosition = p
+                    accounts.append(a)
+                    latest.append(nil)
+                    touched.append(0)
+                }
+                guard let i = index.find(side.nameHash) else { throw CannotFold() }
+                latest[i] = side
+                touched[i] = p
+            }
+            guard complete else { return nil }
+        } catch is CannotFold {
+            return nil
+        } catch let error as SlotTableError {
+            addNotes(["history view: \(error); answered from snapshots and the log"])
+            return nil
+        }
+        for i in accounts.indices where touched[i] != 0 {
+            let side = latest[i]!
+            accounts[i].balance = side.balance
+            accounts[i].version = UInt64(side.version)
+            accounts[i].status = side.closed ? .closed : .open
+            accounts[i].lastPosition = touched[i]
+        }
+        if zip(accounts, accounts.dropFirst()).contains(where: { !($0.id < $1.id) }) { accounts.sort { $0.id < $1.id } }
+        return accounts
+    }
+
+    /// Account numbers by 32-bit name hash (open addressing).
+    private struct NameHashIndex {
+        /// hash << 32 | (number + 1), 0 = empty; the hash is kept whole, so equal hashes are caught.
+        private var slots: [UInt64]
+
+        init(capacity: Int) {
+            var size = 16
+            while size < capacity * 2 { size *= 2 }
+            slots = [UInt64](repeating: 0, count: size)
+        }
+
+        /// false when the hash is already there (two accounts with one hash: the view cannot tell them apart).
+        mutating func insert(_ hash: UInt32, _ number: Int) -> Bool {
+            if (number + 2) * 2 > slots.count { grow() }
+            let mask = slots.count - 1
+            var i = Int(hash &* 0x9E37_79B1) & mask
+            while slots[i] != 0 {
+                if UInt32(truncatingIfNeeded: slots[i] >> 32) == hash { return false }
+                i = (i + 1) & mask
+            }
+            slots[i] = UInt64(hash) << 32 | UInt64(number + 1)
+            return true
+        }
+
+        func find(_ hash: UInt32) -> Int? {
+            let mask = slots.count - 1
+            var i = Int(hash &* 0x9E37_79B1) & mask
+            while slots[i] != 0 {
+                if UInt32(truncatingIfNeeded: slots[i] >> 32) == hash { return Int(slots[i] & 0xFFFF_FFFF) - 1 }
+                i = (i + 1) & mask
+            }
+            return nil
+        }
+
+        private mutating func grow() {
+            let old = slots
+            slots = [UInt64](repeating: 0, count: old.count * 2)
+            let mask = slots.count - 1
+            for s in old where s != 0 {
+                var i = Int(UInt32(truncatingIfNeeded: s >> 32) &* 0x9E37_79B1) & mask
+                while slots[i] != 0 { i = (i + 1) & mask }
+                slots[i] = s
+            }
+        }
     }
 
     public struct SnapshotResult: Sendable {

@@ -57,10 +57,10 @@ public struct FileDescriptor {
     }
 
     public func read(count: Int, at offset: Int) throws -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: count)
-        let n = try out.withUnsafeMutableBytes { try read(into: $0, at: offset) }
-        out.removeLast(count - n)
-        return out
+        // Uninitialized: zeroing first would touch (and fault in) every page twice.
+        try [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            initialized = try read(into: UnsafeMutableRawBufferPointer(buffer), at: offset)
+        }
     }
 
     /// Writes every byte at `offset` or throws; a short write is retried, never ignored.

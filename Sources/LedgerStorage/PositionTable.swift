@@ -105,6 +105,38 @@ public final class PositionTable {
         throw SlotTableError.damaged(path: path, reason: "record \(position) fails its CRC")
     }
 
+    /// Visits the payloads of records `from...through` in order, read in large sequential chunks,
+    /// each checked by its CRC. Stops at the first missing record and returns false (true when
+    /// every record was there). A record failing its CRC is re-read alone (as `read` does).
+    public func forEach(from: UInt64, through: UInt64, _ body: (UInt64, UnsafeRawBufferPointer) throws -> Void) throws -> Bool {
+        precondition(from >= 1)
+        guard from <= through else { return true }
+        try flush()
+        // 64 KiB: the chunk stays in cache while it is read, and costs few page faults.
+        let chunkRecords = max(1, (1 << 16) / recordBytes)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkRecords * recordBytes, alignment: 8)
+        defer { buffer.deallocate() }
+        var position = from
+        while position <= through {
+            let want = Int(min(UInt64(chunkRecords), through - position + 1))
+            let got = try SlotTable.wrap { try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<(want * recordBytes)]), at: offset(position)) }
+            let records = got / recordBytes
+            for r in 0..<records {
+                let record = UnsafeRawBufferPointer(start: buffer.baseAddress! + r * recordBytes, count: recordBytes)
+                let payload = UnsafeRawBufferPointer(rebasing: record[0..<payloadBytes])
+                if LE.u32(record.baseAddress!, payloadBytes) == CRC32C.checksum(payload) {
+                    try body(position, payload)
+                } else {
+                    guard let again = try read(position) else { return false }
+                    try again.withUnsafeBytes { try body(position, $0) }
+                }
+                position += 1
+            }
+            if records < want { return false }
+        }
+        return true
+    }
+
     /// Writes record `position` (payloadBytes long). Consecutive writes are gathered and written
     /// together; flush() (or any read, checkpoint or truncate) writes them out.
     public func write(_ position: UInt64, _ payload: UnsafeRawBufferPointer) throws {

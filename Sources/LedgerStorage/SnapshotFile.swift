@@ -6,6 +6,12 @@
 //   chain[32], u64 payloadBytes, u32 crc32c(payload), u32 crc32c(header 0..<76); then the payload.
 // Name: snapshots/<position, 20 digits>.snap
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 public struct SnapshotFile: Equatable {
     public static let headerBytes = 80
     static let magic = Array("LEDGRSNP".utf8)
@@ -60,25 +66,30 @@ public struct SnapshotFile: Equatable {
     /// Reads and checks one snapshot file; damage is a ReadError naming why.
     public static func read(directory: String, position: UInt64) throws -> SnapshotFile {
         let name = Self.name(position: position)
-        guard let bytes = try StorageError.wrapping({ try AtomicFile.read(directory + "/" + name) }) else {
+        guard let fd = try StorageError.wrapping({ try FileDescriptor.openIfExists(directory + "/" + name, O_RDONLY) }) else {
             throw ReadError.damaged(name: name, reason: "missing")
         }
-        guard bytes.count >= headerBytes, Array(bytes[0..<8]) == magic else { throw ReadError.damaged(name: name, reason: "bad header") }
-        return try bytes.withUnsafeBytes { raw in
+        defer { fd.close() }
+        // Header and payload read separately: the payload lands in its own array, copied once.
+        let size = try StorageError.wrapping { try fd.size() }
+        let header = try StorageError.wrapping { try fd.read(count: headerBytes, at: 0) }
+        guard header.count == headerBytes, Array(header[0..<8]) == magic else { throw ReadError.damaged(name: name, reason: "bad header") }
+        return try header.withUnsafeBytes { raw in
             let p = raw.baseAddress!
             guard LE.u32(p, 76) == CRC32C.checksum(UnsafeRawBufferPointer(start: p, count: 76)) else {
                 throw ReadError.damaged(name: name, reason: "header CRC mismatch")
             }
             guard LE.u32(p, 8) == 1 else { throw ReadError.damaged(name: name, reason: "unknown version \(LE.u32(p, 8))") }
             let payloadBytes = Int(truncatingIfNeeded: LE.u64(p, 64))
-            guard bytes.count == headerBytes + payloadBytes else {
-                throw ReadError.damaged(name: name, reason: "\(bytes.count - headerBytes) payload bytes, header says \(payloadBytes)")
+            guard size - headerBytes == payloadBytes else {
+                throw ReadError.damaged(name: name, reason: "\(size - headerBytes) payload bytes, header says \(payloadBytes)")
             }
-            let payload = Array(bytes[headerBytes...])
+            let payload = try StorageError.wrapping { try fd.read(count: payloadBytes, at: headerBytes) }
+            guard payload.count == payloadBytes else { throw ReadError.damaged(name: name, reason: "shorter than its header says") }
             guard LE.u32(p, 72) == CRC32C.checksum(payload) else { throw ReadError.damaged(name: name, reason: "payload CRC mismatch") }
             guard LE.u64(p, 16) == position else { throw ReadError.damaged(name: name, reason: "header says position \(LE.u64(p, 16))") }
             return SnapshotFile(position: position, timestampMicros: LE.i64(p, 24),
-                                chain: Array(bytes[32..<64]), payload: payload)
+                                chain: Array(header[32..<64]), payload: payload)
         }
     }
 

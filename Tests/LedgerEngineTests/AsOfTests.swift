@@ -107,6 +107,19 @@ struct ReferenceModel {
                 if position < head { #expect(a.startPosition == nil && a.replayed == 0, "seed \(seed): not from the history view") }
             }
         }
+        // All accounts at every position: folded from the history view's records (the normal
+        // path) equals folded from the log (the view set aside), field by field.
+        var fromHistory: [[Account]] = []
+        for position in 0...head {
+            let (a, _) = try ledger.balances([], atPosition: position)
+            fromHistory.append(a.accounts)
+        }
+        let historyPath = dir.path + "/views/history.tbl"
+        try FileManager.default.moveItem(atPath: historyPath, toPath: historyPath + ".aside")
+        for position in 0...head {
+            #expect(try ledger.balances([], atPosition: position).0.accounts == fromHistory[Int(position)], "seed \(seed) position \(position)")
+        }
+        try FileManager.default.moveItem(atPath: historyPath + ".aside", toPath: historyPath)
         // Every snapshot damaged: same answers, from the log.
         for p in try SnapshotFile.list(directory: dir.path + "/snapshots") {
             FileDamage.flipBit(dir.path + "/snapshots/" + SnapshotFile.name(position: p), offset: 90)
@@ -152,5 +165,66 @@ struct ReferenceModel {
         let named = try ledger.balances([a], atPosition: 0).0.accounts
         #expect(named.count == 1 && named[0].balance == 0 && named[0].version == 0)
         #expect(throws: LedgerError.self) { try ledger.balances([try AccountID(validating: "nobody")], atPosition: 5) }
+    }
+
+    /// Two accounts whose names share the history view's 32-bit name hash.
+    static func collidingNames() -> (String, String) {
+        var seen: [UInt32: String] = [:]
+        for i in 0... {
+            let name = "k\(i)"
+            let h = HistoryView.nameHash(name)
+            if let other = seen[h] { return (other, name) }
+            seen[h] = name
+        }
+        fatalError("unreachable")
+    }
+
+    @Test func allAccountsAnswersSurviveADamagedHistoryAndNameHashCollisions() throws {
+        let dir = TemporaryDirectory()
+        // Snapshots at 7, 14, 21: the colliding pair is opened at 18 and 20, inside one fold.
+        let ledger = try ledger(dir, snapshotEvery: 7, segmentBytes: 4096)
+        let (x, y) = Self.collidingNames()
+        #expect(HistoryView.nameHash(x) == HistoryView.nameHash(y) && x != y)
+        var t: Int64 = 1_700_000_000_000_000
+        func append(_ command: Command) throws {
+            t += 1_000_000
+            _ = try ledger.append(AppendRequest(command: command, at: Timestamp(micros: t)))
+        }
+        let usd = Currency(trusted: "USD")
+        let (a, b) = (try AccountID(validating: "a"), try AccountID(validating: "b"))
+        try append(.open(account: a, currency: usd, scale: 2, overdraft: nil))
+        try append(.open(account: b, currency: usd, scale: 2, overdraft: nil))
+        for i in 1...12 { try append(.deposit(account: i % 2 == 0 ? a : b, amount: try DecimalText.parse("\(i)"))) }
+        try append(.transfer(from: a, to: b, amount: try DecimalText.parse("3")))
+        let z = try AccountID(validating: "z")
+        try append(.open(account: z, currency: usd, scale: 2, overdraft: nil))
+        try append(.close(account: z))
+        // Two accounts the view cannot tell apart by hash.
+        let (cx, cy) = (try AccountID(validating: x), try AccountID(validating: y))
+        try append(.open(account: cx, currency: usd, scale: 0, overdraft: nil))
+        try append(.deposit(account: cx, amount: try DecimalText.parse("7")))
+        try append(.open(account: cy, currency: usd, scale: 0, overdraft: nil))
+        try append(.deposit(account: cy, amount: try DecimalText.parse("9")))
+        try append(.deposit(account: b, amount: try DecimalText.parse("1")))
+        try append(.deposit(account: cx, amount: try DecimalText.parse("5")))
+        try append(.deposit(account: cy, amount: try DecimalText.parse("1")))
+        let head = try ledger.openLog().head.position
+        var answers: [[Account]] = []
+        for position in 0...head { answers.append(try ledger.balances([], atPosition: position).0.accounts) }
+        let final = Dictionary(uniqueKeysWithValues: answers.last!.map { ($0.id.name, ($0.balance, $0.version, $0.status)) })
+        #expect(final["a"]! == (4200 - 300, 8, .open))
+        #expect(final["b"]! == (3600 + 300 + 100, 9, .open))
+        #expect(final["z"]! == (0, 2, .closed))
+        #expect(final[x]! == (12, 3, .open) && final[y]! == (10, 3, .open))
+        // The same answers from the log alone (the view set aside).
+        let historyPath = dir.path + "/views/history.tbl"
+        let intact = try Data(contentsOf: URL(fileURLWithPath: historyPath))
+        try FileManager.default.removeItem(atPath: historyPath)
+        for position in 0...head { #expect(try ledger.balances([], atPosition: position).0.accounts == answers[Int(position)]) }
+        // A damaged history record: noted, and the answer is still right.
+        try intact.write(to: URL(fileURLWithPath: historyPath))
+        FileDamage.flipBit(historyPath, offset: PositionTable.headerBytes + 7 * HistoryView.recordBytes + 3)
+        #expect(try ledger.balances([], atPosition: 8).0.accounts == answers[8])
+        #expect(ledger.notes.contains { $0.contains("history view") && $0.contains("CRC") })
     }
 }

@@ -55,13 +55,23 @@ enum BalanceCommand: Subcommand {
             asOfText = Timestamp(micros: context.ledger.clock.nowMicros()).rfc3339
         }
         if context.json {
-            context.console.out(JSON.object([
+            var accounts: [UInt8] = [UInt8(ascii: "[")]
+            accounts.reserveCapacity(answer.accounts.count * 80)
+            for (i, a) in answer.accounts.enumerated() {
+                if i > 0 { accounts.append(UInt8(ascii: ",")) }
+                EventJSON.renderAccount(a, into: &accounts)
+            }
+            accounts.append(UInt8(ascii: "]"))
+            var out: [UInt8] = []
+            out.reserveCapacity(accounts.count + 160)
+            JSON.object([
                 ("as_of", asOfText.isEmpty ? .null : .string(asOfText)),
                 ("position", .uint(answer.position)),
                 ("snapshot_position", answer.startPosition.map(JSON.uint) ?? .null),
                 ("replayed", .uint(answer.replayed)),
-                ("accounts", .array(answer.accounts.map(EventJSON.accountJSON))),
-            ]).rendered())
+                ("accounts", .verbatim(accounts)),
+            ]).render(into: &out)
+            context.console.out(bytes: out)
         } else {
             if asOf != nil || atPosition != nil {
                 context.console.out("as of \(asOfText.isEmpty ? "the beginning" : asOfText) (position \(answer.position))")

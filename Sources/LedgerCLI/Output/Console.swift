@@ -18,6 +18,20 @@ final class Console {
         if buffer.count >= 1 << 16 { flush() }
     }
 
+    /// One line given as UTF-8 bytes (large JSON answers: no String in between).
+    func out(bytes: [UInt8]) {
+        guard bytes.count >= 1 << 16 else {
+            buffer.append(contentsOf: bytes)
+            buffer.append(UInt8(ascii: "\n"))
+            if buffer.count >= 1 << 16 { flush() }
+            return
+        }
+        // Large: written as it is, not copied into the buffer first.
+        flush()
+        Console.writeAll(1, bytes)
+        buffer.append(UInt8(ascii: "\n"))
+    }
+
     func flush() {
         guard !buffer.isEmpty else { return }
         Console.writeAll(1, buffer)

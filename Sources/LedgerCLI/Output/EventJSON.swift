@@ -39,9 +39,19 @@ enum EventJSON {
         return f
     }
 
-    static func accountJSON(_ a: Account) -> JSON {
-        .object([("account", .string(a.id.name)), ("balance", .string(a.format(a.balance))),
-                 ("currency", .string(a.currency.code)), ("version", .uint(a.version))])
+    /// An account as balance answers list it, rendered straight into `out` (no JSON value
+    /// built: a 10k-account answer has no 10k objects to build and free):
+    /// {"account", "balance", "currency", "version"}.
+    static func renderAccount(_ a: Account, into out: inout [UInt8]) {
+        out += #"{"account":"#.utf8
+        JSON.escape(a.id.name, into: &out)
+        out += #","balance":"#.utf8
+        JSON.escape(a.format(a.balance), into: &out)
+        out += #","currency":"#.utf8
+        JSON.escape(a.currency.code, into: &out)
+        out += #","version":"#.utf8
+        JSON.digits(a.version, into: &out)
+        out.append(UInt8(ascii: "}"))
     }
 
     /// The object printed after a successful (or duplicate) append.

@@ -10,6 +10,8 @@ enum JSON {
     case null
     case array([JSON])
     case object([(String, JSON)])
+    /// Bytes already rendered as JSON (a large array built by a streaming writer).
+    case verbatim([UInt8])
 
     static func optional(_ s: String?) -> JSON { s.map(JSON.string) ?? .null }
 
@@ -23,10 +25,13 @@ enum JSON {
     func render(into out: inout [UInt8]) {
         switch self {
         case .string(let s): JSON.escape(s, into: &out)
-        case .int(let v): out += String(v).utf8
-        case .uint(let v): out += String(v).utf8
+        case .int(let v):
+            if v < 0 { out.append(UInt8(ascii: "-")) }
+            JSON.digits(v.magnitude, into: &out)
+        case .uint(let v): JSON.digits(v, into: &out)
         case .bool(let b): out += (b ? "true" : "false").utf8
         case .null: out += "null".utf8
+        case .verbatim(let bytes): out += bytes
         case .array(let items):
             out.append(UInt8(ascii: "["))
             for (i, item) in items.enumerated() {
@@ -43,6 +48,19 @@ enum JSON {
                 value.render(into: &out)
             }
             out.append(UInt8(ascii: "}"))
+        }
+    }
+
+    /// The decimal digits of `v`, without a String in between.
+    static func digits(_ v: UInt64, into out: inout [UInt8]) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { b in
+            var i = 20, rest = v
+            repeat {
+                i -= 1
+                b[i] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            } while rest > 0
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: b[i..<20]))
         }
     }
 
