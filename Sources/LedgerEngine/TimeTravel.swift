@@ -144,12 +144,15 @@ extension Ledger {
         // The newest state seen per account (position 0: not touched since `start`).
         var latest = [HistoryView.SideState?](repeating: nil, count: accounts.count)
         var touched = [UInt64](repeating: 0, count: accounts.count)
+        // Accounts opened inside the range: their names and fixed terms, by opening position.
+        var openedAt: [UInt64: Account]?
         do {
             let complete = try HistoryView(table: table).forEachSide(from: from, through: position) { p, side in
                 if side.opened {
-                    guard case .accountOpened(let id, let currency, let scale, let overdraft)? = try log.event(at: p)?.event.body,
-                          HistoryView.nameHash(id.name) == side.nameHash, index.insert(side.nameHash, accounts.count) else { throw CannotFold() }
-                    var a = Account(id: id, currency: currency, scale: scale, overdraft: overdraft)
+                    if openedAt == nil { openedAt = try accountsByOpening(log) ?? [:] }
+                    guard let now = openedAt?[p], HistoryView.nameHash(now.id.name) == side.nameHash,
+                          index.insert(side.nameHash, accounts.count) else { throw CannotFold() }
+                    var a = Account(id: now.id, currency: now.currency, scale: now.scale, overdraft: now.overdraft)
                     a.openedPosition = p
                     accounts.append(a)
                     latest.append(nil)
@@ -175,6 +178,16 @@ extension Ledger {
         }
         if zip(accounts, accounts.dropFirst()).contains(where: { !($0.id < $1.id) }) { accounts.sort { $0.id < $1.id } }
         return accounts
+    }
+
+    /// Every account there is now, by the position of its AccountOpened (an account's name,
+    /// currency, scale and overdraft never change), read from the accounts view in one pass: an
+    /// early as-of may meet thousands of openings. nil without the view.
+    private func accountsByOpening(_ log: Log) throws -> [UInt64: Account]? {
+        guard let views = try Views.openForReading(layout, log: log) else { return nil }
+        var all: [UInt64: Account] = [:]
+        for a in try views.allAccounts() { all[a.openedPosition] = a }
+        return all
     }
 
     /// Account numbers by 32-bit name hash (open addressing).
