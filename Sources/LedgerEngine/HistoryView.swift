@@ -61,14 +61,16 @@ final class HistoryView {
         return n
     }
 
-    /// The node of account `name` at `position` (whichever side it is on).
-    func node(at position: UInt64, name: String) throws -> Node? {
+    /// The node of account `name` at `position` (whichever side it is on), whose version is
+    /// `version`. The version only decides between the two sides of a transfer between two accounts
+    /// whose names share a hash; nil when even that cannot tell them apart.
+    func node(at position: UInt64, name: String, version: UInt64) throws -> Node? {
         let hash = Self.nameHash(name)
         guard position >= 1, let payload = try table.read(position) else { return nil }
-        for side in 0..<2 {
-            if let n = decode(payload, side: side, position: position), n.nameHash == hash { return n }
-        }
-        return nil
+        let matching = (0..<2).compactMap { decode(payload, side: $0, position: position) }.filter { $0.nameHash == hash }
+        guard matching.count == 2 else { return matching.first }
+        let exact = matching.filter { $0.version == UInt32(truncatingIfNeeded: version) }
+        return exact.count == 1 ? exact[0] : nil
     }
 
     enum Lookup: Equatable {
@@ -81,9 +83,9 @@ final class HistoryView {
 
     /// The node of account `name` for the last of its events at or before `position`, walking back
     /// from its event at `head`.
-    func lookup(_ name: String, head: UInt64, atOrBefore position: UInt64) throws -> Lookup {
+    func lookup(_ name: String, head: UInt64, version: UInt64, atOrBefore position: UInt64) throws -> Lookup {
         let hash = Self.nameHash(name)
-        guard var node = try self.node(at: head, name: name) else { return .unavailable }
+        guard var node = try self.node(at: head, name: name, version: version) else { return .unavailable }
         while node.position > position {
             if node.prev == 0 { return .notYetOpened }
             if node.jump != node.pointer, node.jumpVersion < node.version,
@@ -175,7 +177,7 @@ final class HistoryView {
                             nameHash: HistoryView.nameHash(change.name), closed: change.closed)
                 spines[slot] = [node]
             } else {
-                if spines[slot].isEmpty { spines[slot] = [try load(change.name, head: change.head)] }
+                if spines[slot].isEmpty { spines[slot] = [try load(change.name, head: change.head, version: change.version &- 1)] }
                 // The rule looks at three spine nodes: read older ones only when they are needed.
                 while spines[slot].count < 3, let oldest = spines[slot].first, oldest.jump != oldest.pointer {
                     guard let next = try view.node(oldest.jump, nameHash: oldest.nameHash), next.version < oldest.version else {
@@ -218,8 +220,8 @@ final class HistoryView {
         }
 
         /// The newest node of an account not in memory, read from the table (its node at `head`).
-        private func load(_ name: String, head: UInt64) throws -> Node {
-            guard head >= 1, let node = try view.node(at: head, name: name) else {
+        private func load(_ name: String, head: UInt64, version: UInt64) throws -> Node {
+            guard head >= 1, let node = try view.node(at: head, name: name, version: version) else {
                 throw SlotTableError.damaged(path: view.table.path, reason: "no history record for '\(name)' at position \(head)")
             }
             return node

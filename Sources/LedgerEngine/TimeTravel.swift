@@ -107,7 +107,7 @@ extension Ledger {
                     continue
                 }
                 var then = Account(id: id, currency: now.currency, scale: now.scale, overdraft: now.overdraft)
-                switch try history.lookup(id.name, head: now.lastPosition, atOrBefore: position) {
+                switch try history.lookup(id.name, head: now.lastPosition, version: now.version, atOrBefore: position) {
                 case .unavailable:
                     return nil
                 case .notYetOpened:

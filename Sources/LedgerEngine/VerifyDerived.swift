@@ -47,15 +47,15 @@ extension Ledger {
                 if let history, historyProblems < 10 {
                     let names = [e.account.isEmpty ? nil : e.account, e.other].compactMap { $0.map { String(decoding: $0, as: UTF8.self) } }
                     for name in names {
+                        let account = state.account(named: name)
                         let node: HistoryView.Node?
-                        do { node = try history.node(at: record.position, name: name) } catch {
+                        do { node = try history.node(at: record.position, name: name, version: account?.version ?? 0) } catch {
                             historyProblems += 1
                             problems.append("views/history.tbl: \(error) (run `ledger replay`)")
                             continue
                         }
                         // After the checkpoint a record may not be written yet (the next writer adds it).
                         if node == nil && record.position > history.table.checkpoint { continue }
-                        let account = state.account(named: name)
                         if node?.balance != account?.balance || node.map({ UInt64($0.version) }) != account?.version
                             || node?.closed != (account?.status == .closed) {
                             historyProblems += 1
