@@ -47,9 +47,9 @@ extension Ledger {
             }
         }
         let from = (snapshot?.position ?? 0) + 1
-        if ids.isEmpty, from <= position, let accounts = try historyFold(start, from: from, through: position, log: log) {
+        if ids.isEmpty, from <= position, try historyFold(&start, from: from, through: position, log: log) {
             let time = try LedgerError.translating { try log.timestamp(ofPosition: position) }
-            return (BalanceAnswer(position: position, accounts: accounts, startPosition: snapshot?.position, replayed: position - from + 1), time)
+            return (BalanceAnswer(position: position, accounts: start, startPosition: snapshot?.position, replayed: position - from + 1), time)
         }
         var state = CompactState(start, position: snapshot?.position ?? 0)
         var replayed: UInt64 = 0
@@ -130,31 +130,33 @@ extension Ledger {
 
     private struct CannotFold: Error {}
 
-    /// Every account after `position`, from `start` (every account after `from - 1`) and the
-    /// history view's records `from...position`: each record holds the state after its event of
-    /// the accounts it touched, so folding one is a lookup and a copy; only AccountOpened events
-    /// are read from the log (for the new account's currency and limits). nil when the view cannot
-    /// answer: missing, ahead of the log, a record missing, or two accounts with one name hash.
-    private func historyFold(_ start: [Account], from: UInt64, through position: UInt64, log: Log) throws -> [Account]? {
+    /// Brings `accounts` (every account after `from - 1`, in name order) to after `position`
+    /// from the history view's records `from...position`: each record holds the state after its
+    /// event of the accounts it touched, so folding one is a lookup and a copy; accounts opened in
+    /// the range come from the accounts view. false, with `accounts` untouched, when the view
+    /// cannot answer: missing, ahead of the log, a record missing, or two accounts with one name hash.
+    private func historyFold(_ accounts: inout [Account], from: UInt64, through position: UInt64, log: Log) throws -> Bool {
         guard let table = try? PositionTable.open(path: Views.historyPath(layout), recordBytes: HistoryView.recordBytes, writable: false),
-              table.checkpoint <= log.head.position else { return nil }
-        var accounts = start
-        var index = NameHashIndex(capacity: accounts.count + 1024)
-        for (i, a) in accounts.enumerated() where !index.insert(HistoryView.nameHash(a.id.name), i) { return nil }
-        // The newest state seen per account (position 0: not touched since `start`).
-        var latest = [HistoryView.SideState?](repeating: nil, count: accounts.count)
-        var touched = [UInt64](repeating: 0, count: accounts.count)
-        // Accounts opened inside the range: their names and fixed terms, by opening position.
+              table.checkpoint <= log.head.position else { return false }
+        let known = accounts.count
+        var index = NameHashIndex(capacity: known + 1024)
+        for (i, a) in accounts.enumerated() where !index.insert(HistoryView.nameHash(a.id.name), i) { return false }
+        // Opened in the range (numbered from `known` on), and the newest state seen per account
+        // (touched 0: not since `from - 1`).
+        var added: [Account] = []
+        var latest = [HistoryView.SideState?](repeating: nil, count: known)
+        var touched = [UInt64](repeating: 0, count: known)
+        // Every account there is now, by opening position (its name and fixed terms).
         var openedAt: [UInt64: Account]?
         do {
             let complete = try HistoryView(table: table).forEachSide(from: from, through: position) { p, side in
                 if side.opened {
                     if openedAt == nil { openedAt = try accountsByOpening(log) ?? [:] }
                     guard let now = openedAt?[p], HistoryView.nameHash(now.id.name) == side.nameHash,
-                          index.insert(side.nameHash, accounts.count) else { throw CannotFold() }
+                          index.insert(side.nameHash, known + added.count) else { throw CannotFold() }
                     var a = Account(id: now.id, currency: now.currency, scale: now.scale, overdraft: now.overdraft)
                     a.openedPosition = p
-                    accounts.append(a)
+                    added.append(a)
                     latest.append(nil)
                     touched.append(0)
                 }
@@ -162,13 +164,14 @@ extension Ledger {
                 latest[i] = side
                 touched[i] = p
             }
-            guard complete else { return nil }
+            guard complete else { return false }
         } catch is CannotFold {
-            return nil
+            return false
         } catch let error as SlotTableError {
             addNotes(["history view: \(error); answered from snapshots and the log"])
-            return nil
+            return false
         }
+        accounts += added
         for i in accounts.indices where touched[i] != 0 {
             let side = latest[i]!
             accounts[i].balance = side.balance
@@ -176,8 +179,10 @@ extension Ledger {
             accounts[i].status = side.closed ? .closed : .open
             accounts[i].lastPosition = touched[i]
         }
-        if zip(accounts, accounts.dropFirst()).contains(where: { !($0.id < $1.id) }) { accounts.sort { $0.id < $1.id } }
-        return accounts
+        if !added.isEmpty, (1..<accounts.count).contains(where: { !(accounts[$0 - 1].id < accounts[$0].id) }) {
+            accounts.sort { $0.id < $1.id }
+        }
+        return true
     }
 
     /// Every account there is now, by the position of its AccountOpened (an account's name,

@@ -43,13 +43,13 @@ enum EventJSON {
     /// built: a 10k-account answer has no 10k objects to build and free):
     /// {"account", "balance", "currency", "version"}.
     static func renderAccount(_ a: Account, into out: inout [UInt8]) {
-        out += #"{"account":"#.utf8
+        JSON.literal(#"{"account":"#, into: &out)
         JSON.escape(a.id.name, into: &out)
-        out += #","balance":"#.utf8
+        JSON.literal(#","balance":"#, into: &out)
         JSON.escape(a.format(a.balance), into: &out)
-        out += #","currency":"#.utf8
+        JSON.literal(#","currency":"#, into: &out)
         JSON.escape(a.currency.code, into: &out)
-        out += #","version":"#.utf8
+        JSON.literal(#","version":"#, into: &out)
         JSON.digits(a.version, into: &out)
         out.append(UInt8(ascii: "}"))
     }

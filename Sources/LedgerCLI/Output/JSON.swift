@@ -51,6 +51,11 @@ enum JSON {
         }
     }
 
+    /// Already-rendered JSON text (keys and punctuation), copied as bytes.
+    static func literal(_ text: StaticString, into out: inout [UInt8]) {
+        out.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
     /// The decimal digits of `v`, without a String in between.
     static func digits(_ v: UInt64, into out: inout [UInt8]) {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { b in
