@@ -45,13 +45,17 @@ final class HistoryView {
     // MARK: Reading
 
     private func decode(_ payload: [UInt8], side: Int, position: UInt64) -> Node? {
-        payload.withUnsafeBytes { raw in
-            let p = raw.baseAddress! + side * Self.sideBytes
-            guard p.load(fromByteOffset: 36, as: UInt8.self) & 1 != 0 else { return nil }
-            return Node(pointer: position << 1 | UInt64(side), balance: Int64(bitPattern: LE.u64(p, 0)), prev: LE.u64(p, 8),
-                        jump: LE.u64(p, 16), version: LE.u32(p, 24), jumpVersion: LE.u32(p, 28), nameHash: LE.u32(p, 32),
-                        closed: p.load(fromByteOffset: 36, as: UInt8.self) & 2 != 0)
-        }
+        payload.withUnsafeBytes { Self.decode($0.baseAddress!, side: side, position: position) }
+    }
+
+    /// The node on `side` of the record payload at `payload` (nil: the side is absent).
+    private static func decode(_ payload: UnsafeRawPointer, side: Int, position: UInt64) -> Node? {
+        let p = payload + side * sideBytes
+        let flags = p.load(fromByteOffset: 36, as: UInt8.self)
+        guard flags & 1 != 0 else { return nil }
+        return Node(pointer: position << 1 | UInt64(side), balance: Int64(bitPattern: LE.u64(p, 0)), prev: LE.u64(p, 8),
+                    jump: LE.u64(p, 16), version: LE.u32(p, 24), jumpVersion: LE.u32(p, 28), nameHash: LE.u32(p, 32),
+                    closed: flags & 2 != 0)
     }
 
     /// The node `pointer` names, if it is there and belongs to the account hashed `nameHash`.
@@ -99,25 +103,11 @@ final class HistoryView {
         return .node(node)
     }
 
-    /// One account's state after an event, as a forward scan of the records sees it.
-    struct SideState {
-        let balance: Int64
-        let version: UInt32
-        let nameHash: UInt32
-        let closed: Bool
-        /// The account's AccountOpened (its first node).
-        let opened: Bool
-    }
-
-    /// Every present side of records `from...through`, in log order; false if a record is missing.
-    func forEachSide(from: UInt64, through: UInt64, _ body: (UInt64, SideState) throws -> Void) throws -> Bool {
+    /// Every node of records `from...through`, in log order; false if a record is missing.
+    func forEachNode(from: UInt64, through: UInt64, _ body: (Node) throws -> Void) throws -> Bool {
         try table.forEach(from: from, through: through) { position, payload in
             for side in 0..<2 {
-                let p = payload.baseAddress! + side * Self.sideBytes
-                let flags = p.load(fromByteOffset: 36, as: UInt8.self)
-                guard flags & 1 != 0 else { continue }
-                try body(position, SideState(balance: Int64(bitPattern: LE.u64(p, 0)), version: LE.u32(p, 24), nameHash: LE.u32(p, 32),
-                                             closed: flags & 2 != 0, opened: LE.u64(p, 8) == 0))
+                if let node = Self.decode(payload.baseAddress!, side: side, position: position) { try body(node) }
             }
         }
     }

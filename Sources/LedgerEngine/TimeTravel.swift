@@ -141,28 +141,25 @@ extension Ledger {
         let known = accounts.count
         var index = NameHashIndex(capacity: known + 1024)
         for (i, a) in accounts.enumerated() where !index.insert(HistoryView.nameHash(a.id.name), i) { return false }
-        // Opened in the range (numbered from `known` on), and the newest state seen per account
-        // (touched 0: not since `from - 1`).
+        // Opened in the range (numbered from `known` on), and each account's newest node in it.
         var added: [Account] = []
-        var latest = [HistoryView.SideState?](repeating: nil, count: known)
-        var touched = [UInt64](repeating: 0, count: known)
+        var latest = [HistoryView.Node?](repeating: nil, count: known)
         // Every account there is now, by opening position (its name and fixed terms).
         var openedAt: [UInt64: Account]?
         do {
-            let complete = try HistoryView(table: table).forEachSide(from: from, through: position) { p, side in
-                if side.opened {
+            let complete = try HistoryView(table: table).forEachNode(from: from, through: position) { node in
+                let p = node.position
+                if node.prev == 0 {
                     if openedAt == nil { openedAt = try accountsByOpening(log) ?? [:] }
-                    guard let now = openedAt?[p], HistoryView.nameHash(now.id.name) == side.nameHash,
-                          index.insert(side.nameHash, known + added.count) else { throw CannotFold() }
+                    guard let now = openedAt?[p], HistoryView.nameHash(now.id.name) == node.nameHash,
+                          index.insert(node.nameHash, known + added.count) else { throw CannotFold() }
                     var a = Account(id: now.id, currency: now.currency, scale: now.scale, overdraft: now.overdraft)
                     a.openedPosition = p
                     added.append(a)
                     latest.append(nil)
-                    touched.append(0)
                 }
-                guard let i = index.find(side.nameHash) else { throw CannotFold() }
-                latest[i] = side
-                touched[i] = p
+                guard let i = index.find(node.nameHash) else { throw CannotFold() }
+                latest[i] = node
             }
             guard complete else { return false }
         } catch is CannotFold {
@@ -172,12 +169,12 @@ extension Ledger {
             return false
         }
         accounts += added
-        for i in accounts.indices where touched[i] != 0 {
-            let side = latest[i]!
-            accounts[i].balance = side.balance
-            accounts[i].version = UInt64(side.version)
-            accounts[i].status = side.closed ? .closed : .open
-            accounts[i].lastPosition = touched[i]
+        for i in accounts.indices {
+            guard let node = latest[i] else { continue }
+            accounts[i].balance = node.balance
+            accounts[i].version = UInt64(node.version)
+            accounts[i].status = node.closed ? .closed : .open
+            accounts[i].lastPosition = node.position
         }
         if !added.isEmpty, (1..<accounts.count).contains(where: { !(accounts[$0 - 1].id < accounts[$0].id) }) {
             accounts.sort { $0.id < $1.id }
