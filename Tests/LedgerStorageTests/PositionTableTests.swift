@@ -1,0 +1,34 @@
+import Foundation
+@testable import LedgerStorage
+import LedgerTestSupport
+import Testing
+
+/// The bulk read under all-accounts as-of answers: records in order, each CRC-checked,
+/// stopping at the first missing one.
+@Suite struct PositionTableTests {
+    @Test func forEachVisitsRecordsInOrderAndStopsAtAGapOrDamage() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.path + "/t.tbl"
+        let table = try PositionTable.create(path: path, recordBytes: 12)
+        func payload(_ p: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: p &* 31 &+ UInt64($0)) } }
+        // Enough records to span several 64 KiB chunks; position 7000 is left out.
+        for p in UInt64(1)...9000 where p != 7000 { try payload(p).withUnsafeBytes { try table.write(p, $0) } }
+        try table.flush()
+        var seen: [UInt64] = []
+        var wrong = 0
+        let complete = try table.forEach(from: 2, through: 6999) { p, bytes in
+            if Array(bytes) != payload(p) { wrong += 1 }
+            seen.append(p)
+        }
+        #expect(complete && wrong == 0)
+        #expect(seen == Array(2...6999))
+        seen = []
+        #expect(try table.forEach(from: 6990, through: 9000) { p, _ in seen.append(p) } == false)
+        #expect(seen == Array(6990...6999))
+        #expect(try table.forEach(from: 9000, through: 9001) { _, _ in } == false)
+        // A record failing its CRC is damage, not a gap.
+        FileDamage.flipBit(path, offset: PositionTable.headerBytes + 99 * 12 + 2)
+        let reopened = try #require(try PositionTable.open(path: path, recordBytes: 12, writable: false))
+        #expect(throws: SlotTableError.self) { try reopened.forEach(from: 1, through: 200) { _, _ in } }
+    }
+}
