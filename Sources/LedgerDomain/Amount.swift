@@ -54,6 +54,15 @@ public struct DecimalText: Equatable, Sendable {
 public enum Money {
     /// "-12.34" style text for `units` minor units at `scale` (0...18).
     public static func format(_ units: Int64, scale: Int) -> String {
+        withFormatted(units, scale: scale) { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Appends the text `format` gives to `out` (large JSON answers: no String per amount).
+    public static func format(_ units: Int64, scale: Int, into out: inout [UInt8]) {
+        withFormatted(units, scale: scale) { out.append(contentsOf: $0) }
+    }
+
+    private static func withFormatted<R>(_ units: Int64, scale: Int, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
         // Int64.min has no positive counterpart: work on the magnitude as UInt64.
         var magnitude = units.magnitude
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 48) { b in
@@ -74,7 +83,7 @@ public enum Money {
                 i -= 1
                 b[i] = UInt8(ascii: "-")
             }
-            return String(decoding: UnsafeBufferPointer(rebasing: b[i...]), as: UTF8.self)
+            return body(UnsafeBufferPointer(rebasing: b[i...]))
         }
     }
 

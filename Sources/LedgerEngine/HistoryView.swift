@@ -49,6 +49,7 @@ final class HistoryView {
     }
 
     /// The node on `side` of the record payload at `payload` (nil: the side is absent).
+    @inline(__always)
     private static func decode(_ payload: UnsafeRawPointer, side: Int, position: UInt64) -> Node? {
         let p = payload + side * sideBytes
         let flags = p.load(fromByteOffset: 36, as: UInt8.self)
@@ -103,13 +104,16 @@ final class HistoryView {
         return .node(node)
     }
 
-    /// Every node of records `from...through`, in log order; false if a record is missing.
-    func forEachNode(from: UInt64, through: UInt64, _ body: (Node) throws -> Void) throws -> Bool {
-        try table.forEach(from: from, through: through) { position, payload in
-            for side in 0..<2 {
-                if let node = Self.decode(payload.baseAddress!, side: side, position: position) { try body(node) }
-            }
-        }
+    /// Records `from...through` in log order, a chunk at a time (false `complete` if one is
+    /// missing): hot loops read their nodes with `node(in:record:side:)`, with no call per node.
+    func records(from: UInt64, through: UInt64) throws -> PositionTable.ChunkReader {
+        try table.chunks(from: from, through: through)
+    }
+
+    /// The node on `side` of the chunk's record `r` (nil: the side is absent).
+    @inline(__always)
+    static func node(in chunk: PositionTable.ChunkReader.Chunk, record r: Int, side: Int) -> Node? {
+        decode(chunk.payload(r), side: side, position: chunk.first + UInt64(r))
     }
 
     // MARK: Writing

@@ -17,7 +17,7 @@ import LedgerStorage
 
 enum Snapshots {
     static let keepNewest = 10
-    static let keepEvery: UInt64 = 10
+    static let keepEvery: UInt64 = 5
 
     static let recordBytes = 2 + AccountID.bytesMax + StateCodec.accountBytes
 

@@ -30,6 +30,12 @@ extension Ledger {
             let time = position == 0 ? nil : try LedgerError.translating { try log.timestamp(ofPosition: position) }
             return (answer, time)
         }
+        // All accounts: the history view's records after the snapshot are folded on another thread
+        // while the snapshot is read and decoded here. The snapshot is guessed by name; if it turns
+        // out damaged, the fold is done again from the one used.
+        let guess = ids.isEmpty ? try newestSnapshotName(atOrBefore: position) : nil
+        let folding = guess.flatMap { $0 < position ? startHistoryFold(from: $0 + 1, through: position, log: log) : nil }
+        defer { _ = try? folding?.join() }
         var snapshotNotes: [String] = []
         let snapshot = try Snapshots.newest(layout, atOrBefore: position, notes: &snapshotNotes)
         addNotes(snapshotNotes)
@@ -47,9 +53,12 @@ extension Ledger {
             }
         }
         let from = (snapshot?.position ?? 0) + 1
-        if ids.isEmpty, from <= position, try historyFold(&start, from: from, through: position, log: log) {
-            let time = try LedgerError.translating { try log.timestamp(ofPosition: position) }
-            return (BalanceAnswer(position: position, accounts: start, startPosition: snapshot?.position, replayed: position - from + 1), time)
+        if ids.isEmpty, from <= position {
+            let task = guess == from - 1 ? folding : startHistoryFold(from: from, through: position, log: log)
+            if let fold = try finishedHistoryFold(task), try fold.apply(to: &start, openedAt: { try accountsByOpening(log) }) {
+                let time = try LedgerError.translating { try log.timestamp(ofPosition: position) }
+                return (BalanceAnswer(position: position, accounts: start, startPosition: snapshot?.position, replayed: position - from + 1), time)
+            }
         }
         var state = CompactState(start, position: snapshot?.position ?? 0)
         var replayed: UInt64 = 0
@@ -128,58 +137,30 @@ extension Ledger {
         return BalanceAnswer(position: position, accounts: accounts, startPosition: nil, replayed: 0)
     }
 
-    private struct CannotFold: Error {}
+    /// The position of the newest snapshot file at or before `position` (0: none), by name only.
+    private func newestSnapshotName(atOrBefore position: UInt64) throws -> UInt64 {
+        try LedgerError.translating { try SnapshotFile.list(directory: layout.snapshotDirectory) }.last { $0 <= position } ?? 0
+    }
 
-    /// Brings `accounts` (every account after `from - 1`, in name order) to after `position`
-    /// from the history view's records `from...position`: each record holds the state after its
-    /// event of the accounts it touched, so folding one is a lookup and a copy; accounts opened in
-    /// the range come from the accounts view. false, with `accounts` untouched, when the view
-    /// cannot answer: missing, ahead of the log, a record missing, or two accounts with one name hash.
-    private func historyFold(_ accounts: inout [Account], from: UInt64, through position: UInt64, log: Log) throws -> Bool {
-        guard let table = try? PositionTable.open(path: Views.historyPath(layout), recordBytes: HistoryView.recordBytes, writable: false),
-              table.checkpoint <= log.head.position else { return false }
-        let known = accounts.count
-        var index = NameHashIndex(capacity: known + 1024)
-        for (i, a) in accounts.enumerated() where !index.insert(HistoryView.nameHash(a.id.name), i) { return false }
-        // Opened in the range (numbered from `known` on), and each account's newest node in it.
-        var added: [Account] = []
-        var latest = [HistoryView.Node?](repeating: nil, count: known)
-        // Every account there is now, by opening position (its name and fixed terms).
-        var openedAt: [UInt64: Account]?
+    /// The history view's records `from...through` folded on another thread (see HistoryFold).
+    private func startHistoryFold(from: UInt64, through: UInt64, log: Log) -> Background<HistoryFold?> {
+        let path = Views.historyPath(layout), head = log.head.position
+        return Background {
+            guard let table = try? PositionTable.open(path: path, recordBytes: HistoryView.recordBytes, writable: false),
+                  table.checkpoint <= head else { return nil }
+            return try HistoryFold.read(HistoryView(table: table), from: from, through: through)
+        }
+    }
+
+    /// The fold `task` made; nil when the view cannot answer (missing, ahead of the log, a record
+    /// missing or damaged: damage is noted).
+    private func finishedHistoryFold(_ task: Background<HistoryFold?>?) throws -> HistoryFold? {
         do {
-            let complete = try HistoryView(table: table).forEachNode(from: from, through: position) { node in
-                let p = node.position
-                if node.prev == 0 {
-                    if openedAt == nil { openedAt = try accountsByOpening(log) ?? [:] }
-                    guard let now = openedAt?[p], HistoryView.nameHash(now.id.name) == node.nameHash,
-                          index.insert(node.nameHash, known + added.count) else { throw CannotFold() }
-                    var a = Account(id: now.id, currency: now.currency, scale: now.scale, overdraft: now.overdraft)
-                    a.openedPosition = p
-                    added.append(a)
-                    latest.append(nil)
-                }
-                guard let i = index.find(node.nameHash) else { throw CannotFold() }
-                latest[i] = node
-            }
-            guard complete else { return false }
-        } catch is CannotFold {
-            return false
+            return try task?.join()
         } catch let error as SlotTableError {
             addNotes(["history view: \(error); answered from snapshots and the log"])
-            return false
+            return nil
         }
-        accounts += added
-        for i in accounts.indices {
-            guard let node = latest[i] else { continue }
-            accounts[i].balance = node.balance
-            accounts[i].version = UInt64(node.version)
-            accounts[i].status = node.closed ? .closed : .open
-            accounts[i].lastPosition = node.position
-        }
-        if !added.isEmpty, (1..<accounts.count).contains(where: { !(accounts[$0 - 1].id < accounts[$0].id) }) {
-            accounts.sort { $0.id < $1.id }
-        }
-        return true
     }
 
     /// Every account there is now, by the position of its AccountOpened (an account's name,
@@ -190,52 +171,6 @@ extension Ledger {
         var all: [UInt64: Account] = [:]
         for a in try views.allAccounts() { all[a.openedPosition] = a }
         return all
-    }
-
-    /// Account numbers by 32-bit name hash (open addressing).
-    private struct NameHashIndex {
-        /// hash << 32 | (number + 1), 0 = empty; the hash is kept whole, so equal hashes are caught.
-        private var slots: [UInt64]
-
-        init(capacity: Int) {
-            var size = 16
-            while size < capacity * 2 { size *= 2 }
-            slots = [UInt64](repeating: 0, count: size)
-        }
-
-        /// false when the hash is already there (two accounts with one hash: the view cannot tell them apart).
-        mutating func insert(_ hash: UInt32, _ number: Int) -> Bool {
-            if (number + 2) * 2 > slots.count { grow() }
-            let mask = slots.count - 1
-            var i = Int(hash &* 0x9E37_79B1) & mask
-            while slots[i] != 0 {
-                if UInt32(truncatingIfNeeded: slots[i] >> 32) == hash { return false }
-                i = (i + 1) & mask
-            }
-            slots[i] = UInt64(hash) << 32 | UInt64(number + 1)
-            return true
-        }
-
-        func find(_ hash: UInt32) -> Int? {
-            let mask = slots.count - 1
-            var i = Int(hash &* 0x9E37_79B1) & mask
-            while slots[i] != 0 {
-                if UInt32(truncatingIfNeeded: slots[i] >> 32) == hash { return Int(slots[i] & 0xFFFF_FFFF) - 1 }
-                i = (i + 1) & mask
-            }
-            return nil
-        }
-
-        private mutating func grow() {
-            let old = slots
-            slots = [UInt64](repeating: 0, count: old.count * 2)
-            let mask = slots.count - 1
-            for s in old where s != 0 {
-                var i = Int(UInt32(truncatingIfNeeded: s >> 32) &* 0x9E37_79B1) & mask
-                while slots[i] != 0 { i = (i + 1) & mask }
-                slots[i] = s
-            }
-        }
     }
 
     public struct SnapshotResult: Sendable {

@@ -22,7 +22,7 @@ public final class PositionTable {
     public var payloadBytes: Int { recordBytes - 4 }
     /// Every record at or before this position is durable.
     public private(set) var checkpoint: UInt64
-    private let fd: FileDescriptor
+    fileprivate let fd: FileDescriptor
     /// Writes gathered for one sequential pwrite (bulk builds).
     private var pending: [UInt8] = []
     private var pendingFirst: UInt64 = 0
@@ -83,7 +83,7 @@ public final class PositionTable {
         }
     }
 
-    private func offset(_ position: UInt64) -> Int { Self.headerBytes + Int(position - 1) * recordBytes }
+    fileprivate func offset(_ position: UInt64) -> Int { Self.headerBytes + Int(position - 1) * recordBytes }
 
     /// The payload of record `position`, or nil when there is none (beyond the file, or zero).
     /// A record failing its CRC is read again (a writer may be mid-pwrite), then called damage.
@@ -105,36 +105,81 @@ public final class PositionTable {
         throw SlotTableError.damaged(path: path, reason: "record \(position) fails its CRC")
     }
 
-    /// Visits the payloads of records `from...through` in order, read in large sequential chunks,
-    /// each checked by its CRC. Stops at the first missing record and returns false (true when
-    /// every record was there). A record failing its CRC is re-read alone (as `read` does).
+    /// Visits the payloads of records `from...through` in order (see ChunkReader). Stops at the
+    /// first missing record and returns false (true when every record was there).
     public func forEach(from: UInt64, through: UInt64, _ body: (UInt64, UnsafeRawBufferPointer) throws -> Void) throws -> Bool {
-        precondition(from >= 1)
-        guard from <= through else { return true }
-        try flush()
-        // 64 KiB: the chunk stays in cache while it is read, and costs few page faults.
-        let chunkRecords = max(1, (1 << 16) / recordBytes)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkRecords * recordBytes, alignment: 8)
-        defer { buffer.deallocate() }
-        var position = from
-        while position <= through {
-            let want = Int(min(UInt64(chunkRecords), through - position + 1))
-            let got = try SlotTable.wrap { try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<(want * recordBytes)]), at: offset(position)) }
-            let records = got / recordBytes
-            for r in 0..<records {
-                let record = UnsafeRawBufferPointer(start: buffer.baseAddress! + r * recordBytes, count: recordBytes)
-                let payload = UnsafeRawBufferPointer(rebasing: record[0..<payloadBytes])
-                if LE.u32(record.baseAddress!, payloadBytes) == CRC32C.checksum(payload) {
-                    try body(position, payload)
-                } else {
-                    guard let again = try read(position) else { return false }
-                    try again.withUnsafeBytes { try body(position, $0) }
-                }
-                position += 1
+        let reader = try chunks(from: from, through: through)
+        while let chunk = try reader.next() {
+            for i in 0..<chunk.count {
+                try body(chunk.first + UInt64(i), UnsafeRawBufferPointer(start: chunk.payload(i), count: payloadBytes))
             }
-            if records < want { return false }
         }
-        return true
+        return reader.complete
+    }
+
+    /// Records `from...through` in large sequential chunks (hot loops walk a chunk with no
+    /// call per record).
+    public func chunks(from: UInt64, through: UInt64) throws -> ChunkReader {
+        precondition(from >= 1)
+        try flush()
+        return ChunkReader(table: self, from: from, through: through)
+    }
+
+    /// Reads records in 64 KiB chunks (the chunk stays in cache while it is read, and costs few
+    /// page faults), each record checked by its CRC; a record failing it is read again alone
+    /// (as `read` does) and patched into the chunk. The reading stops at the first missing
+    /// record; `complete` then says false.
+    public final class ChunkReader {
+        public struct Chunk {
+            /// The position of the chunk's first record.
+            public let first: UInt64
+            public let count: Int
+            let base: UnsafeRawPointer
+            let recordBytes: Int
+            /// The payload of the chunk's record `i` (payloadBytes long).
+            public func payload(_ i: Int) -> UnsafeRawPointer { base + i * recordBytes }
+        }
+
+        private let table: PositionTable
+        private var position: UInt64
+        private let through: UInt64
+        private let buffer: UnsafeMutableRawBufferPointer
+        /// false once a record was missing.
+        public private(set) var complete = true
+
+        fileprivate init(table: PositionTable, from: UInt64, through: UInt64) {
+            self.table = table
+            position = from
+            self.through = through
+            let chunkRecords = max(1, (1 << 16) / table.recordBytes)
+            buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkRecords * table.recordBytes, alignment: 8)
+        }
+
+        deinit { buffer.deallocate() }
+
+        /// The next chunk, valid until the next call; nil after the last record or a missing one.
+        public func next() throws -> Chunk? {
+            guard complete, position <= through else { return nil }
+            let recordBytes = table.recordBytes, payloadBytes = table.payloadBytes
+            let want = Int(min(UInt64(buffer.count / recordBytes), through - position + 1))
+            let got = try SlotTable.wrap {
+                try table.fd.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<(want * recordBytes)]), at: table.offset(position))
+            }
+            var records = got / recordBytes
+            for r in 0..<records {
+                let record = buffer.baseAddress! + r * recordBytes
+                if LE.u32(record, payloadBytes) == CRC32C.checksum(UnsafeRawBufferPointer(start: record, count: payloadBytes)) { continue }
+                guard let again = try table.read(position + UInt64(r)) else {
+                    records = r
+                    break
+                }
+                again.withUnsafeBytes { record.copyMemory(from: $0.baseAddress!, byteCount: payloadBytes) }
+            }
+            if records < want { complete = false }
+            guard records > 0 else { return nil }
+            defer { position += UInt64(records) }
+            return Chunk(first: position, count: records, base: UnsafeRawPointer(buffer.baseAddress!), recordBytes: recordBytes)
+        }
     }
 
     /// Writes record `position` (payloadBytes long). Consecutive writes are gathered and written

@@ -150,14 +150,14 @@ import Testing
         #expect(try s.json("balance", "--at-position", "37")["snapshot_position"] as? Int == 35)
     }
 
-    @Test func snapshotRetentionKeepsNewestAndEveryTenth() throws {
+    @Test func snapshotRetentionKeepsNewestAndEveryFifth() throws {
         let s = CLIStore()
         try s.json("config", "snapshot_every", "2")
         try s.json("open", "a")
         for _ in 0..<59 { try s.json("deposit", "a", "1") }
         let positions = (try s.json("info")["snapshots"] as? [[String: Any]] ?? []).compactMap { $0["position"] as? Int }
-        // 30 multiples of 2; kept: the newest 10 (42...60) and multiples of 20.
-        #expect(positions == [20, 40, 42, 44, 46, 48, 50, 52, 54, 56, 58, 60])
+        // 30 multiples of 2; kept: the newest 10 (42...60) and multiples of 5 × 2.
+        #expect(positions == [10, 20, 30, 40, 42, 44, 46, 48, 50, 52, 54, 56, 58, 60])
     }
 
     @Test func asOfThroughTheCLI() throws {

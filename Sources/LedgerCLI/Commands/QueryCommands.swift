@@ -55,22 +55,22 @@ enum BalanceCommand: Subcommand {
             asOfText = Timestamp(micros: context.ledger.clock.nowMicros()).rfc3339
         }
         if context.json {
-            var accounts: [UInt8] = [UInt8(ascii: "[")]
-            accounts.reserveCapacity(answer.accounts.count * 80)
-            for (i, a) in answer.accounts.enumerated() {
-                if i > 0 { accounts.append(UInt8(ascii: ",")) }
-                EventJSON.renderAccount(a, into: &accounts)
-            }
-            accounts.append(UInt8(ascii: "]"))
+            // One buffer: the answer's fields, then its accounts rendered straight after them.
             var out: [UInt8] = []
-            out.reserveCapacity(accounts.count + 160)
+            out.reserveCapacity(answer.accounts.count * 80 + 160)
             JSON.object([
                 ("as_of", asOfText.isEmpty ? .null : .string(asOfText)),
                 ("position", .uint(answer.position)),
                 ("snapshot_position", answer.startPosition.map(JSON.uint) ?? .null),
                 ("replayed", .uint(answer.replayed)),
-                ("accounts", .verbatim(accounts)),
             ]).render(into: &out)
+            out.removeLast()
+            JSON.literal(#","accounts":["#, into: &out)
+            for (i, a) in answer.accounts.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                EventJSON.renderAccount(a, into: &out)
+            }
+            JSON.literal("]}", into: &out)
             context.console.out(bytes: out)
         } else {
             if asOf != nil || atPosition != nil {

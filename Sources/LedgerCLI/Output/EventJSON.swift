@@ -45,9 +45,9 @@ enum EventJSON {
     static func renderAccount(_ a: Account, into out: inout [UInt8]) {
         JSON.literal(#"{"account":"#, into: &out)
         JSON.escape(a.id.name, into: &out)
-        JSON.literal(#","balance":"#, into: &out)
-        JSON.escape(a.format(a.balance), into: &out)
-        JSON.literal(#","currency":"#, into: &out)
+        JSON.literal(#","balance":""#, into: &out)
+        Money.format(a.balance, scale: a.scale, into: &out)
+        JSON.literal(#"","currency":"#, into: &out)
         JSON.escape(a.currency.code, into: &out)
         JSON.literal(#","version":"#, into: &out)
         JSON.digits(a.version, into: &out)

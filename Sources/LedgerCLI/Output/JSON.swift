@@ -10,8 +10,6 @@ enum JSON {
     case null
     case array([JSON])
     case object([(String, JSON)])
-    /// Bytes already rendered as JSON (a large array built by a streaming writer).
-    case verbatim([UInt8])
 
     static func optional(_ s: String?) -> JSON { s.map(JSON.string) ?? .null }
 
@@ -31,7 +29,6 @@ enum JSON {
         case .uint(let v): JSON.digits(v, into: &out)
         case .bool(let b): out += (b ? "true" : "false").utf8
         case .null: out += "null".utf8
-        case .verbatim(let bytes): out += bytes
         case .array(let items):
             out.append(UInt8(ascii: "["))
             for (i, item) in items.enumerated() {
