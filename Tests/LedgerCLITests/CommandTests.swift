@@ -58,6 +58,35 @@ import Testing
         #expect(try s.run("history", "bob").stdout.contains("from alice"))
     }
 
+    @Test func textTablesAlignColumnsAndEndLinesWithoutSpaces() throws {
+        let s = CLIStore()
+        try s.json("open", "alice", "--at", "2024-03-01T09:00:00Z")
+        try s.json("open", "bob_the_second", "--at", "2024-03-01T09:00:01Z")
+        try s.json("deposit", "alice", "1234.5", "--memo", "café ☕", "--at", "2024-03-02T09:00:00Z")
+        try s.json("transfer", "alice", "bob_the_second", "4.5", "--at", "2024-03-03T09:00:00Z")
+        try s.json("withdraw", "bob_the_second", "4.5", "--at", "2024-03-04T09:00:00Z")
+        try s.json("close", "bob_the_second", "--at", "2024-03-04T09:00:01Z")
+        let balance = try s.run("balance", "--as-of", "2024-03-03")
+        #expect(balance.status == 0)
+        #expect(balance.stdout == """
+            as of 2024-03-03T23:59:59.999999Z (position 4)
+            ACCOUNT         BALANCE  CURRENCY  VERSION  STATUS
+            alice           1230.00  USD             3
+            bob_the_second     4.50  USD             2
+
+            """)
+        #expect(try s.run("balance", "bob_the_second").stdout.contains("bob_the_second     0.00  USD             4  closed\n"))
+        // Right-aligned numbers, a non-ASCII memo in the last column (never padded).
+        let history = try s.run("history", "alice")
+        #expect(history.stdout == """
+            POSITION  TIME                         EVENT              AMOUNT  BALANCE  DETAIL
+                   1  2024-03-01T09:00:00.000000Z  AccountOpened                 0.00  opened
+                   3  2024-03-02T09:00:00.000000Z  MoneyDeposited    1234.50  1234.50  café ☕
+                   4  2024-03-03T09:00:00.000000Z  MoneyTransferred    -4.50  1230.00  to bob_the_second
+
+            """)
+    }
+
     @Test func exactDecimalsAndScales() throws {
         let s = CLIStore()
         try s.json("open", "a")

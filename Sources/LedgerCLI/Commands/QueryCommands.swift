@@ -79,9 +79,7 @@ enum BalanceCommand: Subcommand {
             let rows = answer.accounts.map { a in
                 [a.id.name, a.format(a.balance), a.currency.code, String(a.version), a.status == .closed ? "closed" : ""]
             }
-            for line in TextTable.render(["ACCOUNT", "BALANCE", "CURRENCY", "VERSION", "STATUS"], rows, rightAligned: [1, 3]) {
-                context.console.out(line)
-            }
+            context.console.out(bytes: TextTable.render(["ACCOUNT", "BALANCE", "CURRENCY", "VERSION", "STATUS"], rows, rightAligned: [1, 3]))
         }
         return ExitStatus.success
     }
@@ -143,9 +141,7 @@ enum HistoryCommand: Subcommand {
                 if let memo = e.event.metadata.memo { detail += detail.isEmpty ? memo : " · " + memo }
                 return [String(e.position), e.timestamp.rfc3339, e.event.body.typeName, amount, account.format(line.balance), detail]
             }
-            for line in TextTable.render(["POSITION", "TIME", "EVENT", "AMOUNT", "BALANCE", "DETAIL"], rows, rightAligned: [0, 3, 4]) {
-                context.console.out(line)
-            }
+            context.console.out(bytes: TextTable.render(["POSITION", "TIME", "EVENT", "AMOUNT", "BALANCE", "DETAIL"], rows, rightAligned: [0, 3, 4]))
         }
         return ExitStatus.success
     }

@@ -108,21 +108,49 @@ enum EventJSON {
 
 /// Left/right aligned columns for human tables.
 enum TextTable {
-    static func render(_ header: [String], _ rows: [[String]], rightAligned: Set<Int>) -> [String] {
-        var widths = header.map(\.count)
-        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
-        func line(_ cells: [String]) -> String {
-            var out = ""
+    /// The table as UTF-8 lines joined by newlines (no final one), columns two spaces apart, rendered
+    /// in one buffer: a 10k-account balance answer builds no String per line.
+    static func render(_ header: [String], _ rows: [[String]], rightAligned: Set<Int>) -> [UInt8] {
+        // Each cell's display width (its characters; an ASCII cell's bytes), and each column's.
+        var cellWidths: [Int] = []
+        cellWidths.reserveCapacity((rows.count + 1) * header.count)
+        var widths = [Int](repeating: 0, count: header.count)
+        var bytes = 0
+        func measure(_ cells: [String]) {
             for (i, cell) in cells.enumerated() {
-                let pad = String(repeating: " ", count: widths[i] - cell.count)
-                if i > 0 { out += "  " }
-                // Left-aligned last column: no trailing spaces.
-                out += rightAligned.contains(i) ? pad + cell : (i == cells.count - 1 ? cell : cell + pad)
+                var text = cell
+                let w = text.withUTF8 { b in b.allSatisfy { $0 < 0x80 } ? b.count : cell.count }
+                cellWidths.append(w)
+                widths[i] = max(widths[i], w)
+                bytes += cell.utf8.count
             }
-            while out.utf8.last == UInt8(ascii: " ") { out.removeLast() }
-            return out
         }
-        return [line(header)] + rows.map(line)
+        measure(header)
+        for row in rows { measure(row) }
+
+        let right = header.indices.map { rightAligned.contains($0) }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes + (rows.count + 1) * (widths.reduce(0, +) + 2 * widths.count + 1))
+        var k = 0
+        func line(_ cells: [String]) {
+            let start = out.count
+            for (i, cell) in cells.enumerated() {
+                let pad = widths[i] - cellWidths[k]
+                k += 1
+                if i > 0 { out.append(contentsOf: [0x20, 0x20]) }
+                if right[i] { out.append(contentsOf: repeatElement(0x20, count: pad)) }
+                var text = cell
+                text.withUTF8 { out.append(contentsOf: $0) }
+                if !right[i] { out.append(contentsOf: repeatElement(0x20, count: pad)) }
+            }
+            // No trailing spaces (a left-aligned last column, or empty cells at the end).
+            while out.count > start, out.last == 0x20 { out.removeLast() }
+        }
+        line(header)
+        for row in rows {
+            out.append(0x0A)
+            line(row)
+        }
+        return out
     }
 }
-
