@@ -119,10 +119,12 @@ enum TextTable {
         func measure(_ cells: [String]) {
             for (i, cell) in cells.enumerated() {
                 var text = cell
-                let w = text.withUTF8 { b in b.allSatisfy { $0 < 0x80 } ? b.count : cell.count }
+                let w = text.withUTF8 { b in
+                    bytes += b.count
+                    return b.allSatisfy { $0 < 0x80 } ? b.count : cell.count
+                }
                 cellWidths.append(w)
                 widths[i] = max(widths[i], w)
-                bytes += cell.utf8.count
             }
         }
         measure(header)
