@@ -78,10 +78,25 @@ public struct CompactState {
         self.position = position
     }
 
+    /// In memory only: eight bytes at a time, then a final mix (high bits tag, low bits index).
+    @inline(__always)
     static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        return h ^ (h >> 29)
+        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(bytes.count)
+        guard var p = bytes.baseAddress else { return h }
+        var n = bytes.count
+        while n >= 8 {
+            h = (h ^ p.loadUnaligned(as: UInt64.self)) &* 0xBF58_476D_1CE4_E5B9
+            h ^= h >> 31
+            p += 8
+            n -= 8
+        }
+        if n > 0 {
+            var tail: UInt64 = 0
+            for k in 0..<n { tail |= UInt64(p.load(fromByteOffset: k, as: UInt8.self)) << (8 * UInt64(k)) }
+            h = (h ^ tail) &* 0xBF58_476D_1CE4_E5B9
+        }
+        h = (h ^ (h >> 33)) &* 0xFF51_AFD7_ED55_8CCD
+        return h ^ (h >> 33)
     }
 
     /// The index of the account named `name`, or nil.
@@ -137,19 +152,31 @@ public struct CompactState {
         for k in 0..<accounts.count { place(k) }
     }
 
+    /// The accounts an event names, as indices into `accounts` (-1: none, or not tracked):
+    /// `account` is the event's account (a transfer's FROM), `other` a transfer's TO.
+    public struct Touched {
+        public var account = -1
+        public var other = -1
+    }
+
     /// Applies one event (as LedgerState.apply does); wraps instead of trapping, as Account.applying does.
-    public mutating func apply(_ e: RawEvent, at position: UInt64) {
+    @discardableResult
+    public mutating func apply(_ e: RawEvent, at position: UInt64) -> Touched {
         self.position = position
+        var touched = Touched()
         if e.type == .accountOpened {
-            guard index(of: e.account) == nil else { return }
+            if let existing = index(of: e.account) {
+                touched.account = existing
+                return touched
+            }
             var a = Account(id: AccountID(trusted: String(decoding: e.account, as: UTF8.self)),
                             currency: Currency(trusted: String(decoding: e.currency ?? UnsafeRawBufferPointer(start: nil, count: 0), as: UTF8.self)),
                             scale: e.scale, overdraft: e.overdraft)
             a.version = 1
             a.lastPosition = position
             a.openedPosition = position
-            _ = insert(a)
-            return
+            touched.account = insert(a)
+            return touched
         }
         // Each side independently: a caller may track only some accounts.
         if !e.account.isEmpty, let i = index(of: e.account) {
@@ -161,11 +188,14 @@ public struct CompactState {
             }
             accounts[i].version += 1
             accounts[i].lastPosition = position
+            touched.account = i
         }
         if e.type == .moneyTransferred || e.type == .moneyReversed, let other = e.other, let j = index(of: other) {
             accounts[j].balance = accounts[j].balance &+ e.amount
             accounts[j].version += 1
             accounts[j].lastPosition = position
+            touched.other = j
         }
+        return touched
     }
 }

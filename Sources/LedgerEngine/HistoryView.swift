@@ -37,8 +37,14 @@ final class HistoryView {
     }
 
     static func nameHash(_ name: String) -> UInt32 {
+        var copy = name
+        return copy.withUTF8 { nameHash(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// FNV-1a (32 bits) of the name's UTF-8 bytes: part of the format.
+    static func nameHash(_ name: UnsafeRawBufferPointer) -> UInt32 {
         var h: UInt32 = 0x811c_9dc5
-        for b in name.utf8 { h = (h ^ UInt32(b)) &* 0x0100_0193 }
+        for b in name { h = (h ^ UInt32(b)) &* 0x0100_0193 }
         return h
     }
 
@@ -66,11 +72,10 @@ final class HistoryView {
         return n
     }
 
-    /// The node of account `name` at `position` (whichever side it is on), whose version is
+    /// The node of the account hashed `hash` at `position` (whichever side it is on), whose version is
     /// `version`. The version only decides between the two sides of a transfer between two accounts
     /// whose names share a hash; nil when even that cannot tell them apart.
-    func node(at position: UInt64, name: String, version: UInt64) throws -> Node? {
-        let hash = Self.nameHash(name)
+    func node(at position: UInt64, nameHash hash: UInt32, version: UInt64) throws -> Node? {
         guard position >= 1, let payload = try table.read(position) else { return nil }
         let matching = (0..<2).compactMap { decode(payload, side: $0, position: position) }.filter { $0.nameHash == hash }
         guard matching.count == 2 else { return matching.first }
@@ -90,7 +95,7 @@ final class HistoryView {
     /// from its event at `head`.
     func lookup(_ name: String, head: UInt64, version: UInt64, atOrBefore position: UInt64) throws -> Lookup {
         let hash = Self.nameHash(name)
-        guard var node = try self.node(at: head, name: name, version: version) else { return .unavailable }
+        guard var node = try self.node(at: head, nameHash: hash, version: version) else { return .unavailable }
         while node.position > position {
             if node.prev == 0 { return .notYetOpened }
             if node.jump != node.pointer, node.jumpVersion < node.version,
@@ -119,7 +124,7 @@ final class HistoryView {
     // MARK: Writing
 
     /// One account's part in an event, as the builder needs it: its state after the event, and
-    /// (for an account the builder has not seen) its last position before and its name.
+    /// (for an account the builder has not seen) its last position before.
     struct Change {
         let position: UInt64
         /// The caller's number for the account (an index into its own state).
@@ -130,7 +135,8 @@ final class HistoryView {
         let balance: Int64
         let version: UInt64
         let head: UInt64
-        let name: String
+        /// HistoryView.nameHash of the account's name.
+        let nameHash: UInt32
     }
 
     /// The side account `id` takes in an event: a transfer's (or reversal's) receiving account is
@@ -150,75 +156,149 @@ final class HistoryView {
     /// more reads).
     final class Builder {
         let view: HistoryView
-        /// Per slot: the spine, root first, newest last (empty: not loaded yet).
-        private var spines: [[Node]] = []
-        private var record = [UInt8](repeating: 0, count: 80)
+        private var spines = Spines()
+        /// The record being built (both sides), written when the next position starts.
+        private let record = UnsafeMutableRawPointer.allocate(byteCount: 2 * HistoryView.sideBytes, alignment: 8)
         private var recordPosition: UInt64 = 0
 
-        init(_ view: HistoryView) { self.view = view }
+        init(_ view: HistoryView) {
+            self.view = view
+            record.initializeMemory(as: UInt8.self, repeating: 0, count: 2 * HistoryView.sideBytes)
+        }
+
+        deinit { record.deallocate() }
 
         /// Adds `change` (one account's node, on its side) to the record of its event.
         func add(_ change: Change) throws {
-            let position = change.position, side = change.side, slot = change.slot
-            let version = UInt32(truncatingIfNeeded: change.version)
-            if recordPosition != position { try finish() }
-            recordPosition = position
-            while spines.count <= slot { spines.append([]) }
-            let pointer = position << 1 | UInt64(side)
-            var node: Node
-            if change.opened {
-                node = Node(pointer: pointer, balance: change.balance, prev: 0, jump: pointer, version: version, jumpVersion: version,
-                            nameHash: HistoryView.nameHash(change.name), closed: change.closed)
-                spines[slot] = [node]
-            } else {
-                if spines[slot].isEmpty { spines[slot] = [try load(change.name, head: change.head, version: change.version &- 1)] }
-                // The rule looks at three spine nodes: read older ones only when they are needed.
-                while spines[slot].count < 3, let oldest = spines[slot].first, oldest.jump != oldest.pointer {
-                    guard let next = try view.node(oldest.jump, nameHash: oldest.nameHash), next.version < oldest.version else {
-                        throw SlotTableError.damaged(path: view.table.path, reason: "broken history chain at position \(oldest.position)")
-                    }
-                    spines[slot].insert(next, at: 0)
-                }
-                let n = spines[slot].count
-                let parent = spines[slot][n - 1]
-                node = Node(pointer: pointer, balance: change.balance, prev: parent.pointer, jump: parent.pointer,
-                            version: version, jumpVersion: parent.version, nameHash: parent.nameHash, closed: change.closed)
-                if n >= 3 {
-                    let (a, b, c) = (spines[slot][n - 1].version, spines[slot][n - 2].version, spines[slot][n - 3].version)
-                    if a &- b == b &- c {
-                        node.jump = spines[slot][n - 3].pointer
-                        node.jumpVersion = c
-                        spines[slot].removeLast(2)
-                    }
-                }
-                spines[slot].append(node)
-            }
-            record.withUnsafeMutableBytes { raw in
-                let p = raw.baseAddress! + side * HistoryView.sideBytes
-                LE.store(UInt64(bitPattern: node.balance), p, 0)
-                LE.store(node.prev, p, 8)
-                LE.store(node.jump, p, 16)
-                LE.store(node.version, p, 24)
-                LE.store(node.jumpVersion, p, 28)
-                LE.store(node.nameHash, p, 32)
-                p.storeBytes(of: UInt8(1 | (node.closed ? 2 : 0)), toByteOffset: 36, as: UInt8.self)
-            }
+            if recordPosition != change.position { try finish() }
+            recordPosition = change.position
+            let node = try spines.push(change, view: view)
+            let p = record + change.side * HistoryView.sideBytes
+            LE.store(UInt64(bitPattern: change.balance), p, 0)
+            LE.store(node.prev, p, 8)
+            LE.store(node.jump, p, 16)
+            LE.store(UInt32(truncatingIfNeeded: change.version), p, 24)
+            LE.store(node.jumpVersion, p, 28)
+            LE.store(change.nameHash, p, 32)
+            p.storeBytes(of: UInt8(1 | (change.closed ? 2 : 0)), toByteOffset: 36, as: UInt8.self)
         }
 
         /// Writes the pending record (call once after the last event).
         func finish() throws {
             guard recordPosition > 0 else { return }
-            try record.withUnsafeBytes { try view.table.write(recordPosition, $0) }
-            record.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) }
+            try view.table.write(recordPosition, UnsafeRawBufferPointer(start: record, count: 2 * HistoryView.sideBytes))
+            record.initializeMemory(as: UInt8.self, repeating: 0, count: 2 * HistoryView.sideBytes)
             recordPosition = 0
         }
+    }
 
-        /// The newest node of an account not in memory, read from the table (its node at `head`).
-        private func load(_ name: String, head: UInt64, version: UInt64) throws -> Node {
-            guard head >= 1, let node = try view.node(at: head, name: name, version: version) else {
-                throw SlotTableError.damaged(path: view.table.path, reason: "no history record for '\(name)' at position \(head)")
+    /// Every account's spine, newest node first. The three newest entries, which every push
+    /// reads, live in the account's head (one cache line); older ones in a shared pool, linked
+    /// downwards, touched only when a push merges two or spills one.
+    struct Spines {
+        struct Head {
+            /// The three newest entries (0 is the newest), valid up to `count`.
+            var p0: UInt64 = 0, p1: UInt64 = 0, p2: UInt64 = 0
+            var v0: UInt32 = 0, v1: UInt32 = 0, v2: UInt32 = 0
+            /// Entries in memory (0: the spine is not loaded).
+            var count: UInt32 = 0
+            /// The jump of the oldest entry in memory (equal to its pointer at the root).
+            var bottomJump: UInt64 = 0
+            /// The pool entry of the fourth newest (0: none).
+            var rest: UInt32 = 0
+        }
+        struct Entry {
+            var pointer: UInt64
+            var version: UInt32
+            var below: UInt32
+        }
+        private var heads: [Head] = []
+        /// Entry 0 is unused, so that 0 can mean "none".
+        private var pool = [Entry(pointer: 0, version: 0, below: 0)]
+        private var free: [UInt32] = []
+
+        /// The links of a new record's node.
+        struct Links {
+            var prev: UInt64
+            var jump: UInt64
+            var jumpVersion: UInt32
+        }
+
+        /// Pushes the node of `change` on its account's spine and returns its links.
+        mutating func push(_ change: Change, view: HistoryView) throws -> Links {
+            let slot = change.slot
+            if slot >= heads.count { heads.append(contentsOf: repeatElement(Head(), count: slot + 1 - heads.count)) }
+            let pointer = change.position << 1 | UInt64(change.side)
+            let version = UInt32(truncatingIfNeeded: change.version)
+            var h = heads[slot]
+            if change.opened {
+                release(h)
+                heads[slot] = Head(p0: pointer, v0: version, count: 1, bottomJump: pointer)
+                return Links(prev: 0, jump: pointer, jumpVersion: version)
             }
-            return node
+            if h.count < 3 { try load(&h, change, view: view) }
+            var links = Links(prev: h.p0, jump: h.p0, jumpVersion: h.v0)
+            if h.count >= 3 && h.v0 &- h.v1 == h.v1 &- h.v2 {
+                // The new node jumps over the two newest: they leave the spine.
+                links.jump = h.p2
+                links.jumpVersion = h.v2
+                h.p1 = h.p2; h.v1 = h.v2
+                if h.rest != 0 {
+                    let d = pool[Int(h.rest)]
+                    free.append(h.rest)
+                    h.p2 = d.pointer; h.v2 = d.version
+                    h.rest = d.below
+                }
+                h.count -= 1
+            } else {
+                if h.count >= 3 { h.rest = allocate(Entry(pointer: h.p2, version: h.v2, below: h.rest)) }
+                h.p2 = h.p1; h.v2 = h.v1
+                h.p1 = h.p0; h.v1 = h.v0
+                h.count += 1
+            }
+            h.p0 = pointer
+            h.v0 = version
+            heads[slot] = h
+            return links
+        }
+
+        /// Reads the spine of an account not in memory back from the table: its newest node (at the
+        /// change's `head`), then older ones by their jumps while fewer than three are known.
+        private func load(_ h: inout Head, _ change: Change, view: HistoryView) throws {
+            if h.count == 0 {
+                guard change.head >= 1, let newest = try view.node(at: change.head, nameHash: change.nameHash, version: change.version &- 1) else {
+                    throw SlotTableError.damaged(path: view.table.path, reason: "no history record at position \(change.head) for an account it touches")
+                }
+                h = Head(p0: newest.pointer, v0: newest.version, count: 1, bottomJump: newest.jump)
+            }
+            while h.count < 3 {
+                let (bottom, bottomVersion) = h.count == 1 ? (h.p0, h.v0) : (h.p1, h.v1)
+                guard h.bottomJump != bottom else { return }
+                guard let next = try view.node(h.bottomJump, nameHash: change.nameHash), next.version < bottomVersion else {
+                    throw SlotTableError.damaged(path: view.table.path, reason: "broken history chain at position \(bottom >> 1)")
+                }
+                if h.count == 1 { h.p1 = next.pointer; h.v1 = next.version } else { h.p2 = next.pointer; h.v2 = next.version }
+                h.count += 1
+                h.bottomJump = next.jump
+            }
+        }
+
+        private mutating func allocate(_ entry: Entry) -> UInt32 {
+            if let k = free.popLast() {
+                pool[Int(k)] = entry
+                return k
+            }
+            pool.append(entry)
+            return UInt32(pool.count - 1)
+        }
+
+        /// Frees the pool entries of a spine being replaced (an account opened again under a slot in use).
+        private mutating func release(_ h: Head) {
+            var k = h.rest
+            while k != 0 {
+                free.append(k)
+                k = pool[Int(k)].below
+            }
         }
     }
 }

@@ -106,6 +106,8 @@ private struct ImportRun {
     /// Accounts touched so far, by name → index into `states` (nil: known not to exist).
     private var index: [AccountID: Int] = [:]
     private var states: [Account?] = []
+    /// HistoryView.nameHash of each of them (the history builder's key).
+    private var nameHashes: [UInt32] = []
     private var ids: IDHashSet
     /// Positions reversed by this import → the position of their reversal (a second one is rejected).
     private var reversedHere: [UInt64: UInt64] = [:]
@@ -116,7 +118,7 @@ private struct ImportRun {
     private var lastMicros: Int64
     private var payload = ByteWriter()
     /// Builds the history records on their own thread.
-    let history: ImportHistory?
+    let history: HistoryBuilderThread?
 
     init(writer: LogWriter, views: Views, config: StoreConfig, clock: Clock, ledger: Ledger) throws {
         self.writer = writer
@@ -128,7 +130,7 @@ private struct ImportRun {
         spool = BatchSpool(directory: writer.log.directory, memoryBytesMax: Ledger.importSpoolMemoryBytes)
         batch = writer.makeBatch()
         lastMicros = writer.head.position == 0 ? Int64.min : writer.head.timestampMicros
-        history = views.history.map { ImportHistory(view: $0) }
+        history = views.history.map { HistoryBuilderThread(view: $0) }
     }
 
     // MARK: Accounts
@@ -137,6 +139,7 @@ private struct ImportRun {
     private mutating func slot(_ id: AccountID) throws -> Int {
         if let i = index[id] { return i }
         states.append(try views.account(id))
+        nameHashes.append(HistoryView.nameHash(id.name))
         index[id] = states.count - 1
         return states.count - 1
     }
@@ -220,7 +223,7 @@ private struct ImportRun {
                 guard let slot, let id, let after = states[slot] else { return }
                 history.add(HistoryView.Change(position: position, slot: slot, side: HistoryView.side(of: id, in: event.body),
                                                opened: before == nil, closed: after.status == .closed, balance: after.balance,
-                                               version: after.version, head: before?.lastPosition ?? 0, name: id.name))
+                                               version: after.version, head: before?.lastPosition ?? 0, nameHash: nameHashes[slot]))
             }
             addHistory(i, first, a)
             addHistory(j, second, b)

@@ -49,7 +49,7 @@ extension Ledger {
                     for name in names {
                         let account = state.account(named: name)
                         let node: HistoryView.Node?
-                        do { node = try history.node(at: record.position, name: name, version: account?.version ?? 0) } catch {
+                        do { node = try history.node(at: record.position, nameHash: HistoryView.nameHash(name), version: account?.version ?? 0) } catch {
                             historyProblems += 1
                             problems.append("views/history.tbl: \(error) (run `ledger replay`)")
                             continue

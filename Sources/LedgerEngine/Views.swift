@@ -107,58 +107,73 @@ final class Views {
         let historyBuilding = historyPath(layout) + ".build"
         let historyTable = try translating { try PositionTable.create(path: historyBuilding, recordBytes: HistoryView.recordBytes) }
         let history = HistoryView(table: historyTable)
-        let builder = HistoryView.Builder(history)
-        try LedgerError.translating {
-            try log.forEach(from: 1) { record in
-                let e: RawEvent
-                do { e = try EventCodec.scan(type: record.type, version: record.schemaVersion, payload: record.payload) } catch {
-                    throw LedgerError.integrity("event at position \(record.position) does not decode: \(error)")
-                }
-                state.apply(e, at: record.position)
-                try translating { try addHistory(e, at: record.position, state: state, to: builder) }
-                if let id = e.id {
-                    idEntries.append(idHash(id)); idEntries.append(record.position)
-                }
-                if let reverses = e.reverses {
-                    idEntries.append(idHash(reversalKey(reverses))); idEntries.append(record.position)
-                }
-                try visit?(record.position, record.timestampMicros, state)
-                return true
-            }
-        }
-        let accountEntries = state.accounts.map {
-            SlotTable.Entry(key: Array($0.id.name.utf8), appliedPosition: $0.lastPosition, value: StateCodec.encode($0))
-        }
-        return try translating {
-            let a = try SlotTable.create(path: accountsPath(layout), keyBytesMax: StateCodec.keyBytesMax, valueBytes: StateCodec.accountBytes,
-                                         entries: accountEntries, checkpoint: log.head.position)
-            let i = try SlotTable.create(path: idsPath(layout), keyBytesMax: 8, valueBytes: 0, checkpoint: log.head.position)
-            let prepared = try i.prepareInsertMany(expected: idEntries.count / 2) { add in
-                var k = 0
-                while k < idEntries.count {
-                    try withUnsafeBytes(of: idEntries[k].littleEndian) { try add($0, idEntries[k + 1]) }
-                    k += 2
+        // The history records are built on a second thread while this one reads and folds the log.
+        let builder = HistoryBuilderThread(view: history)
+        /// HistoryView.nameHash of each account, by its index in `state`.
+        var nameHashes: [UInt32] = []
+        do {
+            try LedgerError.translating {
+                try log.forEach(from: 1) { record in
+                    let e: RawEvent
+                    do { e = try EventCodec.scan(type: record.type, version: record.schemaVersion, payload: record.payload) } catch {
+                        throw LedgerError.integrity("event at position \(record.position) does not decode: \(error)")
+                    }
+                    let touched = state.apply(e, at: record.position)
+                    if touched.account == nameHashes.count && e.type == .accountOpened { nameHashes.append(HistoryView.nameHash(e.account)) }
+                    if touched.account >= 0 {
+                        builder.add(historyChange(state, touched.account, side: 0, of: e, at: record.position, nameHash: nameHashes[touched.account]))
+                    }
+                    if touched.other >= 0 {
+                        builder.add(historyChange(state, touched.other, side: 1, of: e, at: record.position, nameHash: nameHashes[touched.other]))
+                    }
+                    if let id = e.id {
+                        idEntries.append(idHash(id)); idEntries.append(record.position)
+                    }
+                    if let reverses = e.reverses {
+                        idEntries.append(idHash(reversalKey(reverses))); idEntries.append(record.position)
+                    }
+                    try visit?(record.position, record.timestampMicros, state)
+                    return true
                 }
             }
-            idEntries = []
-            try i.install(prepared)
-            try builder.finish()
-            try historyTable.checkpoint(through: log.head.position)
-            do { try FileSystem.rename(historyBuilding, historyPath(layout)) } catch let e as SystemError { throw LedgerError.io(e) }
-            return Views(accounts: a, ids: i, history: history, writable: true)
+        } catch {
+            builder.cancel()
+            throw error
+        }
+        builder.endOfChanges()
+        do {
+            let accountEntries = state.accounts.map {
+                SlotTable.Entry(key: Array($0.id.name.utf8), appliedPosition: $0.lastPosition, value: StateCodec.encode($0))
+            }
+            return try translating {
+                let a = try SlotTable.create(path: accountsPath(layout), keyBytesMax: StateCodec.keyBytesMax, valueBytes: StateCodec.accountBytes,
+                                             entries: accountEntries, checkpoint: log.head.position)
+                let i = try SlotTable.create(path: idsPath(layout), keyBytesMax: 8, checkpoint: log.head.position, expected: idEntries.count / 2) { add in
+                    var k = 0
+                    while k < idEntries.count {
+                        try withUnsafeBytes(of: idEntries[k].littleEndian) { try add($0, idEntries[k + 1]) }
+                        k += 2
+                    }
+                }
+                idEntries = []
+                try builder.finish()
+                try historyTable.checkpoint(through: log.head.position)
+                do { try FileSystem.rename(historyBuilding, historyPath(layout)) } catch let e as SystemError { throw LedgerError.io(e) }
+                return Views(accounts: a, ids: i, history: history, writable: true)
+            }
+        } catch {
+            builder.cancel()
+            throw error
         }
     }
 
-    /// The history nodes of event `e` (at `position`, already applied to `state`).
-    private static func addHistory(_ e: RawEvent, at position: UInt64, state: CompactState, to builder: HistoryView.Builder) throws {
-        func add(_ name: UnsafeRawBufferPointer, side: Int) throws {
-            guard let i = state.index(of: name) else { return }
-            let a = state.accounts[i]
-            try builder.add(HistoryView.Change(position: position, slot: i, side: side, opened: e.type == .accountOpened,
-                                               closed: a.status == .closed, balance: a.balance, version: a.version, head: 0, name: a.id.name))
-        }
-        if !e.account.isEmpty { try add(e.account, side: 0) }
-        if let other = e.other { try add(other, side: 1) }
+    /// Account `i`'s node in the history record of event `e` (already applied to `state`).
+    @inline(__always)
+    private static func historyChange(_ state: borrowing CompactState, _ i: Int, side: Int, of e: RawEvent, at position: UInt64,
+                                      nameHash: UInt32) -> HistoryView.Change {
+        HistoryView.Change(position: position, slot: i, side: side, opened: e.type == .accountOpened,
+                           closed: state.accounts[i].status == .closed, balance: state.accounts[i].balance,
+                           version: state.accounts[i].version, head: 0, nameHash: nameHash)
     }
 
     static func translating<T>(_ body: () throws -> T) throws -> T {
@@ -221,7 +236,7 @@ final class Views {
             for (k, u) in updates.enumerated() {
                 try builder.add(HistoryView.Change(position: position, slot: k, side: HistoryView.side(of: u.id, in: body),
                                                    opened: u.before == nil, closed: u.after.status == .closed, balance: u.after.balance,
-                                                   version: u.after.version, head: u.before?.lastPosition ?? 0, name: u.id.name))
+                                                   version: u.after.version, head: u.before?.lastPosition ?? 0, nameHash: HistoryView.nameHash(u.id.name)))
             }
             try builder.finish()
             try history.table.flush()

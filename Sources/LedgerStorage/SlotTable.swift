@@ -157,7 +157,25 @@ public final class SlotTable {
         let image = SlotImage(slotBytes: slotBytes, capacity: Self.capacityFor(count: count + expected))
         var total = 0
         try forEachSlotBytes { try image.insert($1); total += 1 }
-        let slot = UnsafeMutableRawPointer.allocate(byteCount: slotBytes, alignment: 8)
+        total = try Self.fill(image, keyBytesMax: keyBytesMax, count: total, expected: expected, path: path, produce)
+        return PreparedSlotTable(image: image, count: total)
+    }
+
+    /// A new table at `path` of fixed-size keys with no value, `expected` of them at most, built
+    /// in memory from what `produce` adds and then installed in one step (temp file, fsync,
+    /// rename): the file never exists with only some of them.
+    public static func create(path: String, keyBytesMax: Int, checkpoint: UInt64, expected: Int,
+                              _ produce: ((UnsafeRawBufferPointer, UInt64) throws -> Void) throws -> Void) throws -> SlotTable {
+        let image = SlotImage(slotBytes: slotHeaderBytes + keyBytesMax, capacity: capacityFor(count: expected))
+        let total = try fill(image, keyBytesMax: keyBytesMax, count: 0, expected: expected, path: path, produce)
+        return try install(image, count: total, path: path, keyBytesMax: keyBytesMax, valueBytes: 0, checkpoint: checkpoint)
+    }
+
+    /// Inserts what `produce` adds into `image`, which holds `count` slots; returns the new count.
+    private static func fill(_ image: SlotImage, keyBytesMax: Int, count: Int, expected: Int, path: String,
+                             _ produce: ((UnsafeRawBufferPointer, UInt64) throws -> Void) throws -> Void) throws -> Int {
+        var total = count
+        let slot = UnsafeMutableRawPointer.allocate(byteCount: image.slotBytes, alignment: 8)
         defer { slot.deallocate() }
         let noValue = UnsafeRawBufferPointer(start: nil, count: 0)
         try produce { key, position in
@@ -169,7 +187,7 @@ public final class SlotTable {
             try image.insert(slot)
             total += 1
         }
-        return PreparedSlotTable(image: image, count: total)
+        return total
     }
 
     /// Replaces this table's file with `prepared` (built from it by prepareInsertMany).

@@ -12,14 +12,15 @@ import Testing
         s.environment["LEDGER_LOCK_TIMEOUT_MS"] = "2000"
         // 8 workers, each a shell loop of commands; every line of output says what happened.
         var workers: [Executables.Running] = []
+        let errors = TemporaryDirectory("ledger-trust-stderr")
         for w in 0..<8 {
             var script = ""
             for i in 0..<12 {
                 let from = accounts[(w + i) % 3], to = accounts[(w + i + 1) % 3]
                 let cmd = i % 3 == 0 ? "deposit \(from) 1.00" : "transfer \(from) \(to) 0.50"
-                script += "\"$L\" --dir \"$D\" --json \(cmd) --id w\(w)-\(i) >/dev/null 2>\"$D.err.\(w).\(i)\"; echo \"w\(w)-\(i) $? \(cmd)\"\n"
+                script += "\"$L\" --dir \"$D\" --json \(cmd) --id w\(w)-\(i) >/dev/null 2>\"$E/\(w).\(i)\"; echo \"w\(w)-\(i) $? \(cmd)\"\n"
             }
-            workers.append(try Executables.start("/bin/sh", ["-c", script], environment: ["L": Executables.directory + "/ledger", "D": s.dir.path, "LEDGER_LOCK_TIMEOUT_MS": "2000"]))
+            workers.append(try Executables.start("/bin/sh", ["-c", script], environment: ["L": Executables.directory + "/ledger", "D": s.dir.path, "E": errors.path, "LEDGER_LOCK_TIMEOUT_MS": "2000"]))
         }
         // Readers run while the writers work and must never fail.
         var readerFailures = 0
@@ -37,7 +38,8 @@ import Testing
             for line in out.stdout.split(separator: "\n") {
                 let parts = line.split(separator: " ").map(String.init)
                 let status = Int(parts[1]) ?? -1
-                #expect([0, 1, 3].contains(status), "\(line)")
+                let stderr = String(decoding: FileDamage.read(errors.path + "/" + parts[0].dropFirst().replacingOccurrences(of: "-", with: ".")), as: UTF8.self)
+                #expect([0, 1, 3].contains(status), "\(line): \(stderr)")
                 guard status == 0 else { continue }
                 succeeded += 1
                 if parts[2] == "deposit" {

@@ -1,14 +1,13 @@
-// The history records of an import, built on their own thread: the validating thread
-// sends, for every account an accepted line touches, its state after the line; the
-// builder (HistoryView.Builder) turns those into records while validation goes on and
-// while the batches are written. Without a thread, the records are built inline.
-// The view is derived data: a failure to build it never fails the import; finish()
-// reports it, and the caller drops the view for the next writer to rebuild.
+// History records built on their own thread: the caller (an import validating lines, a
+// replay folding the log) sends, for every account an event touches, its state after the
+// event; the builder (HistoryView.Builder) turns those into records meanwhile. Without a
+// thread, the records are built inline. finish() reports a failure; an import then drops
+// the view (derived data) for the next writer to rebuild, a replay fails.
 
 import LedgerDomain
 import LedgerStorage
 
-final class ImportHistory: @unchecked Sendable {
+final class HistoryBuilderThread: @unchecked Sendable {
     static let chunkChanges = 4096
     private let view: HistoryView
     private let builder: HistoryView.Builder
@@ -77,7 +76,7 @@ final class ImportHistory: @unchecked Sendable {
         if let failure { throw failure }
     }
 
-    /// Stops the builder (the import failed) and waits for it.
+    /// Stops the builder (the caller failed) and waits for it.
     func cancel() {
         pipe.cancel()
         _ = try? worker?.join()
