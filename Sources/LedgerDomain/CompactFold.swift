@@ -114,7 +114,7 @@ public struct CompactState {
                         if s >> 32 == tag {
                             let k = Int(truncatingIfNeeded: s & 0xFFFF_FFFF) - 1
                             let start = starts[k], count = starts[k + 1] - start
-                            if count == name.count && (count == 0 || memcmp(all.baseAddress! + start, name.baseAddress!, count) == 0) {
+                            if count == name.count && (count == 0 || Self.equal(all.baseAddress! + start, name.baseAddress!, count)) {
                                 return k
                             }
                         }
@@ -122,6 +122,30 @@ public struct CompactState {
                     }
                 }
             }
+        }
+    }
+
+    /// Whether `count` bytes at `a` and `b` are equal (names are short: no call to memcmp).
+    @inline(__always)
+    static func equal(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ count: Int) -> Bool {
+        var k = 0
+        while k + 8 <= count {
+            if a.loadUnaligned(fromByteOffset: k, as: UInt64.self) != b.loadUnaligned(fromByteOffset: k, as: UInt64.self) { return false }
+            k += 8
+        }
+        while k < count {
+            if a.load(fromByteOffset: k, as: UInt8.self) != b.load(fromByteOffset: k, as: UInt8.self) { return false }
+            k += 1
+        }
+        return true
+    }
+
+    /// Account `i`'s balance, version and whether it is closed, read without copying the account.
+    public func summary(of i: Int) -> (balance: Int64, version: UInt64, closed: Bool) {
+        // Through the buffer: the array's subscript would copy the account (and retain its strings).
+        accounts.withUnsafeBufferPointer {
+            let a = $0.baseAddress! + i
+            return (a.pointee.balance, a.pointee.version, a.pointee.status == .closed)
         }
     }
 
@@ -179,22 +203,29 @@ public struct CompactState {
             return touched
         }
         // Each side independently: a caller may track only some accounts.
-        if !e.account.isEmpty, let i = index(of: e.account) {
-            switch e.type {
-            case .accountClosed: accounts[i].status = .closed
-            case .moneyDeposited: accounts[i].balance = accounts[i].balance &+ e.amount
-            case .moneyWithdrawn, .moneyTransferred, .moneyReversed: accounts[i].balance = accounts[i].balance &- e.amount
-            case .accountOpened: break
+        let i = e.account.isEmpty ? nil : index(of: e.account)
+        let j = e.type == .moneyTransferred || e.type == .moneyReversed ? e.other.flatMap { index(of: $0) } : nil
+        // Through the buffer: the array's subscript would copy an account to read a field.
+        accounts.withUnsafeMutableBufferPointer { all in
+            if let i {
+                let a = all.baseAddress! + i
+                switch e.type {
+                case .accountClosed: a.pointee.status = .closed
+                case .moneyDeposited: a.pointee.balance = a.pointee.balance &+ e.amount
+                case .moneyWithdrawn, .moneyTransferred, .moneyReversed: a.pointee.balance = a.pointee.balance &- e.amount
+                case .accountOpened: break
+                }
+                a.pointee.version += 1
+                a.pointee.lastPosition = position
+                touched.account = i
             }
-            accounts[i].version += 1
-            accounts[i].lastPosition = position
-            touched.account = i
-        }
-        if e.type == .moneyTransferred || e.type == .moneyReversed, let other = e.other, let j = index(of: other) {
-            accounts[j].balance = accounts[j].balance &+ e.amount
-            accounts[j].version += 1
-            accounts[j].lastPosition = position
-            touched.other = j
+            if let j {
+                let b = all.baseAddress! + j
+                b.pointee.balance = b.pointee.balance &+ e.amount
+                b.pointee.version += 1
+                b.pointee.lastPosition = position
+                touched.other = j
+            }
         }
         return touched
     }

@@ -7,13 +7,24 @@ public enum StateCodec {
     public static let keyBytesMax = AccountID.bytesMax
 
     public static func encode(_ a: Account) -> [UInt8] {
-        var w = ByteWriter()
-        let currency = Array(a.currency.code.utf8)
-        w.bytes += currency + [UInt8](repeating: 0, count: Currency.bytesMax - currency.count)
-        w.u8(UInt8(a.scale)); w.u8(a.status.rawValue); w.u16(0)
-        w.i64(a.overdraft); w.i64(a.balance); w.u64(a.version); w.u64(a.lastPosition); w.u64(a.openedPosition); w.u32(0)
-        precondition(w.bytes.count == accountBytes)
-        return w.bytes
+        [UInt8](unsafeUninitializedCapacity: accountBytes) { buffer, count in
+            encode(a, into: UnsafeMutableRawPointer(buffer.baseAddress!))
+            count = accountBytes
+        }
+    }
+
+    /// Writes the `accountBytes` bytes of `a`'s state at `p`.
+    public static func encode(_ a: Account, into p: UnsafeMutableRawPointer) {
+        p.initializeMemory(as: UInt8.self, repeating: 0, count: accountBytes)
+        var code = a.currency.code
+        code.withUTF8 { if let b = $0.baseAddress { p.copyMemory(from: b, byteCount: min($0.count, Currency.bytesMax)) } }
+        p.storeBytes(of: UInt8(truncatingIfNeeded: a.scale), toByteOffset: 12, as: UInt8.self)
+        p.storeBytes(of: a.status.rawValue, toByteOffset: 13, as: UInt8.self)
+        p.storeBytes(of: a.overdraft.littleEndian, toByteOffset: 16, as: Int64.self)
+        p.storeBytes(of: a.balance.littleEndian, toByteOffset: 24, as: Int64.self)
+        p.storeBytes(of: a.version.littleEndian, toByteOffset: 32, as: UInt64.self)
+        p.storeBytes(of: a.lastPosition.littleEndian, toByteOffset: 40, as: UInt64.self)
+        p.storeBytes(of: a.openedPosition.littleEndian, toByteOffset: 48, as: UInt64.self)
     }
 
     public static func decode(id: AccountID, _ bytes: [UInt8]) throws -> Account {

@@ -22,15 +22,23 @@ enum Snapshots {
     static let recordBytes = 2 + AccountID.bytesMax + StateCodec.accountBytes
 
     static func encode(_ accounts: [Account]) -> [UInt8] {
-        var w = ByteWriter()
-        w.u32(UInt32(accounts.count))
-        let sorted = accounts.map { (Array($0.id.name.utf8), $0) }.sorted { $0.0.lexicographicallyPrecedes($1.0) }
-        for (name, a) in sorted {
-            w.u16(UInt16(name.count))
-            w.bytes += name + [UInt8](repeating: 0, count: AccountID.bytesMax - name.count)
-            w.bytes += StateCodec.encode(a)
+        let order = accounts.indices.sorted { accounts[$0].id.name.utf8.lexicographicallyPrecedes(accounts[$1].id.name.utf8) }
+        let total = 4 + accounts.count * recordBytes
+        return [UInt8](unsafeUninitializedCapacity: total) { buffer, count in
+            let base = UnsafeMutableRawPointer(buffer.baseAddress!)
+            base.initializeMemory(as: UInt8.self, repeating: 0, count: total)
+            base.storeBytes(of: UInt32(accounts.count).littleEndian, as: UInt32.self)
+            for (k, i) in order.enumerated() {
+                let p = base + 4 + k * recordBytes
+                var name = accounts[i].id.name
+                name.withUTF8 { bytes in
+                    p.storeBytes(of: UInt16(bytes.count).littleEndian, as: UInt16.self)
+                    if let b = bytes.baseAddress { (p + 2).copyMemory(from: b, byteCount: bytes.count) }
+                }
+                StateCodec.encode(accounts[i], into: p + 2 + AccountID.bytesMax)
+            }
+            count = total
         }
-        return w.bytes
     }
 
     static func record(_ payload: [UInt8], _ i: Int) throws -> Account {

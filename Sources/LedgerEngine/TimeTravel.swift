@@ -223,15 +223,26 @@ extension Ledger {
                 }
             }
             var written = 0
+            let every = UInt64(max(1, config.snapshotEvery))
+            // Snapshots are written on a second thread while the fold goes on (each holds its own
+            // copy of the accounts; at most two wait).
+            let snapshotWriter = SerialWorker()
             // All views are rebuilt together: they come from one fold of the log.
-            _ = try Views.rebuild(layout, log: writer.log) { position, micros, state in
-                if position % 65_536 == 0 { progress?(position, head) }
-                if targets.contains(position) {
-                    try Snapshots.write(self.layout, accounts: state.accounts, head: LogHead(
-                        position: position, timestampMicros: micros, chain: try self.chainValue(at: position, log: writer.log)))
-                    written += 1
+            do {
+                _ = try Views.rebuild(layout, log: writer.log) { position, micros, state in
+                    if position % 65_536 == 0 { progress?(position, head) }
+                    if position % every == 0 && targets.contains(position) {
+                        let accounts = state.accounts
+                        let at = LogHead(position: position, timestampMicros: micros, chain: try self.chainValue(at: position, log: writer.log))
+                        snapshotWriter.submit { [layout = self.layout] in try Snapshots.write(layout, accounts: accounts, head: at) }
+                        written += 1
+                    }
                 }
+            } catch {
+                snapshotWriter.cancel()
+                throw error
             }
+            try snapshotWriter.finish()
             progress?(head, head)
             let seconds = Double(Clock.system.nowMicros() - started) / 1e6
             return ReplayResult(events: head, views: view.map { [$0] } ?? Self.viewNames, snapshotsWritten: written, seconds: seconds)

@@ -100,8 +100,8 @@ final class Views {
     /// `visit` sees the position, timestamp and state after each event (replay: progress, snapshots).
     static func rebuild(_ layout: StoreLayout, log: Log, visit: ((UInt64, Int64, CompactState) throws -> Void)? = nil) throws -> Views {
         var state = CompactState()
-        // (hash, position) pairs, flat: 16 bytes per key.
-        var idEntries: [UInt64] = []
+        // The ids view is built on a thread of its own from (hash, position) pairs sent in chunks.
+        let idsThread = IDsViewThread(path: idsPath(layout), expected: (try? SlotTable.open(path: idsPath(layout), keyBytesMax: 8, valueBytes: 0, writable: false))??.count ?? 0)
         // Built under another name and renamed at the end, like the tables: a rebuild that fails
         // half-way leaves the old views in place.
         let historyBuilding = historyPath(layout) + ".build"
@@ -126,21 +126,19 @@ final class Views {
                     if touched.other >= 0 {
                         builder.add(historyChange(state, touched.other, side: 1, of: e, at: record.position, nameHash: nameHashes[touched.other]))
                     }
-                    if let id = e.id {
-                        idEntries.append(idHash(id)); idEntries.append(record.position)
-                    }
-                    if let reverses = e.reverses {
-                        idEntries.append(idHash(reversalKey(reverses))); idEntries.append(record.position)
-                    }
+                    if let id = e.id { idsThread.add(idHash(id), position: record.position) }
+                    if let reverses = e.reverses { idsThread.add(idHash(reversalKey(reverses)), position: record.position) }
                     try visit?(record.position, record.timestampMicros, state)
                     return true
                 }
             }
         } catch {
             builder.cancel()
+            idsThread.cancel()
             throw error
         }
         builder.endOfChanges()
+        idsThread.endOfKeys(checkpoint: log.head.position)
         do {
             let accountEntries = state.accounts.map {
                 SlotTable.Entry(key: Array($0.id.name.utf8), appliedPosition: $0.lastPosition, value: StateCodec.encode($0))
@@ -148,14 +146,7 @@ final class Views {
             return try translating {
                 let a = try SlotTable.create(path: accountsPath(layout), keyBytesMax: StateCodec.keyBytesMax, valueBytes: StateCodec.accountBytes,
                                              entries: accountEntries, checkpoint: log.head.position)
-                let i = try SlotTable.create(path: idsPath(layout), keyBytesMax: 8, checkpoint: log.head.position, expected: idEntries.count / 2) { add in
-                    var k = 0
-                    while k < idEntries.count {
-                        try withUnsafeBytes(of: idEntries[k].littleEndian) { try add($0, idEntries[k + 1]) }
-                        k += 2
-                    }
-                }
-                idEntries = []
+                let i = try idsThread.finish()
                 try builder.finish()
                 try historyTable.checkpoint(through: log.head.position)
                 do { try FileSystem.rename(historyBuilding, historyPath(layout)) } catch let e as SystemError { throw LedgerError.io(e) }
@@ -163,6 +154,7 @@ final class Views {
             }
         } catch {
             builder.cancel()
+            idsThread.cancel()
             throw error
         }
     }
@@ -171,9 +163,9 @@ final class Views {
     @inline(__always)
     private static func historyChange(_ state: borrowing CompactState, _ i: Int, side: Int, of e: RawEvent, at position: UInt64,
                                       nameHash: UInt32) -> HistoryView.Change {
-        HistoryView.Change(position: position, slot: i, side: side, opened: e.type == .accountOpened,
-                           closed: state.accounts[i].status == .closed, balance: state.accounts[i].balance,
-                           version: state.accounts[i].version, head: 0, nameHash: nameHash)
+        let now = state.summary(of: i)
+        return HistoryView.Change(position: position, slot: i, side: side, opened: e.type == .accountOpened,
+                                  closed: now.closed, balance: now.balance, version: now.version, head: 0, nameHash: nameHash)
     }
 
     static func translating<T>(_ body: () throws -> T) throws -> T {

@@ -161,16 +161,6 @@ public final class SlotTable {
         return PreparedSlotTable(image: image, count: total)
     }
 
-    /// A new table at `path` of fixed-size keys with no value, `expected` of them at most, built
-    /// in memory from what `produce` adds and then installed in one step (temp file, fsync,
-    /// rename): the file never exists with only some of them.
-    public static func create(path: String, keyBytesMax: Int, checkpoint: UInt64, expected: Int,
-                              _ produce: ((UnsafeRawBufferPointer, UInt64) throws -> Void) throws -> Void) throws -> SlotTable {
-        let image = SlotImage(slotBytes: slotHeaderBytes + keyBytesMax, capacity: capacityFor(count: expected))
-        let total = try fill(image, keyBytesMax: keyBytesMax, count: 0, expected: expected, path: path, produce)
-        return try install(image, count: total, path: path, keyBytesMax: keyBytesMax, valueBytes: 0, checkpoint: checkpoint)
-    }
-
     /// Inserts what `produce` adds into `image`, which holds `count` slots; returns the new count.
     private static func fill(_ image: SlotImage, keyBytesMax: Int, count: Int, expected: Int, path: String,
                              _ produce: ((UnsafeRawBufferPointer, UInt64) throws -> Void) throws -> Void) throws -> Int {
@@ -188,6 +178,12 @@ public final class SlotTable {
             total += 1
         }
         return total
+    }
+
+    /// Writes the table built by `builder` at `path` (temp file, fsync, rename) and opens it.
+    public static func create(path: String, from builder: SlotTableBuilder, checkpoint: UInt64) throws -> SlotTable {
+        let image = try builder.finished()
+        return try install(image, count: builder.count, path: path, keyBytesMax: builder.keyBytesMax, valueBytes: 0, checkpoint: checkpoint)
     }
 
     /// Replaces this table's file with `prepared` (built from it by prepareInsertMany).
@@ -430,6 +426,52 @@ public final class SlotTable {
         swap(&fd, &table.fd)
         capacity = table.capacity
         count = n
+    }
+}
+
+/// A new table of fixed-size keys with no value, built in memory as the entries come: it
+/// doubles when full, as a table on disk does, and ends with the capacity that `count` entries
+/// get whichever way they are added (so its file equals one built by single inserts).
+/// SlotTable.create(path:from:checkpoint:) writes it in one step: the file never exists with
+/// only some of the entries.
+public final class SlotTableBuilder: @unchecked Sendable {
+    public let keyBytesMax: Int
+    public private(set) var count = 0
+    private var image: SlotImage
+    private let slot: UnsafeMutableRawPointer
+
+    /// `expected`: how many entries are likely (a guess; only the speed depends on it).
+    public init(keyBytesMax: Int, expected: Int) {
+        self.keyBytesMax = keyBytesMax
+        image = SlotImage(slotBytes: SlotTable.slotHeaderBytes + keyBytesMax, capacity: SlotTable.capacityFor(count: expected))
+        slot = .allocate(byteCount: image.slotBytes, alignment: 8)
+    }
+
+    deinit { slot.deallocate() }
+
+    public func add(_ key: UnsafeRawBufferPointer, position: UInt64) throws {
+        precondition(!key.isEmpty && key.count <= keyBytesMax)
+        if (count + 1) * 100 > image.capacity * SlotTable.loadPercentMax { try rehash(capacity: image.capacity * 2) }
+        SlotTable.encodeSlot(key: key, appliedPosition: position, value: UnsafeRawBufferPointer(start: nil, count: 0),
+                             keyBytesMax: keyBytesMax, into: slot)
+        try image.insert(slot)
+        count += 1
+    }
+
+    /// The image at its final capacity (smaller than the guess when fewer entries came).
+    fileprivate func finished() throws -> SlotImage {
+        let capacity = SlotTable.capacityFor(count: count)
+        if capacity != image.capacity { try rehash(capacity: capacity) }
+        return image
+    }
+
+    private func rehash(capacity: Int) throws {
+        let next = SlotImage(slotBytes: image.slotBytes, capacity: capacity)
+        for index in 0..<image.capacity {
+            let p = image.base + index * image.slotBytes
+            if SlotTable.keyLength(p) != 0 { try next.insert(p) }
+        }
+        image = next
     }
 }
 
