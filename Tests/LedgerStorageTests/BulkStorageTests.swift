@@ -71,7 +71,8 @@ import Testing
         #expect(try #require(try SlotTable.open(path: dir.path + "/bulk.tbl", keyBytesMax: 8, valueBytes: 0, writable: false)).count == 500)
         try bulk.install(prepared)
         #expect(bulk.count == 3000)
-        #expect(FileDamage.read(dir.path + "/bulk.tbl") == FileDamage.read(dir.path + "/single.tbl"))
+        let same = FileDamage.read(dir.path + "/bulk.tbl") == FileDamage.read(dir.path + "/single.tbl")
+        #expect(same)
         for (i, k) in keys.enumerated() { #expect(try bulk.find(k)?.appliedPosition == UInt64(i + 1)) }
         // Announcing fewer entries than are produced is refused, not overflowed.
         let small = try SlotTable.create(path: dir.path + "/small.tbl", keyBytesMax: 8, valueBytes: 0)
@@ -79,6 +80,29 @@ import Testing
             _ = try small.prepareInsertMany(expected: 1) { add in
                 for k in keys { try k.withUnsafeBytes { try add($0, 1) } }
             }
+        }
+    }
+
+    @Test func aTableBuiltInMemoryEqualsOneInsertAtATimeWhateverTheGuess() throws {
+        let dir = TemporaryDirectory()
+        var rng = SplitMix64(seed: 9)
+        // 2000 keys: the table doubles twice on the way (1024 → 2048 → 4096 slots at 70 % load).
+        let keys = (0..<2000).map { _ in withUnsafeBytes(of: rng.next()) { Array($0) } }
+        let single = try SlotTable.create(path: dir.path + "/single.tbl", keyBytesMax: 8, valueBytes: 0, checkpoint: 77)
+        for (i, k) in keys.enumerated() { try single.insert(key: k, appliedPosition: UInt64(i + 1), value: []) }
+        try single.checkpoint(through: 77)
+        let expected = FileDamage.read(dir.path + "/single.tbl")
+        // Too small a guess (grows as it goes), a right one, and far too big a one (shrinks at the end).
+        for guess in [0, 2000, 100_000] {
+            let builder = SlotTableBuilder(keyBytesMax: 8, expected: guess)
+            for (i, k) in keys.enumerated() { try k.withUnsafeBytes { try builder.add($0, position: UInt64(i + 1)) } }
+            let path = dir.path + "/built-\(guess).tbl"
+            let table = try SlotTable.create(path: path, from: builder, checkpoint: 77)
+            #expect(table.count == 2000 && table.checkpoint == 77)
+            // Compared as one Bool: a failing #expect on two large arrays spends minutes describing them.
+            let same = FileDamage.read(path) == expected
+            #expect(same, "guess \(guess)")
+            #expect(!FileManager.default.fileExists(atPath: path + ".new"))
         }
     }
 
