@@ -24,7 +24,12 @@ final class HistoryBuilderThread: @unchecked Sendable {
         let worker = Background { [pipe, builder, view] in
             do {
                 while let chunk = try pipe.receive() {
-                    for c in chunk { try builder.add(c) }
+                    // Each account's spine head is a likely cache miss: start it a few changes early.
+                    let ahead = 8
+                    for k in chunk.indices {
+                        if k + ahead < chunk.count { builder.prefetch(slot: chunk[k + ahead].slot) }
+                        try builder.add(chunk[k])
+                    }
                 }
                 try builder.finish()
                 try view.table.flush()

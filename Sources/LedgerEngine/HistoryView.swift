@@ -183,6 +183,9 @@ final class HistoryView {
             p.storeBytes(of: UInt8(1 | (change.closed ? 2 : 0)), toByteOffset: 36, as: UInt8.self)
         }
 
+        /// A hint: `slot`'s spine is pushed soon.
+        func prefetch(slot: Int) { spines.prefetch(slot: slot) }
+
         /// Writes the pending record (call once after the last event).
         func finish() throws {
             guard recordPosition > 0 else { return }
@@ -222,6 +225,11 @@ final class HistoryView {
             var prev: UInt64
             var jump: UInt64
             var jumpVersion: UInt32
+        }
+
+        func prefetch(slot: Int) {
+            guard slot < heads.count else { return }
+            heads.withUnsafeBufferPointer { Prefetch.forWrite($0.baseAddress! + slot) }
         }
 
         /// Pushes the node of `change` on its account's spine and returns its links.

@@ -7,7 +7,8 @@ public final class Ledger {
     public let layout: StoreLayout
     public let lockTimeoutMillis: Int
     public let clock: Clock
-    /// Things found and fixed while working (rebuilt indexes, cut tails), for the CLI to print on stderr.
+    /// What the commands noticed and repaired or worked around, for stderr; includes what a
+    /// reader's log notices after opening (a sealed segment is checked on first use).
     public private(set) var notes: [String] = []
 
     public init(layout: StoreLayout, lockTimeoutMillis: Int = Limits.lockTimeoutMillisDefault, clock: Clock = .system) {
@@ -32,9 +33,10 @@ public final class Ledger {
     }
 
     /// Opens the log read-only (no lock): readers never block the writer.
-    public func openLog() throws -> Log {
-        let log = try LedgerError.translating { try Log.open(directory: layout.logDirectory) }
+    public func openLog(allSegments: Bool = false) throws -> Log {
+        let log = try LedgerError.translating { try Log.open(directory: layout.logDirectory, allSegments: allSegments) }
         notes += log.notes.map(\.description)
+        log.onNote = { [weak self] in self?.notes.append($0.description) }
         return log
     }
 
@@ -87,7 +89,8 @@ public final class Ledger {
     }
 
     public func info() throws -> Info {
-        let log = try openLog()
+        // Every segment's size is listed: check them all now.
+        let log = try openLog(allSegments: true)
         let segments = log.segments.map {
             SegmentInfo(name: $0.name, firstPosition: $0.base, records: $0.recordCount, bytes: $0.committedBytes)
         }

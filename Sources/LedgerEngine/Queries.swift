@@ -33,7 +33,7 @@ extension Ledger {
         }
         // No views yet (or damaged, and only a writer may rebuild them): the as-of path at the head
         // (newest snapshot plus the log after it) gives the same answer.
-        return try balances(ids, atPosition: log.head.position).0
+        return try balances(ids, atPosition: log.head.position, log: log).0
     }
 
     func unknown(_ id: AccountID) -> LedgerError {
@@ -50,7 +50,7 @@ extension Ledger {
             account = a
             start = a.openedPosition
         } else {
-            guard let a = try balances([id], atPosition: log.head.position).0.accounts.first else { throw unknown(id) }
+            guard let a = try balances([id], atPosition: log.head.position, log: log).0.accounts.first else { throw unknown(id) }
             account = a
             start = a.openedPosition
         }
@@ -63,7 +63,7 @@ extension Ledger {
         if let since {
             let before = try LedgerError.translating { try log.lastPosition(atOrBefore: since.micros - 1) }
             if before >= start {
-                running = try balances([id], atPosition: before).0.accounts.first ?? running
+                running = try balances([id], atPosition: before, log: log).0.accounts.first ?? running
                 from = before + 1
             }
         }
@@ -96,7 +96,7 @@ extension Ledger {
             for id in recorded.event.body.accounts where known[id] == nil {
                 // Currency and scale never change: the current state of an account names them.
                 known[id] = try Account.opened(recorded.event.body, at: recorded.position)
-                    ?? views?.account(id) ?? balances([id], atPosition: log.head.position).0.accounts.first
+                    ?? views?.account(id) ?? balances([id], atPosition: log.head.position, log: log).0.accounts.first
             }
             return try visit(recorded, known)
         }

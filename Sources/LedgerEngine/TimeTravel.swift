@@ -14,6 +14,13 @@ import LedgerDomain
 import LedgerStorage
 
 extension Ledger {
+    /// Balances as they were at `time` (see balances(_:atPosition:)), the log opened once.
+    public func balances(_ ids: [AccountID], asOf time: Timestamp) throws -> BalanceAnswer {
+        let log = try openLog()
+        let position = try LedgerError.translating { try log.lastPosition(atOrBefore: time.micros) }
+        return try balances(ids, atPosition: position, log: log).0
+    }
+
     /// The last position at or before `time` (0 when every event is later).
     public func position(asOf time: Timestamp) throws -> UInt64 {
         let log = try openLog()
@@ -23,8 +30,9 @@ extension Ledger {
     /// Balances as they were after `position` (capped at the head). Accounts named in `ids` that did not
     /// exist yet at `position` but exist now are listed with balance 0 and version 0; names unknown
     /// even now are unknown_account. With no `ids`, the accounts that existed at `position`.
-    public func balances(_ ids: [AccountID], atPosition requested: UInt64) throws -> (BalanceAnswer, Int64?) {
-        let log = try openLog()
+    /// `log`: one the caller has open already (else it is opened here).
+    public func balances(_ ids: [AccountID], atPosition requested: UInt64, log opened: Log? = nil) throws -> (BalanceAnswer, Int64?) {
+        let log = try opened ?? openLog()
         let position = min(requested, log.head.position)
         if !ids.isEmpty, let answer = try historyAnswer(ids, atPosition: position, log: log) {
             let time = position == 0 ? nil : try LedgerError.translating { try log.timestamp(ofPosition: position) }

@@ -49,6 +49,9 @@ public final class Segment {
     public let indexPath: String
     /// base - 1 while the segment holds no committed record.
     public internal(set) var lastPosition: UInt64
+    /// A sealed segment a reader has not opened yet: `lastPosition` comes from the next
+    /// segment's name, and its files are checked on first use (Log.checked).
+    var unchecked = false
     /// Bytes up to the end of the last committed batch.
     public internal(set) var committedBytes: Int
     /// Leading index entries that are on disk and trusted.
@@ -111,24 +114,42 @@ public final class Log {
     public let directory: String
     public internal(set) var segments: [Segment] = []
     public internal(set) var head: LogHead = .empty
-    public internal(set) var notes: [StorageNote] = []
+    public internal(set) var notes: [StorageNote] = [] {
+        didSet { if let onNote, notes.count > oldValue.count { notes[oldValue.count...].forEach(onNote) } }
+    }
+    /// Told of each note added after it is set (a reader's log notes things as it is read).
+    public var onNote: ((StorageNote) -> Void)?
     let repair: Bool
     /// Whether the caller holds the writer lock. Without it, an unindexed or partial tail in the
     /// last segment is a writer mid-append, normal and not worth a note.
     let lockHeld: Bool
 
-    init(directory: String, repair: Bool, lockHeld: Bool) {
+    /// Whether sealed segments are checked when first used rather than all on open.
+    let checksSealedOnUse: Bool
+
+    init(directory: String, repair: Bool, lockHeld: Bool, checksSealedOnUse: Bool = false) {
         self.directory = directory
         self.repair = repair
         self.lockHeld = lockHeld
+        self.checksSealedOnUse = checksSealedOnUse && !repair
     }
 
     /// Opens the log for reading: finds the committed head without changing any file.
-    /// A missing directory is an empty log.
-    public static func open(directory: String, lockHeld: Bool = false) throws -> Log {
-        let log = Log(directory: directory, repair: false, lockHeld: lockHeld)
+    /// A missing directory is an empty log. Only the last segment is opened (where a crash can
+    /// leave a torn tail); a sealed one is checked (header, final commit record, index) when a
+    /// read first needs it, so opening costs the same however long the history. `allSegments`
+    /// checks every one now (verify, info).
+    public static func open(directory: String, lockHeld: Bool = false, allSegments: Bool = false) throws -> Log {
+        let log = Log(directory: directory, repair: false, lockHeld: lockHeld, checksSealedOnUse: !allSegments)
         try LogOpener(log: log).run()
         return log
+    }
+
+    /// Segment `si`, its files checked first if that was left for its first use.
+    func checked(_ si: Int) throws -> Segment {
+        let segment = segments[si]
+        if segment.unchecked { try LogOpener(log: self).checkSealed(segment) }
+        return segment
     }
 
     // MARK: Reading
@@ -142,7 +163,7 @@ public final class Log {
         guard first <= stop, var si = segmentIndex(containing: first) else { return }
         var seekTo: UInt64? = first
         while si < segments.count {
-            let segment = segments[si]
+            let segment = try checked(si)
             si += 1
             guard segment.recordCount > 0 else { continue }
             var startOffset = RecordFormat.segmentHeaderBytes
@@ -182,7 +203,7 @@ public final class Log {
     /// scan when the index entry is damaged. The visitor sees it while its bytes are valid.
     public func withRecord<T>(at position: UInt64, _ body: (StoredRecord) throws -> T) throws -> T? {
         guard position >= 1, position <= head.position, let si = segmentIndex(containing: position) else { return nil }
-        let segment = segments[si]
+        let segment = try checked(si)
         if let entry = try segment.indexEntry(position), entry.frameBytes >= UInt32(RecordFormat.frameHeaderBytes + RecordFormat.bodyHeaderBytes) {
             let fd = try StorageError.wrapping { try FileDescriptor.open(segment.path, O_RDONLY) }
             defer { fd.close() }
@@ -205,16 +226,17 @@ public final class Log {
 
     /// The last position whose timestamp is ≤ `timestampMicros`; 0 when every record is later.
     public func lastPosition(atOrBefore timestampMicros: Int64) throws -> UInt64 {
-        let filled = segments.filter { $0.recordCount > 0 }
+        let filled = segments.indices.filter { segments[$0].recordCount > 0 }
         // Last segment whose first record is at or before the time.
         var lo = 0
         var hi = filled.count
         while lo < hi {
             let mid = (lo + hi) / 2
-            if try timestamp(of: filled[mid].base, in: filled[mid]) <= timestampMicros { lo = mid + 1 } else { hi = mid }
+            let segment = try checked(filled[mid])
+            if try timestamp(of: segment.base, in: segment) <= timestampMicros { lo = mid + 1 } else { hi = mid }
         }
         guard lo > 0 else { return 0 }
-        let segment = filled[lo - 1]
+        let segment = try checked(filled[lo - 1])
         // Last position in it with timestamp ≤ time (timestamps never decrease).
         var a = segment.base
         var b = segment.lastPosition + 1
@@ -228,7 +250,7 @@ public final class Log {
     /// The timestamp of a committed position, through the index.
     public func timestamp(ofPosition position: UInt64) throws -> Int64? {
         guard position >= 1, position <= head.position, let si = segmentIndex(containing: position) else { return nil }
-        return try timestamp(of: position, in: segments[si])
+        return try timestamp(of: position, in: checked(si))
     }
 
     private func timestamp(of position: UInt64, in segment: Segment) throws -> Int64 {
@@ -247,7 +269,7 @@ public final class Log {
     /// `position` is not the end of a batch.
     public func chain(atBatchEnd position: UInt64) throws -> [UInt8]? {
         guard position >= 1, position <= head.position, let si = segmentIndex(containing: position) else { return nil }
-        let segment = segments[si]
+        let segment = try checked(si)
         guard let entry = try segment.indexEntry(position) else { return nil }
         let fd = try StorageError.wrapping { try FileDescriptor.open(segment.path, O_RDONLY) }
         defer { fd.close() }

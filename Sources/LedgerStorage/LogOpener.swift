@@ -23,19 +23,51 @@ struct LogOpener {
             if base != head.position + 1 {
                 throw StorageError.missingSegment(afterPosition: head.position, found: segment.name)
             }
+            log.segments.append(segment)
+            if i < bases.count - 1 && log.checksSealedOnUse {
+                // Its last position is the next one's base - 1 (checkSealed confirms it on first use);
+                // its commit (timestamp, chain) is read only if the last segment needs it.
+                segment.lastPosition = bases[i + 1] - 1
+                segment.unchecked = true
+                head = LogHead(position: segment.lastPosition, timestampMicros: Int64.min, chain: [])
+                continue
+            }
             let fd = try StorageError.wrapping { try FileDescriptor.open(segment.path, log.repair ? O_RDWR : O_RDONLY) }
             defer { fd.close() }
             if i < bases.count - 1 {
                 head = try openSealed(segment, fd, previous: head)
             } else {
-                head = try openLast(segment, fd, previous: head)
+                // The previous segment's commit (its chain and timestamp) is read only if needed.
+                let before = head
+                let previous = i > 0 && log.segments[i - 1].unchecked ? log.segments[i - 1] : nil
+                head = try openLast(segment, fd, previousPosition: before.position) {
+                    if let previous { return try checkSealed(previous) }
+                    return before
+                }
             }
-            log.segments.append(segment)
         }
         log.head = head
     }
 
     // MARK: Sealed segments (not the last): must end with a commit record, exactly.
+
+    /// Checks a sealed segment a reader left for its first use; returns the head at its end.
+    @discardableResult
+    func checkSealed(_ segment: Segment) throws -> LogHead {
+        let expected = segment.lastPosition
+        let fd = try StorageError.wrapping { try FileDescriptor.open(segment.path, O_RDONLY) }
+        defer { fd.close() }
+        let head = try openSealed(segment, fd, previous: LogHead(position: segment.base - 1, timestampMicros: Int64.min, chain: []))
+        if head.position < expected {
+            throw StorageError.missingSegment(afterPosition: head.position, found: RecordFormat.segmentName(base: expected + 1))
+        }
+        guard head.position == expected else {
+            throw StorageError.corruptRecord(segment: segment.name, offset: segment.committedBytes, position: head.position,
+                                             reason: "sealed segment ends at position \(head.position), but the next segment starts at \(expected + 1)")
+        }
+        segment.unchecked = false
+        return head
+    }
 
     private func openSealed(_ segment: Segment, _ fd: FileDescriptor, previous: LogHead) throws -> LogHead {
         let size = try StorageError.wrapping { try fd.size() }
@@ -62,7 +94,15 @@ struct LogOpener {
 
     // MARK: The last segment: where a crash can leave a torn tail.
 
-    private func openLast(_ segment: Segment, _ fd: FileDescriptor, previous: LogHead) throws -> LogHead {
+    private func openLast(_ segment: Segment, _ fd: FileDescriptor, previousPosition: UInt64, previousHead: () throws -> LogHead) throws -> LogHead {
+        // The head at the end of the segments before, asked for only when this one cannot say.
+        var known: LogHead?
+        func previous() throws -> LogHead {
+            if let known { return known }
+            let head = try previousHead()
+            known = head
+            return head
+        }
         let size = try StorageError.wrapping { try fd.size() }
         let header = try StorageError.wrapping { try fd.read(count: RecordFormat.segmentHeaderBytes, at: 0) }
         if let problem = SegmentHeader.problem(header, segment: segment.name, expectedBase: segment.base) {
@@ -79,13 +119,13 @@ struct LogOpener {
                 }
             }
             segment.committedBytes = RecordFormat.segmentHeaderBytes
-            return previous
+            return try previous()
         }
 
         // Fast path: the file ends with a commit record and the index already ends at it.
         if size >= RecordFormat.segmentHeaderBytes + RecordFormat.commitFrameBytes,
            let commit = try Self.commitAt(fd, offset: size - RecordFormat.commitFrameBytes, limit: size),
-           Self.plausible(commit, in: segment, size: size), commit.position > previous.position {
+           Self.plausible(commit, in: segment, size: size), commit.position > previousPosition {
             segment.lastPosition = commit.position
             segment.committedBytes = size
             if try indexProblem(segment, fd) == nil {
@@ -113,8 +153,8 @@ struct LogOpener {
         func scan(from entry: IndexEntry?) throws -> (ScanState, ScanStop) {
             collected = []
             var state = ScanState(nextPosition: entry?.position ?? segment.base,
-                                  lastTimestampMicros: entry == nil ? previous.timestampMicros : Int64.min,
-                                  chain: entry == nil ? previous.chain : nil, verifyChain: true,
+                                  lastTimestampMicros: entry == nil ? try previous().timestampMicros : Int64.min,
+                                  chain: entry == nil ? try previous().chain : nil, verifyChain: true,
                                   committedEnd: RecordFormat.segmentHeaderBytes)
             let stop = try scanner.scan(from: entry.map { Int($0.offset) } ?? RecordFormat.segmentHeaderBytes,
                                         state: &state, partialFirstBatch: entry != nil) { record, offset, frameBytes in
@@ -145,8 +185,8 @@ struct LogOpener {
         segment.indexEntriesOnDisk = trusted
         segment.indexEntriesInMemory = collected
         try persistIndex(segment, rewrite: false)
-        if state.batchesCommitted == 0 { return previous }
-        return LogHead(position: segment.lastPosition, timestampMicros: state.lastTimestampMicros, chain: state.chain ?? previous.chain)
+        if state.batchesCommitted == 0 { return try previous() }
+        return LogHead(position: segment.lastPosition, timestampMicros: state.lastTimestampMicros, chain: try state.chain ?? previous().chain)
     }
 
     private func cutTail(_ segment: Segment, _ fd: FileDescriptor, offset: Int, size: Int, reason: String) throws {

@@ -29,7 +29,7 @@ public enum LogVerifier {
         var report = LogVerifyReport()
         let log: Log
         do {
-            log = try Log.open(directory: directory, lockHeld: true)
+            log = try Log.open(directory: directory, lockHeld: true, allSegments: true)
         } catch let error as StorageError where error.isIntegrityFailure {
             report.problems.append(error.description)
             return report

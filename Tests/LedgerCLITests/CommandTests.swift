@@ -217,6 +217,30 @@ import Testing
         #expect(try s.run("verify").status == 0)
     }
 
+    @Test func readersCheckASealedSegmentWhenTheyFirstReadIt() throws {
+        let s = CLIStore()
+        try s.json("config", "segment_bytes", "300")
+        try s.json("open", "a")
+        for i in 1...12 { try s.json("deposit", "a", "\(i)") }
+        try s.json("replay")
+        let segments = try FileManager.default.contentsOfDirectory(atPath: s.dir.path + "/log").filter { $0.hasSuffix(".seg") }.sorted()
+        #expect(segments.count > 3)
+        // A damaged index of the first (sealed) segment: reading through it notes the rebuild.
+        FileDamage.flipBit(s.dir.path + "/log/" + segments[0].replacingOccurrences(of: ".seg", with: ".idx"), offset: 3)
+        let early = try s.run("balance", "a", "--at-position", "2")
+        #expect(early.status == 0 && early.stdout.contains("1.00"), "\(early.stdout)")
+        #expect(early.stderr.contains("note:"), "\(early.stderr)")
+        // A torn first segment: today's balance (views + last segment) still answers; reading the
+        // torn segment is corruption (exit 4); verify and info check every segment.
+        let first = s.dir.path + "/log/" + segments[0]
+        FileDamage.truncate(first, to: FileDamage.size(first) - 10)
+        #expect(try s.json("balance", "a")["accounts"].flatMap { ($0 as? [[String: Any]])?.first?["balance"] as? String } == "78.00")
+        for args in [["log"], ["verify"], ["info"], ["balance", "a", "--at-position", "2"]] {
+            let r = try s.runArgs(args)
+            #expect(r.status == 4, "\(args): \(r.stdout) \(r.stderr)")
+        }
+    }
+
     @Test func infoAndVerifyReportTheHead() throws {
         let s = CLIStore()
         #expect(try s.json("info")["head"] as? String == "0:" + String(repeating: "0", count: 64))

@@ -227,12 +227,40 @@ import Testing
         try LogFixture.append(dir, batches: (1...30).map { "r\($0)" }.chunked(3), segmentBytes: 256)
         let segments = try LogFixture.segmentPaths(dir)
         FileDamage.remove(segments[1])
-        #expect {
-            try Log.open(directory: dir.logDirectory)
-        } throws: { error in
+        func isGap(_ error: Error) -> Bool {
             if case StorageError.missingSegment = error { return true }
             return false
         }
+        // Checking every segment (verify, info, the writer): found on open.
+        #expect { try Log.open(directory: dir.logDirectory, allSegments: true) } throws: { isGap($0) }
+        #expect { try LogFixture.recover(dir, segmentBytes: 256) } throws: { isGap($0) }
+        // A reader checks a sealed segment when it first reads it: the gap is found there.
+        let log = try Log.open(directory: dir.logDirectory)
+        #expect { try log.forEach(from: 1) { _ in true } } throws: { isGap($0) }
+        #expect(try LogVerifier.verify(directory: dir.logDirectory).isSound == false)
+    }
+
+    @Test func aReaderOpensOnlyTheLastSegmentAndChecksASealedOneOnFirstUse() throws {
+        let dir = TemporaryDirectory()
+        try LogFixture.append(dir, batches: (1...30).map { "r\($0)" }.chunked(3), segmentBytes: 256)
+        let segments = try LogFixture.segmentPaths(dir)
+        #expect(segments.count >= 3)
+        let sound = try Log.open(directory: dir.logDirectory)
+        let all = try Log.open(directory: dir.logDirectory, allSegments: true)
+        #expect(sound.head == all.head)
+        #expect(sound.segments.map(\.lastPosition) == all.segments.map(\.lastPosition))
+        #expect(try (1...30).map { try sound.timestamp(ofPosition: UInt64($0)) } == (1...30).map { try all.timestamp(ofPosition: UInt64($0)) })
+        // A torn first segment: the head, the last segment and time lookups in it still answer;
+        // reading the torn one is corruption, and verify reports it.
+        FileDamage.truncate(segments[0], to: FileDamage.size(segments[0]) - 10)
+        let log = try Log.open(directory: dir.logDirectory)
+        #expect(log.head.position == 30)
+        var tail: [UInt64] = []
+        try log.forEach(from: 28) { tail.append($0.position); return true }
+        #expect(tail == [28, 29, 30])
+        #expect(throws: StorageError.self) { try log.forEach(from: 1) { _ in true } }
+        #expect(throws: StorageError.self) { try Log.open(directory: dir.logDirectory, allSegments: true) }
+        #expect(try LogVerifier.verify(directory: dir.logDirectory).isSound == false)
     }
 
     @Test func tornSealedSegmentIsCorruption() throws {

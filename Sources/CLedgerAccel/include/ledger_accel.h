@@ -1,5 +1,6 @@
 // Hardware kernels for x86-64, each chosen at run time with a portable Swift fallback:
-// CRC32C with the SSE4.2 crc32 instruction, SHA-256 blocks with the SHA extensions.
+// CRC32C with the SSE4.2 crc32 instruction, SHA-256 blocks with the SHA extensions;
+// and a prefetch hint.
 #ifndef LEDGER_ACCEL_H
 #define LEDGER_ACCEL_H
 #include <stddef.h>
@@ -19,5 +20,9 @@ int ledger_sha256_hw_available(void);
 /// Compresses `blocks` 64-byte blocks into `state` (H0..H7 as in FIPS 180-4).
 /// Only call when ledger_sha256_hw_available() returned 1.
 void ledger_sha256_hw_blocks(uint32_t state[8], const void *data, size_t blocks);
+
+/// A hint that the cache line at `p` will be written soon: its miss starts now, hidden
+/// behind the work done meanwhile (a no-op where the compiler has no such instruction).
+static inline void ledger_prefetch_for_write(const void *p) { __builtin_prefetch(p, 1, 3); }
 
 #endif

@@ -44,7 +44,7 @@ enum BalanceCommand: Subcommand {
         let answer: BalanceAnswer
         var asOfText: String
         if let asOf {
-            answer = try context.ledger.balances(ids, atPosition: context.ledger.position(asOf: asOf)).0
+            answer = try context.ledger.balances(ids, asOf: asOf)
             asOfText = asOf.rfc3339
         } else if let atPosition {
             let (a, time) = try context.ledger.balances(ids, atPosition: atPosition)
