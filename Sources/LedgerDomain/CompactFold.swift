@@ -66,9 +66,11 @@ public struct CompactState {
     /// Every name's bytes, back to back; account i's name is names[nameStart[i] ..< nameStart[i + 1]].
     private var names: [UInt8] = []
     private var nameStart: [Int] = [0]
-    /// Open addressing: (hash tag << 32 | index + 1), 0 = empty. The tag rejects most mismatches
-    /// without touching the names.
-    private var slots: [UInt64] = [UInt64](repeating: 0, count: 1024)
+    /// Open addressing, four words a slot: (hash tag << 32 | index + 1; 0 = empty), then the
+    /// name's length and its first 23 bytes. A name that short is compared in the slot itself,
+    /// so a lookup touches one cache line; a longer one is compared with `names`.
+    private var slots: [UInt64] = [UInt64](repeating: 0, count: 4 * 1024)
+    private static let inlineNameBytes = 23
     public private(set) var position: UInt64 = 0
 
     public init() {}
@@ -103,26 +105,31 @@ public struct CompactState {
     public func index(of name: UnsafeRawBufferPointer) -> Int? {
         let h = Self.hash(name)
         let tag = h >> 32
-        let mask = slots.count - 1
+        let mask = slots.count / 4 - 1
         var i = Int(truncatingIfNeeded: h) & mask
-        return names.withUnsafeBytes { all in
-            slots.withUnsafeBufferPointer { slots in
-                nameStart.withUnsafeBufferPointer { starts in
-                    while true {
-                        let s = slots[i]
-                        if s == 0 { return nil }
-                        if s >> 32 == tag {
-                            let k = Int(truncatingIfNeeded: s & 0xFFFF_FFFF) - 1
-                            let start = starts[k], count = starts[k + 1] - start
-                            if count == name.count && (count == 0 || Self.equal(all.baseAddress! + start, name.baseAddress!, count)) {
-                                return k
-                            }
-                        }
-                        i = (i + 1) & mask
+        return slots.withUnsafeBytes { table in
+            while true {
+                let slot = table.baseAddress! + i * 32
+                let s = slot.load(as: UInt64.self)
+                if s == 0 { return nil }
+                if s >> 32 == tag {
+                    let k = Int(truncatingIfNeeded: s & 0xFFFF_FFFF) - 1
+                    if name.count <= Self.inlineNameBytes {
+                        if Int(slot.load(fromByteOffset: 8, as: UInt8.self)) == name.count
+                            && (name.count == 0 || Self.equal(slot + 9, name.baseAddress!, name.count)) { return k }
+                    } else if matchesStoredName(k, name) {
+                        return k
                     }
                 }
+                i = (i + 1) & mask
             }
         }
+    }
+
+    /// Whether account `k`'s name (kept in `names`) is `name`.
+    private func matchesStoredName(_ k: Int, _ name: UnsafeRawBufferPointer) -> Bool {
+        let start = nameStart[k], count = nameStart[k + 1] - start
+        return count == name.count && names.withUnsafeBytes { Self.equal($0.baseAddress! + start, name.baseAddress!, count) }
     }
 
     /// Whether `count` bytes at `a` and `b` are equal (names are short: no call to memcmp).
@@ -155,7 +162,7 @@ public struct CompactState {
     }
 
     private mutating func insert(_ account: Account) -> Int {
-        if (accounts.count + 1) * 2 > slots.count { grow() }
+        if (accounts.count + 1) * 2 > slots.count / 4 { grow() }
         names += account.id.name.utf8
         nameStart.append(names.count)
         accounts.append(account)
@@ -164,11 +171,22 @@ public struct CompactState {
     }
 
     private mutating func place(_ k: Int) {
-        let h = names.withUnsafeBytes { Self.hash(UnsafeRawBufferPointer(rebasing: $0[nameStart[k]..<nameStart[k + 1]])) }
-        let mask = slots.count - 1
-        var i = Int(truncatingIfNeeded: h) & mask
-        while slots[i] != 0 { i = (i + 1) & mask }
-        slots[i] = (h >> 32) << 32 | UInt64(k + 1)
+        let start = nameStart[k], count = nameStart[k + 1] - start
+        names.withUnsafeBytes { all in
+            let name = UnsafeRawBufferPointer(rebasing: all[start..<(start + count)])
+            let h = Self.hash(name)
+            let mask = slots.count / 4 - 1
+            var i = Int(truncatingIfNeeded: h) & mask
+            slots.withUnsafeMutableBytes { table in
+                while table.load(fromByteOffset: i * 32, as: UInt64.self) != 0 { i = (i + 1) & mask }
+                let slot = table.baseAddress! + i * 32
+                slot.storeBytes(of: (h >> 32) << 32 | UInt64(k + 1), as: UInt64.self)
+                if count <= Self.inlineNameBytes {
+                    slot.storeBytes(of: UInt8(count), toByteOffset: 8, as: UInt8.self)
+                    if count > 0 { (slot + 9).copyMemory(from: name.baseAddress!, byteCount: count) }
+                }
+            }
+        }
     }
 
     private mutating func grow() {

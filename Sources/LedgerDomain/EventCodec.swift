@@ -207,16 +207,25 @@ public struct ByteReader {
     public var atEnd: Bool { offset == buffer.count }
     public var remaining: Int { buffer.count - offset }
 
+    /// The check inlines; building the error does not (hot loops decode millions of fields).
+    @inline(__always)
     mutating func need(_ n: Int) throws {
-        guard buffer.count - offset >= n else { throw DomainError.undecodable("payload ends early at byte \(offset)") }
+        if buffer.count - offset < n { try endsEarly() }
     }
 
+    @inline(never)
+    private func endsEarly() throws -> Never {
+        throw DomainError.undecodable("payload ends early at byte \(offset)")
+    }
+
+    @inline(__always)
     public mutating func u8() throws -> UInt8 {
         try need(1)
         defer { offset += 1 }
         return buffer[offset]
     }
 
+    @inline(__always)
     public mutating func u16() throws -> UInt16 {
         try need(2)
         defer { offset += 2 }
@@ -229,6 +238,7 @@ public struct ByteReader {
         return UInt32(littleEndian: buffer.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
     }
 
+    @inline(__always)
     public mutating func u64() throws -> UInt64 {
         try need(8)
         defer { offset += 8 }
@@ -237,6 +247,7 @@ public struct ByteReader {
 
     public mutating func i64() throws -> Int64 { Int64(bitPattern: try u64()) }
 
+    @inline(__always)
     public mutating func stringBytes() throws -> UnsafeRawBufferPointer {
         let n = Int(try u16())
         try need(n)
