@@ -517,8 +517,41 @@ final class SlotImage: SlotStorage {
     func write(_ index: Int, from p: UnsafeRawPointer) throws { (base + index * slotBytes).copyMemory(from: p, byteCount: slotBytes) }
 
     func insert(_ slot: UnsafeRawPointer) throws {
+        if slotBytes == 24 { return try insert24(slot) }
         var me = self
         try SlotTable.robinHoodInsert(slot, slotBytes: slotBytes, capacity: capacity, into: &me, scratch: scratch)
+    }
+
+    /// robinHoodInsert for 24-byte slots (the ids view: an 8-byte key, no value), the same rule
+    /// with the slots moved as three words instead of through memmove (bulk builds insert millions).
+    private func insert24(_ slot: UnsafeRawPointer) throws {
+        @inline(__always) func copy(_ to: UnsafeMutableRawPointer, _ from: UnsafeRawPointer) {
+            to.storeBytes(of: from.load(as: UInt64.self), as: UInt64.self)
+            to.storeBytes(of: from.load(fromByteOffset: 8, as: UInt64.self), toByteOffset: 8, as: UInt64.self)
+            to.storeBytes(of: from.load(fromByteOffset: 16, as: UInt64.self), toByteOffset: 16, as: UInt64.self)
+        }
+        let carried = scratch, swap = scratch + 24
+        let mask = capacity - 1
+        copy(carried, slot)
+        var index = SlotTable.home(carried, capacity: capacity)
+        var distance = 0
+        for _ in 0..<capacity {
+            let resident = base + index * 24
+            if SlotTable.keyLength(resident) == 0 {
+                copy(resident, carried)
+                return
+            }
+            let residentDistance = (index - SlotTable.home(resident, capacity: capacity)) & mask
+            if distance > residentDistance || (distance == residentDistance && SlotTable.precedes(carried, resident)) {
+                copy(swap, resident)
+                copy(resident, carried)
+                copy(carried, swap)
+                distance = residentDistance
+            }
+            index = (index + 1) & mask
+            distance += 1
+        }
+        throw SlotTableError.damaged(path: "slot table", reason: "no free slot in \(capacity)")
     }
 }
 
