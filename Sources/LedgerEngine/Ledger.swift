@@ -47,7 +47,7 @@ public final class Ledger {
         defer { lock.release() }
         let config = try config()
         let writer = try LedgerError.translating {
-            try LogWriter(directory: layout.logDirectory, segmentBytes: config.segmentBytes, holding: lock)
+            try LogWriter(directory: layout.logDirectory, segmentBytes: config.segmentBytes, holding: lock, sealedSegmentsOnUse: true)
         }
         let seen = writer.log.notes.count
         notes += writer.log.notes.map(\.description)

@@ -131,7 +131,7 @@ public final class Log {
         self.directory = directory
         self.repair = repair
         self.lockHeld = lockHeld
-        self.checksSealedOnUse = checksSealedOnUse && !repair
+        self.checksSealedOnUse = checksSealedOnUse
     }
 
     /// Opens the log for reading: finds the committed head without changing any file.

@@ -84,12 +84,15 @@ public final class LogWriter {
 
     /// Opens the log for appending, repairing a torn tail and stale indexes.
     /// The caller must hold the store's writer lock for the writer's whole life.
-    public init(directory: String, segmentBytes: Int, holding lock: StoreLock) throws {
+    /// `sealedSegmentsOnUse`: check (and repair) a sealed segment when it is first read, as a
+    /// reader does, instead of all on open; appends only touch the last one, so a command's
+    /// cost does not grow with the number of segments.
+    public init(directory: String, segmentBytes: Int, holding lock: StoreLock, sealedSegmentsOnUse: Bool = false) throws {
         precondition(segmentBytes >= Limits.segmentBytesMin && segmentBytes <= Limits.segmentBytesMax)
         _ = lock
         self.segmentBytes = segmentBytes
         try StorageError.wrapping { try FileSystem.makeDirectory(directory) }
-        log = Log(directory: directory, repair: true, lockHeld: true)
+        log = Log(directory: directory, repair: true, lockHeld: true, checksSealedOnUse: sealedSegmentsOnUse)
         try LogOpener(log: log).run()
     }
 

@@ -217,7 +217,7 @@ import Testing
         #expect(try s.run("verify").status == 0)
     }
 
-    @Test func readersCheckASealedSegmentWhenTheyFirstReadIt() throws {
+    @Test func commandsCheckASealedSegmentWhenTheyFirstReadIt() throws {
         let s = CLIStore()
         try s.json("config", "segment_bytes", "300")
         try s.json("open", "a")
@@ -230,12 +230,20 @@ import Testing
         let early = try s.run("balance", "a", "--at-position", "2")
         #expect(early.status == 0 && early.stdout.contains("1.00"), "\(early.stdout)")
         #expect(early.stderr.contains("note:"), "\(early.stderr)")
+        // A writer checks it the same way, and repairs it: a replay reads every segment, rebuilds
+        // the index on disk with a note, and verify then finds nothing to say.
+        let replay = try s.run("replay")
+        #expect(replay.status == 0 && replay.stderr.contains("note:"), "\(replay.stderr)")
+        #expect(try s.json("verify")["notes"] as? [String] == [])
         // A torn first segment: today's balance (views + last segment) still answers; reading the
         // torn segment is corruption (exit 4); verify and info check every segment.
         let first = s.dir.path + "/log/" + segments[0]
         FileDamage.truncate(first, to: FileDamage.size(first) - 10)
         #expect(try s.json("balance", "a")["accounts"].flatMap { ($0 as? [[String: Any]])?.first?["balance"] as? String } == "78.00")
-        for args in [["log"], ["verify"], ["info"], ["balance", "a", "--at-position", "2"]] {
+        // A deposit appends after the last segment without reading the torn one.
+        #expect(try s.run("deposit", "a", "1").status == 0)
+        #expect(try s.json("balance", "a")["accounts"].flatMap { ($0 as? [[String: Any]])?.first?["balance"] as? String } == "79.00")
+        for args in [["log"], ["verify"], ["info"], ["balance", "a", "--at-position", "2"], ["replay"]] {
             let r = try s.runArgs(args)
             #expect(r.status == 4, "\(args): \(r.stdout) \(r.stderr)")
         }
