@@ -85,6 +85,13 @@ import Testing
                    4  2024-03-03T09:00:00.000000Z  MoneyTransferred    -4.50  1230.00  to bob_the_second
 
             """)
+        // Numbers of several digits (versions are written straight to bytes).
+        for _ in 0..<8 { try s.json("deposit", "alice", "1") }
+        #expect(try s.run("balance", "alice").stdout == """
+            ACCOUNT  BALANCE  CURRENCY  VERSION  STATUS
+            alice    1238.00  USD            11
+
+            """)
     }
 
     @Test func exactDecimalsAndScales() throws {

@@ -76,10 +76,15 @@ enum BalanceCommand: Subcommand {
             if asOf != nil || atPosition != nil {
                 context.console.out("as of \(asOfText.isEmpty ? "the beginning" : asOfText) (position \(answer.position))")
             }
-            let rows = answer.accounts.map { a in
-                [a.id.name, a.format(a.balance), a.currency.code, String(a.version), a.status == .closed ? "closed" : ""]
+            var cells = TextTable.Cells(capacity: answer.accounts.count * 5)
+            for a in answer.accounts {
+                cells.add(a.id.name)
+                cells.add { Money.format(a.balance, scale: a.scale, into: &$0) }
+                cells.add(a.currency.code)
+                cells.add(a.version)
+                cells.add(a.status == .closed ? "closed" : "")
             }
-            context.console.out(bytes: TextTable.render(["ACCOUNT", "BALANCE", "CURRENCY", "VERSION", "STATUS"], rows, rightAligned: [1, 3]))
+            context.console.out(bytes: TextTable.render(["ACCOUNT", "BALANCE", "CURRENCY", "VERSION", "STATUS"], cells, rightAligned: [1, 3]))
         }
         return ExitStatus.success
     }

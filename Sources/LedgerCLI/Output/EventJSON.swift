@@ -108,50 +108,105 @@ enum EventJSON {
 
 /// Left/right aligned columns for human tables.
 enum TextTable {
-    /// The table as UTF-8 lines joined by newlines (no final one), columns two spaces apart, rendered
-    /// in one buffer: a 10k-account balance answer builds no String per line.
-    static func render(_ header: [String], _ rows: [[String]], rightAligned: Set<Int>) -> [UInt8] {
-        // Each cell's display width (its characters; an ASCII cell's bytes), and each column's.
-        var cellWidths: [Int] = []
-        cellWidths.reserveCapacity((rows.count + 1) * header.count)
-        var widths = [Int](repeating: 0, count: header.count)
-        var bytes = 0
-        func measure(_ cells: [String]) {
-            for (i, cell) in cells.enumerated() {
-                var text = cell
-                let w = text.withUTF8 { b in
-                    bytes += b.count
-                    return b.allSatisfy { $0 < 0x80 } ? b.count : cell.count
+    /// A table's cells, row by row, as bytes back to back (no String or array per cell or row).
+    struct Cells {
+        private(set) var bytes: [UInt8] = []
+        /// Where each cell ends in `bytes`.
+        private(set) var ends: [Int] = []
+
+        init(capacity: Int = 0) {
+            bytes.reserveCapacity(capacity * 8)
+            ends.reserveCapacity(capacity)
+        }
+
+        init(_ rows: [[String]]) {
+            self.init(capacity: rows.count * (rows.first?.count ?? 0))
+            for row in rows { for cell in row { add(cell) } }
+        }
+
+        mutating func add(_ text: String) {
+            var text = text
+            text.withUTF8 { bytes.append(contentsOf: $0) }
+            ends.append(bytes.count)
+        }
+
+        /// A cell whose bytes `write` appends.
+        mutating func add(_ write: (inout [UInt8]) -> Void) {
+            write(&bytes)
+            ends.append(bytes.count)
+        }
+
+        mutating func add(_ number: UInt64) {
+            add { out in
+                var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+                let count = withUnsafeMutableBytes(of: &digits) { d -> Int in
+                    var n = number, k = 0
+                    repeat {
+                        d[23 - k] = UInt8(ascii: "0") + UInt8(n % 10)
+                        n /= 10
+                        k += 1
+                    } while n > 0
+                    return k
                 }
-                cellWidths.append(w)
-                widths[i] = max(widths[i], w)
+                withUnsafeBytes(of: &digits) { out.append(contentsOf: $0[(24 - count)...]) }
             }
         }
-        measure(header)
-        for row in rows { measure(row) }
+    }
 
+    /// The table as UTF-8 lines joined by newlines (no final one), columns two spaces apart, rendered
+    /// in one buffer: a 10k-account balance answer builds no String per line or cell.
+    static func render(_ header: [String], _ rows: [[String]], rightAligned: Set<Int>) -> [UInt8] {
+        render(header, Cells(rows), rightAligned: rightAligned)
+    }
+
+    static func render(_ header: [String], _ cells: Cells, rightAligned: Set<Int>) -> [UInt8] {
+        let columns = header.count
+        var all = Cells(capacity: columns)
+        for title in header { all.add(title) }
+        let headerEnd = all.bytes.count
+        // Each cell's display width (its characters; an ASCII cell's bytes), and each column's.
+        var widths = [Int](repeating: 0, count: columns)
+        func width(_ bytes: ArraySlice<UInt8>) -> Int {
+            bytes.allSatisfy { $0 < 0x80 } ? bytes.count : String(decoding: bytes, as: UTF8.self).count
+        }
+        var cellWidths: [Int] = []
+        cellWidths.reserveCapacity(columns + cells.ends.count)
+        var start = 0
+        for (k, end) in all.ends.enumerated() {
+            cellWidths.append(width(all.bytes[start..<end]))
+            widths[k] = max(widths[k], cellWidths[k])
+            start = end
+        }
+        start = 0
+        for (k, end) in cells.ends.enumerated() {
+            let w = width(cells.bytes[start..<end])
+            cellWidths.append(w)
+            widths[k % columns] = max(widths[k % columns], w)
+            start = end
+        }
         let right = header.indices.map { rightAligned.contains($0) }
+        let rows = cells.ends.count / columns
         var out: [UInt8] = []
-        out.reserveCapacity(bytes + (rows.count + 1) * (widths.reduce(0, +) + 2 * widths.count + 1))
-        var k = 0
-        func line(_ cells: [String]) {
-            let start = out.count
-            for (i, cell) in cells.enumerated() {
-                let pad = widths[i] - cellWidths[k]
-                k += 1
+        out.reserveCapacity(headerEnd + cells.bytes.count + (rows + 1) * (widths.reduce(0, +) + 2 * columns + 1))
+        func line(_ source: Cells, firstCell: Int, widthIndex: Int) {
+            let lineStart = out.count
+            var from = firstCell == 0 ? 0 : source.ends[firstCell - 1]
+            for i in 0..<columns {
+                let to = source.ends[firstCell + i]
+                let pad = widths[i] - cellWidths[widthIndex + i]
                 if i > 0 { out.append(contentsOf: [0x20, 0x20]) }
                 if right[i] { out.append(contentsOf: repeatElement(0x20, count: pad)) }
-                var text = cell
-                text.withUTF8 { out.append(contentsOf: $0) }
+                out.append(contentsOf: source.bytes[from..<to])
                 if !right[i] { out.append(contentsOf: repeatElement(0x20, count: pad)) }
+                from = to
             }
             // No trailing spaces (a left-aligned last column, or empty cells at the end).
-            while out.count > start, out.last == 0x20 { out.removeLast() }
+            while out.count > lineStart, out.last == 0x20 { out.removeLast() }
         }
-        line(header)
-        for row in rows {
+        line(all, firstCell: 0, widthIndex: 0)
+        for r in 0..<rows {
             out.append(0x0A)
-            line(row)
+            line(cells, firstCell: r * columns, widthIndex: columns + r * columns)
         }
         return out
     }
