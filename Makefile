@@ -29,7 +29,7 @@ bench: release
 clean:
 	rm -rf .build .build-* /tmp/ledger-bench
 
-# Hundreds of SIGKILL trials against import and single commands (CI runs a few in `make test`).
+# Hundreds of SIGKILL trials against import, replay and single commands (CI runs a few in `make test`).
 crash-test:
 	$(SWIFT) build --build-tests
 	LEDGER_CRASH_TRIALS=$${TRIALS:-300} LEDGER_BIN_DIR=$$($(SWIFT) build --show-bin-path) $(SWIFT) test --skip-build --filter CrashTests
