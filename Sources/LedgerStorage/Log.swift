@@ -49,8 +49,8 @@ public final class Segment {
     public let indexPath: String
     /// base - 1 while the segment holds no committed record.
     public internal(set) var lastPosition: UInt64
-    /// A sealed segment a reader has not opened yet: `lastPosition` comes from the next
-    /// segment's name, and its files are checked on first use (Log.checked).
+    /// A sealed segment not opened yet: `lastPosition` comes from the next segment's name, and
+    /// its files are checked on first use (Log.checked).
     var unchecked = false
     /// Bytes up to the end of the last committed batch.
     public internal(set) var committedBytes: Int

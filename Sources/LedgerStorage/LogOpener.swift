@@ -51,22 +51,29 @@ struct LogOpener {
 
     // MARK: Sealed segments (not the last): must end with a commit record, exactly.
 
-    /// Checks a sealed segment a reader left for its first use; returns the head at its end.
+    /// Checks a sealed segment left for its first use; returns the head at its end. On failure the
+    /// segment stays unchecked, as it was, so that every later read fails the same way.
     @discardableResult
     func checkSealed(_ segment: Segment) throws -> LogHead {
         let expected = segment.lastPosition
-        let fd = try StorageError.wrapping { try FileDescriptor.open(segment.path, O_RDONLY) }
-        defer { fd.close() }
-        let head = try openSealed(segment, fd, previous: LogHead(position: segment.base - 1, timestampMicros: Int64.min, chain: []))
-        if head.position < expected {
-            throw StorageError.missingSegment(afterPosition: head.position, found: RecordFormat.segmentName(base: expected + 1))
+        do {
+            let fd = try StorageError.wrapping { try FileDescriptor.open(segment.path, O_RDONLY) }
+            defer { fd.close() }
+            let head = try openSealed(segment, fd, previous: LogHead(position: segment.base - 1, timestampMicros: Int64.min, chain: []))
+            if head.position < expected {
+                throw StorageError.missingSegment(afterPosition: head.position, found: RecordFormat.segmentName(base: expected + 1))
+            }
+            guard head.position == expected else {
+                throw StorageError.corruptRecord(segment: segment.name, offset: segment.committedBytes, position: head.position,
+                                                 reason: "sealed segment ends at position \(head.position), but the next segment starts at \(expected + 1)")
+            }
+            segment.unchecked = false
+            return head
+        } catch {
+            segment.lastPosition = expected
+            segment.committedBytes = RecordFormat.segmentHeaderBytes
+            throw error
         }
-        guard head.position == expected else {
-            throw StorageError.corruptRecord(segment: segment.name, offset: segment.committedBytes, position: head.position,
-                                             reason: "sealed segment ends at position \(head.position), but the next segment starts at \(expected + 1)")
-        }
-        segment.unchecked = false
-        return head
     }
 
     private func openSealed(_ segment: Segment, _ fd: FileDescriptor, previous: LogHead) throws -> LogHead {

@@ -237,6 +237,9 @@ import Testing
         // A reader checks a sealed segment when it first reads it: the gap is found there.
         let log = try Log.open(directory: dir.logDirectory)
         #expect { try log.forEach(from: 1) { _ in true } } throws: { isGap($0) }
+        // Every later read meets the same gap (a failed check leaves the segment as it was).
+        #expect { try log.forEach(from: 1) { _ in true } } throws: { isGap($0) }
+        #expect { try log.timestamp(ofPosition: 1) } throws: { isGap($0) }
         #expect(try LogVerifier.verify(directory: dir.logDirectory).isSound == false)
     }
 
