@@ -146,6 +146,9 @@ public final class PositionTable {
         private let buffer: UnsafeMutableRawBufferPointer
         /// false once a record was missing.
         public private(set) var complete = true
+        /// Tests only: runs after a chunk is read and before its records are checked (a writer
+        /// finishing its pwrite in between is what the re-read of a failing record is for).
+        var afterChunkRead: (() -> Void)?
 
         fileprivate init(table: PositionTable, from: UInt64, through: UInt64) {
             self.table = table
@@ -166,6 +169,7 @@ public final class PositionTable {
                 try table.fd.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<(want * recordBytes)]), at: table.offset(position))
             }
             var records = got / recordBytes
+            afterChunkRead?()
             for r in 0..<records {
                 let record = buffer.baseAddress! + r * recordBytes
                 if LE.u32(record, payloadBytes) == CRC32C.checksum(UnsafeRawBufferPointer(start: record, count: payloadBytes)) { continue }

@@ -31,4 +31,43 @@ import Testing
         let reopened = try #require(try PositionTable.open(path: path, recordBytes: 12, writable: false))
         #expect(throws: SlotTableError.self) { try reopened.forEach(from: 1, through: 200) { _, _ in } }
     }
+
+    @Test func aRecordCaughtMidWriteIsReadAgainAndPatchedIntoItsChunk() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.path + "/t.tbl"
+        let table = try PositionTable.create(path: path, recordBytes: 12)
+        func payload(_ p: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: p &* 7 &+ UInt64($0)) } }
+        for p in UInt64(1)...100 { try payload(p).withUnsafeBytes { try table.write(p, $0) } }
+        try table.flush()
+        // Record 40 is half-written when the chunk is read, and whole by the time it is read again
+        // (changed in place: the table reads through its open descriptor).
+        let offset = PositionTable.headerBytes + 39 * 12
+        func overwrite(_ bytes: [UInt8]) {
+            let fd = open(path, O_WRONLY)
+            precondition(fd >= 0 && bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, bytes.count, off_t(offset)) } == bytes.count)
+            close(fd)
+        }
+        let record = Array(FileDamage.read(path)[offset..<(offset + 12)])
+        var torn = record
+        torn[3] ^= 0x10
+        overwrite(torn)
+        let reader = try table.chunks(from: 1, through: 100)
+        var restored = false
+        reader.afterChunkRead = {
+            guard !restored else { return }
+            restored = true
+            overwrite(record)
+        }
+        var seen: [UInt64] = []
+        var wrong: [UInt64] = []
+        while let chunk = try reader.next() {
+            for i in 0..<chunk.count {
+                let p = chunk.first + UInt64(i)
+                if Array(UnsafeRawBufferPointer(start: chunk.payload(i), count: 8)) != payload(p) { wrong.append(p) }
+                seen.append(p)
+            }
+        }
+        #expect(restored)
+        #expect(reader.complete && seen == Array(1...100) && wrong.isEmpty, "wrong: \(wrong)")
+    }
 }
