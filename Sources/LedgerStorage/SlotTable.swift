@@ -157,15 +157,7 @@ public final class SlotTable {
         let image = SlotImage(slotBytes: slotBytes, capacity: Self.capacityFor(count: count + expected))
         var total = 0
         try forEachSlotBytes { try image.insert($1); total += 1 }
-        total = try Self.fill(image, keyBytesMax: keyBytesMax, count: total, expected: expected, path: path, produce)
-        return PreparedSlotTable(image: image, count: total)
-    }
-
-    /// Inserts what `produce` adds into `image`, which holds `count` slots; returns the new count.
-    private static func fill(_ image: SlotImage, keyBytesMax: Int, count: Int, expected: Int, path: String,
-                             _ produce: ((UnsafeRawBufferPointer, UInt64) throws -> Void) throws -> Void) throws -> Int {
-        var total = count
-        let slot = UnsafeMutableRawPointer.allocate(byteCount: image.slotBytes, alignment: 8)
+        let slot = UnsafeMutableRawPointer.allocate(byteCount: slotBytes, alignment: 8)
         defer { slot.deallocate() }
         let noValue = UnsafeRawBufferPointer(start: nil, count: 0)
         try produce { key, position in
@@ -177,7 +169,7 @@ public final class SlotTable {
             try image.insert(slot)
             total += 1
         }
-        return total
+        return PreparedSlotTable(image: image, count: total)
     }
 
     /// Writes the table built by `builder` at `path` (temp file, fsync, rename) and opens it.
@@ -227,7 +219,7 @@ public final class SlotTable {
     static func robinHoodInsert<S: SlotStorage>(_ slot: UnsafeRawPointer, slotBytes: Int, capacity: Int, into storage: inout S,
                                                 scratch: UnsafeMutableRawPointer) throws {
         let carried = scratch, resident = scratch + slotBytes
-        carried.copyMemory(from: slot, byteCount: slotBytes)
+        copySlot(carried, slot, slotBytes)
         var index = home(carried, capacity: capacity)
         var distance = 0
         for _ in 0..<capacity {
@@ -239,7 +231,7 @@ public final class SlotTable {
             let residentDistance = (index - home(resident, capacity: capacity)) & (capacity - 1)
             if distance > residentDistance || (distance == residentDistance && precedes(carried, resident)) {
                 try storage.write(index, from: carried)
-                carried.copyMemory(from: resident, byteCount: slotBytes)
+                copySlot(carried, resident, slotBytes)
                 distance = residentDistance
             }
             index = (index + 1) & (capacity - 1)
@@ -247,6 +239,16 @@ public final class SlotTable {
         }
         // Only a header whose count lags far behind its slots gets here: treat it as damage (rebuilt).
         throw SlotTableError.damaged(path: "slot table", reason: "no free slot in \(capacity)")
+    }
+
+    /// Copies one slot. The ids view's 24-byte slots move as three words: bulk builds (replay,
+    /// import) move millions, and a call to memmove for each costs more than the move.
+    @inline(__always)
+    static func copySlot(_ to: UnsafeMutableRawPointer, _ from: UnsafeRawPointer, _ slotBytes: Int) {
+        guard slotBytes == 24 else { return to.copyMemory(from: from, byteCount: slotBytes) }
+        to.storeBytes(of: from.load(as: UInt64.self), as: UInt64.self)
+        to.storeBytes(of: from.load(fromByteOffset: 8, as: UInt64.self), toByteOffset: 8, as: UInt64.self)
+        to.storeBytes(of: from.load(fromByteOffset: 16, as: UInt64.self), toByteOffset: 16, as: UInt64.self)
     }
 
     /// Fills `p` (slotBytes long) with a slot: zero padded, CRC over bytes 4..<slotBytes.
@@ -513,45 +515,12 @@ final class SlotImage: SlotStorage {
 
     var byteCount: Int { slotBytes * capacity }
 
-    func read(_ index: Int, into p: UnsafeMutableRawPointer) throws { p.copyMemory(from: base + index * slotBytes, byteCount: slotBytes) }
-    func write(_ index: Int, from p: UnsafeRawPointer) throws { (base + index * slotBytes).copyMemory(from: p, byteCount: slotBytes) }
+    func read(_ index: Int, into p: UnsafeMutableRawPointer) throws { SlotTable.copySlot(p, base + index * slotBytes, slotBytes) }
+    func write(_ index: Int, from p: UnsafeRawPointer) throws { SlotTable.copySlot(base + index * slotBytes, p, slotBytes) }
 
     func insert(_ slot: UnsafeRawPointer) throws {
-        if slotBytes == 24 { return try insert24(slot) }
         var me = self
         try SlotTable.robinHoodInsert(slot, slotBytes: slotBytes, capacity: capacity, into: &me, scratch: scratch)
-    }
-
-    /// robinHoodInsert for 24-byte slots (the ids view: an 8-byte key, no value), the same rule
-    /// with the slots moved as three words instead of through memmove (bulk builds insert millions).
-    private func insert24(_ slot: UnsafeRawPointer) throws {
-        @inline(__always) func copy(_ to: UnsafeMutableRawPointer, _ from: UnsafeRawPointer) {
-            to.storeBytes(of: from.load(as: UInt64.self), as: UInt64.self)
-            to.storeBytes(of: from.load(fromByteOffset: 8, as: UInt64.self), toByteOffset: 8, as: UInt64.self)
-            to.storeBytes(of: from.load(fromByteOffset: 16, as: UInt64.self), toByteOffset: 16, as: UInt64.self)
-        }
-        let carried = scratch, swap = scratch + 24
-        let mask = capacity - 1
-        copy(carried, slot)
-        var index = SlotTable.home(carried, capacity: capacity)
-        var distance = 0
-        for _ in 0..<capacity {
-            let resident = base + index * 24
-            if SlotTable.keyLength(resident) == 0 {
-                copy(resident, carried)
-                return
-            }
-            let residentDistance = (index - SlotTable.home(resident, capacity: capacity)) & mask
-            if distance > residentDistance || (distance == residentDistance && SlotTable.precedes(carried, resident)) {
-                copy(swap, resident)
-                copy(resident, carried)
-                copy(carried, swap)
-                distance = residentDistance
-            }
-            index = (index + 1) & mask
-            distance += 1
-        }
-        throw SlotTableError.damaged(path: "slot table", reason: "no free slot in \(capacity)")
     }
 }
 
