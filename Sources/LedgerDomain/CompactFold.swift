@@ -67,7 +67,7 @@ public struct CompactState {
     private var names: [UInt8] = []
     private var nameStart: [Int] = [0]
     /// Open addressing, four words a slot: (hash tag << 32 | index + 1; 0 = empty), then the
-    /// name's length and its first 23 bytes. A name that short is compared in the slot itself,
+    /// name's length (255 for a longer one) and its first 23 bytes. A name that short is compared in the slot itself,
     /// so a lookup touches one cache line; a longer one is compared with `names`.
     private var slots: [UInt64] = [UInt64](repeating: 0, count: 4 * 1024)
     private static let inlineNameBytes = 23
@@ -184,6 +184,9 @@ public struct CompactState {
                 if count <= Self.inlineNameBytes {
                     slot.storeBytes(of: UInt8(count), toByteOffset: 8, as: UInt8.self)
                     if count > 0 { (slot + 9).copyMemory(from: name.baseAddress!, byteCount: count) }
+                } else {
+                    // No inline length can match it (an empty name's 0 included).
+                    slot.storeBytes(of: UInt8.max, toByteOffset: 8, as: UInt8.self)
                 }
             }
         }
