@@ -64,22 +64,25 @@ while !args.isEmpty {
     }
     if a == "--fold", let dir = args.first {
         // For profiling: fold the log in DIR five times (what the bench's "fold of the log" times).
-        do {
-            for _ in 0..<5 {
-                let log = try Log.open(directory: dir + "/log")
-                var state = CompactState()
-                try log.forEach(from: 1) { record in
-                    state.apply(try EventCodec.scan(type: record.type, version: record.schemaVersion, payload: record.payload), at: record.position)
-                    return true
-                }
-            }
-        } catch { print(error); exit(1) }
+        do { for _ in 0..<5 { _ = try foldLog(dir) } } catch { print(error); exit(1) }
         exit(0)
     }
     if a == "--commands-only" { skipStorage = true } else if a == "--records", let v = args.first.flatMap(Int.init) { records = v; args.removeFirst() } else if a == "--dir", let v = args.first { root = v; args.removeFirst() }
 }
 
 func run(_ command: String) { _ = system(command) }
+
+/// The fold alone: every record of the store at `dir` read, CRC-checked, decoded and folded into
+/// balances (CompactState), nothing written. Returns the position folded through.
+func foldLog(_ dir: String) throws -> UInt64 {
+    let log = try Log.open(directory: dir + "/log")
+    var state = CompactState()
+    try log.forEach(from: 1) { record in
+        state.apply(try EventCodec.scan(type: record.type, version: record.schemaVersion, payload: record.payload), at: record.position)
+        return true
+    }
+    return state.position
+}
 
 do {
     var uname = utsname()
@@ -288,13 +291,8 @@ func timeTravel(root: String) throws {
     // The fold alone, in this process: every record read, CRC-checked, decoded and folded into
     // balances (CompactState), nothing written. What `replay` pays on top is the views' writing.
     let fold = try measure(runs: 5) {
-        let log = try Log.open(directory: dir + "/log")
-        var state = CompactState()
-        try log.forEach(from: 1) { record in
-            state.apply(try EventCodec.scan(type: record.type, version: record.schemaVersion, payload: record.payload), at: record.position)
-            return true
-        }
-        precondition(state.position == UInt64(operations))
+        let folded = try foldLog(dir)
+        precondition(folded == UInt64(operations))
     }
     print("fold of the log in process (read, CRC, decode, fold; no views): \(rate(operations, fold, unit: "events"))")
     var snapshotSamples: [Double] = []

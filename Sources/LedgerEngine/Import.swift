@@ -76,7 +76,7 @@ extension Ledger {
             summary.position = writer.head.position
             // The history view is derived: a failing build does not fail the import; the view is
             // dropped and the next writer rebuilds it.
-            do { try Views.translating { try run.history?.finish() } } catch {
+            do { try Views.translating { try run.history?.result() } } catch {
                 addNotes(["history view: \(error); it is rebuilt by the next command"])
                 try? FileSystem.remove(Views.historyPath(layout))
             }
@@ -118,7 +118,7 @@ private struct ImportRun {
     private var lastMicros: Int64
     private var payload = ByteWriter()
     /// Builds the history records on their own thread.
-    let history: HistoryBuilderThread?
+    let history: ChunkedWorker<HistoryView.Change, Void>?
 
     init(writer: LogWriter, views: Views, config: StoreConfig, clock: Clock, ledger: Ledger) throws {
         self.writer = writer
@@ -130,7 +130,7 @@ private struct ImportRun {
         spool = BatchSpool(directory: writer.log.directory, memoryBytesMax: Ledger.importSpoolMemoryBytes)
         batch = writer.makeBatch()
         lastMicros = writer.head.position == 0 ? Int64.min : writer.head.timestampMicros
-        history = views.history.map { HistoryBuilderThread(view: $0) }
+        history = views.history.map { HistoryBuilderThread.start(view: $0) }
     }
 
     // MARK: Accounts
@@ -301,7 +301,7 @@ private struct ImportRun {
     }
 
     mutating func finishValidation(lastLine: Int) throws {
-        history?.endOfChanges()
+        history?.end()
         guard !batch.isEmpty else { return }
         try LedgerError.translating { try spool.add(batch) }
         batchLastLines.append(lastLine)

@@ -234,7 +234,7 @@ extension Ledger {
             let every = UInt64(max(1, config.snapshotEvery))
             // Snapshots are written on a second thread while the fold goes on (each holds its own
             // copy of the accounts; at most two wait).
-            let snapshotWriter = SerialWorker()
+            let snapshotWriter = SerialWorker.start()
             // All views are rebuilt together: they come from one fold of the log.
             do {
                 _ = try Views.rebuild(layout, log: writer.log) { position, micros, state in
@@ -242,7 +242,7 @@ extension Ledger {
                     if position % every == 0 && targets.contains(position) {
                         let accounts = state.accounts
                         let at = LogHead(position: position, timestampMicros: micros, chain: try self.chainValue(at: position, log: writer.log))
-                        snapshotWriter.submit { [layout = self.layout] in try Snapshots.write(layout, accounts: accounts, head: at) }
+                        snapshotWriter.add { [layout = self.layout] in try Snapshots.write(layout, accounts: accounts, head: at) }
                         written += 1
                     }
                 }
@@ -250,7 +250,8 @@ extension Ledger {
                 snapshotWriter.cancel()
                 throw error
             }
-            try snapshotWriter.finish()
+            snapshotWriter.end()
+            try snapshotWriter.result()
             progress?(head, head)
             let seconds = Double(Clock.system.nowMicros() - started) / 1e6
             return ReplayResult(events: head, views: view.map { [$0] } ?? Self.viewNames, snapshotsWritten: written, seconds: seconds)

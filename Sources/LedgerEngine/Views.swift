@@ -101,14 +101,15 @@ final class Views {
     static func rebuild(_ layout: StoreLayout, log: Log, visit: ((UInt64, Int64, CompactState) throws -> Void)? = nil) throws -> Views {
         var state = CompactState()
         // The ids view is built on a thread of its own from (hash, position) pairs sent in chunks.
-        let idsThread = IDsViewThread(path: idsPath(layout), expected: (try? SlotTable.open(path: idsPath(layout), keyBytesMax: 8, valueBytes: 0, writable: false))??.count ?? 0)
+        let oldIDs = (try? SlotTable.open(path: idsPath(layout), keyBytesMax: 8, valueBytes: 0, writable: false))??.count ?? 0
+        let idsThread = IDsViewThread.start(path: idsPath(layout), expected: oldIDs, checkpoint: log.head.position)
         // Built under another name and renamed at the end, like the tables: a rebuild that fails
         // half-way leaves the old views in place.
         let historyBuilding = historyPath(layout) + ".build"
         let historyTable = try translating { try PositionTable.create(path: historyBuilding, recordBytes: HistoryView.recordBytes) }
         let history = HistoryView(table: historyTable)
         // The history records are built on a second thread while this one reads and folds the log.
-        let builder = HistoryBuilderThread(view: history)
+        let builder = HistoryBuilderThread.start(view: history)
         /// HistoryView.nameHash of each account, by its index in `state`.
         var nameHashes: [UInt32] = []
         do {
@@ -126,8 +127,8 @@ final class Views {
                     if touched.other >= 0 {
                         builder.add(historyChange(state, touched.other, side: 1, of: e, at: record.position, nameHash: nameHashes[touched.other]))
                     }
-                    if let id = e.id { idsThread.add(idHash(id), position: record.position) }
-                    if let reverses = e.reverses { idsThread.add(idHash(reversalKey(reverses)), position: record.position) }
+                    if let id = e.id { idsThread.add((idHash(id), record.position)) }
+                    if let reverses = e.reverses { idsThread.add((idHash(reversalKey(reverses)), record.position)) }
                     try visit?(record.position, record.timestampMicros, state)
                     return true
                 }
@@ -137,8 +138,8 @@ final class Views {
             idsThread.cancel()
             throw error
         }
-        builder.endOfChanges()
-        idsThread.endOfKeys(checkpoint: log.head.position)
+        builder.end()
+        idsThread.end()
         do {
             let accountEntries = state.accounts.map {
                 SlotTable.Entry(key: Array($0.id.name.utf8), appliedPosition: $0.lastPosition, value: StateCodec.encode($0))
@@ -146,8 +147,8 @@ final class Views {
             return try translating {
                 let a = try SlotTable.create(path: accountsPath(layout), keyBytesMax: StateCodec.keyBytesMax, valueBytes: StateCodec.accountBytes,
                                              entries: accountEntries, checkpoint: log.head.position)
-                let i = try idsThread.finish()
-                try builder.finish()
+                let i = try idsThread.result()
+                try builder.result()
                 try historyTable.checkpoint(through: log.head.position)
                 do { try FileSystem.rename(historyBuilding, historyPath(layout)) } catch let e as SystemError { throw LedgerError.io(e) }
                 return Views(accounts: a, ids: i, history: history, writable: true)

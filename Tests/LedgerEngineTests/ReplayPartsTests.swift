@@ -18,35 +18,41 @@ import Testing
 
     @Test func aSerialWorkerRunsJobsInOrderAndThrowsTheFirstFailure() throws {
         let done = Log()
-        let worker = SerialWorker()
-        for i in 0..<20 { worker.submit { done.add(i) } }
-        try worker.finish()
+        let worker = SerialWorker.start()
+        for i in 0..<20 { worker.add { done.add(i) } }
+        worker.end()
+        try worker.result()
         #expect(done.all == Array(0..<20))
 
-        let failing = SerialWorker()
+        let failing = SerialWorker.start()
         let after = Log()
-        failing.submit { throw Boom() }
+        failing.add { throw Boom() }
         // Jobs after the failure are dropped (the worker stopped), never run out of order.
-        for i in 0..<5 { failing.submit { after.add(i) } }
-        #expect(throws: Boom.self) { try failing.finish() }
+        for i in 0..<5 { failing.add { after.add(i) } }
+        failing.end()
+        #expect(throws: Boom.self) { try failing.result() }
         #expect(after.all.isEmpty)
+        // Cancelled: what waits is dropped, and the result says it was stopped.
+        let cancelled = SerialWorker.start()
+        cancelled.cancel()
+        #expect(throws: ChunkedWorker<SerialWorker.Job, Void>.Cancelled.self) { try cancelled.result() }
     }
 
     @Test func theIDsViewThreadWritesTheTableOnlyWhenEveryKeyWasSent() throws {
         let dir = TemporaryDirectory()
         let path = dir.path + "/ids.tbl"
         // Cancelled: nothing is written, whatever was sent.
-        let cancelled = IDsViewThread(path: path, expected: 0)
-        for p in 1...5000 { cancelled.add(UInt64(p) &* 0x9E37_79B9_7F4A_7C15, position: UInt64(p)) }
+        let cancelled = IDsViewThread.start(path: path, expected: 0, checkpoint: 5000)
+        for p in 1...5000 { cancelled.add((UInt64(p) &* 0x9E37_79B9_7F4A_7C15, UInt64(p))) }
         cancelled.cancel()
         #expect(!FileManager.default.fileExists(atPath: path))
         #expect(!FileManager.default.fileExists(atPath: path + ".new"))
 
         // Finished: the table holds every key, with the checkpoint given.
-        let ids = IDsViewThread(path: path, expected: 10)
-        for p in 1...5000 { ids.add(UInt64(p) &* 0x9E37_79B9_7F4A_7C15, position: UInt64(p)) }
-        ids.endOfKeys(checkpoint: 5000)
-        let table = try ids.finish()
+        let ids = IDsViewThread.start(path: path, expected: 10, checkpoint: 5000)
+        for p in 1...5000 { ids.add((UInt64(p) &* 0x9E37_79B9_7F4A_7C15, UInt64(p))) }
+        ids.end()
+        let table = try ids.result()
         #expect(table.count == 5000 && table.checkpoint == 5000)
         for p in [1, 2500, 5000] {
             let key = withUnsafeBytes(of: (UInt64(p) &* 0x9E37_79B9_7F4A_7C15).littleEndian) { Array($0) }
