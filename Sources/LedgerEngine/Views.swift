@@ -133,14 +133,8 @@ final class Views {
                     return true
                 }
             }
-        } catch {
-            builder.cancel()
-            idsThread.cancel()
-            throw error
-        }
-        builder.end()
-        idsThread.end()
-        do {
+            builder.end()
+            idsThread.end()
             let accountEntries = state.accounts.map {
                 SlotTable.Entry(key: Array($0.id.name.utf8), appliedPosition: $0.lastPosition, value: StateCodec.encode($0))
             }
@@ -154,6 +148,7 @@ final class Views {
                 return Views(accounts: a, ids: i, history: history, writable: true)
             }
         } catch {
+            // Both stop (a finished one is only waited for); neither view is installed half-built.
             builder.cancel()
             idsThread.cancel()
             throw error
