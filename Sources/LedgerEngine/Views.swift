@@ -101,8 +101,7 @@ final class Views {
     static func rebuild(_ layout: StoreLayout, log: Log, visit: ((UInt64, Int64, CompactState) throws -> Void)? = nil) throws -> Views {
         var state = CompactState()
         // The ids view is built on a thread of its own from (hash, position) pairs sent in chunks.
-        let oldIDs = (try? SlotTable.open(path: idsPath(layout), keyBytesMax: 8, valueBytes: 0, writable: false))??.count ?? 0
-        let idsThread = IDsViewThread.start(path: idsPath(layout), expected: oldIDs, checkpoint: log.head.position)
+        let idsThread = IDsViewThread.start(path: idsPath(layout), checkpoint: log.head.position)
         // Built under another name and renamed at the end, like the tables: a rebuild that fails
         // half-way leaves the old views in place.
         let historyBuilding = historyPath(layout) + ".build"
@@ -135,12 +134,17 @@ final class Views {
             }
             builder.end()
             idsThread.end()
-            let accountEntries = state.accounts.map {
-                SlotTable.Entry(key: Array($0.id.name.utf8), appliedPosition: $0.lastPosition, value: StateCodec.encode($0))
-            }
             return try translating {
-                let a = try SlotTable.create(path: accountsPath(layout), keyBytesMax: StateCodec.keyBytesMax, valueBytes: StateCodec.accountBytes,
-                                             entries: accountEntries, checkpoint: log.head.position)
+                let accounts = SlotTableWriter(path: accountsPath(layout), keyBytesMax: StateCodec.keyBytesMax, valueBytes: StateCodec.accountBytes)
+                for account in state.accounts {
+                    var name = account.id.name
+                    try name.withUTF8 { key in
+                        try StateCodec.encode(account).withUnsafeBytes {
+                            try accounts.add(key: UnsafeRawBufferPointer(key), appliedPosition: account.lastPosition, value: $0)
+                        }
+                    }
+                }
+                let a = try accounts.finish(checkpoint: log.head.position)
                 let i = try idsThread.result()
                 try builder.result()
                 try historyTable.checkpoint(through: log.head.position)
@@ -320,12 +324,13 @@ final class Views {
     // MARK: After an import
 
     /// The ids view with an import's `keyCount` keys added (8-byte hashes, as `forEachKey` yields
-    /// them with their positions), rebuilt in memory — or nil when they are few enough to insert
-    /// one by one. Writes nothing: it may run on another thread while the log is appended.
+    /// them with their positions), written again under a temporary name — or nil when they are
+    /// few enough to insert one by one. Changes nothing in place: it may run on another thread
+    /// while the log is appended.
     func prepareImportKeys(keyCount: Int, forEachKey: ((UInt64, UInt64) throws -> Void) throws -> Void) throws -> PreparedSlotTable? {
         guard keyCount > max(1024, ids.count / 8) else { return nil }
         return try Self.translating {
-            try ids.prepareInsertMany(expected: keyCount) { add in
+            try ids.prepareInsertMany { add in
                 try withoutActuallyEscaping(add) { add in
                     try forEachKey { hash, position in try withUnsafeBytes(of: hash.littleEndian) { try add($0, position) } }
                 }

@@ -56,25 +56,13 @@ public final class BatchSpool {
 
     private func moveToFile(_ i: Int) throws {
         guard let frames = entries[i].frames else { return }
-        let fd = try file ?? openFile()
+        let fd = try file ?? StorageError.wrapping { try FileDescriptor.openUnlinked(in: directory, name: ".spool") }
         file = fd
         try StorageError.wrapping { try fd.writeAll(frames, at: fileBytes) }
         entries[i].fileOffset = fileBytes
         entries[i].frames = nil
         fileBytes += frames.count
         memoryBytes -= frames.count
-    }
-
-    /// A file with no name: created exclusively, then unlinked at once.
-    private func openFile() throws -> FileDescriptor {
-        try StorageError.wrapping {
-            try FileSystem.makeDirectory(directory)
-            let path = directory + "/.spool-\(getpid())"
-            try? FileSystem.remove(path)
-            let fd = try FileDescriptor.open(path, O_RDWR | O_CREAT | O_EXCL)
-            try FileSystem.remove(path)
-            return fd
-        }
     }
 
     private func batch(_ i: Int) throws -> Batch {

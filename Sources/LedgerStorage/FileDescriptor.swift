@@ -100,6 +100,23 @@ public struct FileDescriptor {
             throw SystemError("ftruncate", path: path, errno: errno)
         }
     }
+
+    /// A new file with no name, for scratch data: made under a unique name in `directory`
+    /// (created if missing) and unlinked at once, so a crash leaves nothing behind.
+    public static func openUnlinked(in directory: String, name: String) throws -> FileDescriptor {
+        try FileSystem.makeDirectory(directory)
+        var template = Array((directory + "/" + name + "-XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw SystemError("mkstemp", path: directory + "/" + name, errno: errno) }
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        let path = String(cString: template)
+        let file = FileDescriptor(raw: fd, path: path)
+        do { try FileSystem.remove(path) } catch {
+            file.close()
+            throw error
+        }
+        return file
+    }
 }
 
 /// Directory-level calls: listing, creating, fsync of a directory entry, rename, unlink.

@@ -111,77 +111,43 @@ public final class SlotTable {
     }
 
     /// Creates (replacing atomically) a table holding `entries`, durable through `checkpoint`:
-    /// the whole image is built in memory, written once, fsynced and renamed into place.
+    /// written whole under a temporary name, fsynced and renamed into place.
     public static func create(path: String, keyBytesMax: Int, valueBytes: Int, entries: [Entry] = [], checkpoint: UInt64 = 0) throws -> SlotTable {
-        let slotBytes = slotHeaderBytes + keyBytesMax + valueBytes
-        let image = SlotImage(slotBytes: slotBytes, capacity: capacityFor(count: entries.count))
-        let slot = UnsafeMutableRawPointer.allocate(byteCount: slotBytes, alignment: 8)
-        defer { slot.deallocate() }
+        let writer = SlotTableWriter(path: path, keyBytesMax: keyBytesMax, valueBytes: valueBytes)
         for e in entries {
-            precondition(!e.key.isEmpty && e.key.count <= keyBytesMax && e.value.count == valueBytes)
-            e.key.withUnsafeBytes { k in e.value.withUnsafeBytes { v in
-                encodeSlot(key: k, appliedPosition: e.appliedPosition, value: v, keyBytesMax: keyBytesMax, into: slot)
-            } }
-            try image.insert(slot)
+            try e.key.withUnsafeBytes { k in try e.value.withUnsafeBytes { v in try writer.add(key: k, appliedPosition: e.appliedPosition, value: v) } }
         }
-        return try install(image, count: entries.count, path: path, keyBytesMax: keyBytesMax, valueBytes: valueBytes, checkpoint: checkpoint)
+        return try writer.finish(checkpoint: checkpoint)
     }
 
-    /// Writes `image` as the table at `path` (temp file, fsync, rename) and opens it.
-    private static func install(_ image: SlotImage, count: Int, path: String, keyBytesMax: Int, valueBytes: Int, checkpoint: UInt64) throws -> SlotTable {
-        let h = header(slotBytes: image.slotBytes, capacity: image.capacity, count: count, checkpoint: checkpoint,
-                       keyBytesMax: keyBytesMax, valueBytes: valueBytes)
-        let temp = path + ".new"
-        try wrap {
-            try FileSystem.makeDirectory(FileSystem.parentDirectory(of: path))
-            let fd = try FileDescriptor.open(temp, O_RDWR | O_CREAT | O_TRUNC)
-            defer { fd.close() }
-            try fd.writeAll(h, at: 0)
-            try fd.writeAll(UnsafeRawBufferPointer(start: image.base, count: image.byteCount), at: headerBytes)
-            try fd.syncData()
-            try FileSystem.rename(temp, path)
-        }
-        guard let table = try open(path: path, keyBytesMax: keyBytesMax, valueBytes: valueBytes, writable: true) else {
-            throw SlotTableError.damaged(path: path, reason: "vanished after create")
+    /// Puts a table written by SlotTableWriter in place (rename) and opens it.
+    static func open(installing prepared: PreparedSlotTable) throws -> SlotTable {
+        try wrap { try FileSystem.rename(prepared.temp, prepared.path) }
+        prepared.installed = true
+        guard let table = try open(path: prepared.path, keyBytesMax: prepared.keyBytesMax, valueBytes: prepared.valueBytes, writable: true) else {
+            throw SlotTableError.damaged(path: prepared.path, reason: "vanished after create")
         }
         return table
     }
 
-    /// Adds many entries with fixed-size keys and no value in one pass: the table is rebuilt in
-    /// memory with room for them (prepareInsertMany: reads the file, writes nothing, so it may run
-    /// on another thread while the caller does other work) and replaces the file atomically
-    /// (install). Cheaper than one insert per key when they are many. `produce` calls
-    /// `add(key, position)` for each entry, `expected` of them at most.
-    public func prepareInsertMany(expected: Int, _ produce: ((UnsafeRawBufferPointer, UInt64) throws -> Void) throws -> Void) throws -> PreparedSlotTable {
+    /// Adds many entries with fixed-size keys and no value in one pass: the table is written
+    /// again, with them, under a temporary name (prepareInsertMany: reads this file, changes
+    /// nothing, so it may run on another thread while the caller does other work), and then
+    /// replaces the file atomically (install). Cheaper than one insert per key when they are
+    /// many. `produce` calls `add(key, position)` for each entry.
+    public func prepareInsertMany(_ produce: ((UnsafeRawBufferPointer, UInt64) throws -> Void) throws -> Void) throws -> PreparedSlotTable {
         precondition(valueBytes == 0)
-        let image = SlotImage(slotBytes: slotBytes, capacity: Self.capacityFor(count: count + expected))
-        var total = 0
-        try forEachSlotBytes { try image.insert($1); total += 1 }
-        let slot = UnsafeMutableRawPointer.allocate(byteCount: slotBytes, alignment: 8)
-        defer { slot.deallocate() }
+        let writer = SlotTableWriter(path: path, keyBytesMax: keyBytesMax, valueBytes: 0)
+        try forEachSlotBytes { try writer.add(slot: $1) }
         let noValue = UnsafeRawBufferPointer(start: nil, count: 0)
-        try produce { key, position in
-            precondition(!key.isEmpty && key.count <= keyBytesMax)
-            if (total + 1) * 100 > image.capacity * Self.loadPercentMax {
-                throw SlotTableError.damaged(path: path, reason: "more entries than announced (\(expected))")
-            }
-            Self.encodeSlot(key: key, appliedPosition: position, value: noValue, keyBytesMax: keyBytesMax, into: slot)
-            try image.insert(slot)
-            total += 1
-        }
-        return PreparedSlotTable(image: image, count: total)
+        try produce { key, position in try writer.add(key: key, appliedPosition: position, value: noValue) }
+        return try writer.write(checkpoint: checkpoint)
     }
 
-    /// Writes the table built by `builder` at `path` (temp file, fsync, rename) and opens it.
-    public static func create(path: String, from builder: SlotTableBuilder, checkpoint: UInt64) throws -> SlotTable {
-        let image = try builder.finished()
-        return try install(image, count: builder.count, path: path, keyBytesMax: builder.keyBytesMax, valueBytes: 0, checkpoint: checkpoint)
-    }
-
-    /// Replaces this table's file with `prepared` (built from it by prepareInsertMany).
+    /// Replaces this table's file with `prepared` (written from it by prepareInsertMany).
     public func install(_ prepared: PreparedSlotTable) throws {
-        let table = try Self.install(prepared.image, count: prepared.count, path: path, keyBytesMax: keyBytesMax,
-                                     valueBytes: valueBytes, checkpoint: checkpoint)
+        precondition(prepared.path == path)
+        let table = try Self.open(installing: prepared)
         swap(&fd, &table.fd)
         capacity = table.capacity
         count = table.count
@@ -417,111 +383,23 @@ public final class SlotTable {
         try Self.wrap { try fd.writeAll(h, at: 0) }
     }
 
-    /// Doubles the capacity: rehashes every slot into a new file and renames it into place.
+    /// Doubles the capacity: writes every slot into a new file and renames it into place.
     /// The new file carries the old checkpoint: the old one's slots were durable through it,
     /// and this file is fsynced before it replaces the old one.
     private func grow() throws {
-        let image = SlotImage(slotBytes: slotBytes, capacity: capacity * 2)
-        var n = 0
-        try forEachSlotBytes { try image.insert($1); n += 1 }
-        let table = try Self.install(image, count: n, path: path, keyBytesMax: keyBytesMax, valueBytes: valueBytes, checkpoint: checkpoint)
+        let writer = SlotTableWriter(path: path, keyBytesMax: keyBytesMax, valueBytes: valueBytes)
+        try forEachSlotBytes { try writer.add(slot: $1) }
+        let table = try Self.open(installing: try writer.write(checkpoint: checkpoint, minimumCapacity: capacity * 2))
         swap(&fd, &table.fd)
         capacity = table.capacity
-        count = n
+        count = table.count
     }
 }
 
-/// A new table of fixed-size keys with no value, built in memory as the entries come: it
-/// doubles when full, as a table on disk does, and ends with the capacity that `count` entries
-/// get whichever way they are added (so its file equals one built by single inserts).
-/// SlotTable.create(path:from:checkpoint:) writes it in one step: the file never exists with
-/// only some of the entries.
-public final class SlotTableBuilder: @unchecked Sendable {
-    public let keyBytesMax: Int
-    public private(set) var count = 0
-    private var image: SlotImage
-    private let slot: UnsafeMutableRawPointer
-
-    /// `expected`: how many entries are likely (a guess; only the speed depends on it).
-    public init(keyBytesMax: Int, expected: Int) {
-        self.keyBytesMax = keyBytesMax
-        image = SlotImage(slotBytes: SlotTable.slotHeaderBytes + keyBytesMax, capacity: SlotTable.capacityFor(count: expected))
-        slot = .allocate(byteCount: image.slotBytes, alignment: 8)
-    }
-
-    deinit { slot.deallocate() }
-
-    public func add(_ key: UnsafeRawBufferPointer, position: UInt64) throws {
-        precondition(!key.isEmpty && key.count <= keyBytesMax)
-        if (count + 1) * 100 > image.capacity * SlotTable.loadPercentMax { try rehash(capacity: image.capacity * 2) }
-        SlotTable.encodeSlot(key: key, appliedPosition: position, value: UnsafeRawBufferPointer(start: nil, count: 0),
-                             keyBytesMax: keyBytesMax, into: slot)
-        try image.insert(slot)
-        count += 1
-    }
-
-    /// The image at its final capacity (smaller than the guess when fewer entries came).
-    fileprivate func finished() throws -> SlotImage {
-        let capacity = SlotTable.capacityFor(count: count)
-        if capacity != image.capacity { try rehash(capacity: capacity) }
-        return image
-    }
-
-    private func rehash(capacity: Int) throws {
-        let next = SlotImage(slotBytes: image.slotBytes, capacity: capacity)
-        for index in 0..<image.capacity {
-            let p = image.base + index * image.slotBytes
-            if SlotTable.keyLength(p) != 0 { try next.insert(p) }
-        }
-        image = next
-    }
-}
-
-/// A table built in memory by prepareInsertMany, waiting to be installed.
-public final class PreparedSlotTable: @unchecked Sendable {
-    let image: SlotImage
-    let count: Int
-    init(image: SlotImage, count: Int) {
-        self.image = image
-        self.count = count
-    }
-}
-
-/// Where Robin Hood insertion reads and writes slots: the file, or an image in memory.
+/// Where Robin Hood insertion reads and writes slots (the file; tests use memory).
 protocol SlotStorage {
     func read(_ index: Int, into p: UnsafeMutableRawPointer) throws
     mutating func write(_ index: Int, from p: UnsafeRawPointer) throws
-}
-
-/// A table's slots in memory, built before they are written out in one piece.
-final class SlotImage: SlotStorage {
-    let slotBytes: Int
-    let capacity: Int
-    let base: UnsafeMutableRawPointer
-    private let scratch: UnsafeMutableRawPointer
-
-    init(slotBytes: Int, capacity: Int) {
-        self.slotBytes = slotBytes
-        self.capacity = capacity
-        base = UnsafeMutableRawPointer.allocate(byteCount: slotBytes * capacity, alignment: 8)
-        base.initializeMemory(as: UInt8.self, repeating: 0, count: slotBytes * capacity)
-        scratch = UnsafeMutableRawPointer.allocate(byteCount: 2 * slotBytes, alignment: 8)
-    }
-
-    deinit {
-        base.deallocate()
-        scratch.deallocate()
-    }
-
-    var byteCount: Int { slotBytes * capacity }
-
-    func read(_ index: Int, into p: UnsafeMutableRawPointer) throws { SlotTable.copySlot(p, base + index * slotBytes, slotBytes) }
-    func write(_ index: Int, from p: UnsafeRawPointer) throws { SlotTable.copySlot(base + index * slotBytes, p, slotBytes) }
-
-    func insert(_ slot: UnsafeRawPointer) throws {
-        var me = self
-        try SlotTable.robinHoodInsert(slot, slotBytes: slotBytes, capacity: capacity, into: &me, scratch: scratch)
-    }
 }
 
 struct FileSlots: SlotStorage {

@@ -42,14 +42,14 @@ import Testing
         let dir = TemporaryDirectory()
         let path = dir.path + "/ids.tbl"
         // Cancelled: nothing is written, whatever was sent.
-        let cancelled = IDsViewThread.start(path: path, expected: 0, checkpoint: 5000)
+        let cancelled = IDsViewThread.start(path: path, checkpoint: 5000)
         for p in 1...5000 { cancelled.add((UInt64(p) &* 0x9E37_79B9_7F4A_7C15, UInt64(p))) }
         cancelled.cancel()
         #expect(!FileManager.default.fileExists(atPath: path))
         #expect(!FileManager.default.fileExists(atPath: path + ".new"))
 
         // Finished: the table holds every key, with the checkpoint given.
-        let ids = IDsViewThread.start(path: path, expected: 10, checkpoint: 5000)
+        let ids = IDsViewThread.start(path: path, checkpoint: 5000)
         for p in 1...5000 { ids.add((UInt64(p) &* 0x9E37_79B9_7F4A_7C15, UInt64(p))) }
         ids.end()
         let table = try ids.result()

@@ -64,46 +64,96 @@ import Testing
         // 500 first, then 2500 in one bulk insert.
         let bulk = try SlotTable.create(path: dir.path + "/bulk.tbl", keyBytesMax: 8, valueBytes: 0,
                                         entries: existing.enumerated().map { .init(key: $1, appliedPosition: UInt64($0 + 1), value: []) })
-        let prepared = try bulk.prepareInsertMany(expected: added.count) { add in
+        let prepared = try bulk.prepareInsertMany { add in
             for (i, k) in added.enumerated() { try k.withUnsafeBytes { try add($0, UInt64(500 + i + 1)) } }
         }
-        // Preparing writes nothing.
+        // Preparing leaves the table as it was.
         #expect(try #require(try SlotTable.open(path: dir.path + "/bulk.tbl", keyBytesMax: 8, valueBytes: 0, writable: false)).count == 500)
         try bulk.install(prepared)
         #expect(bulk.count == 3000)
         let same = FileDamage.read(dir.path + "/bulk.tbl") == FileDamage.read(dir.path + "/single.tbl")
         #expect(same)
+        #expect(!FileManager.default.fileExists(atPath: dir.path + "/bulk.tbl.new"))
         for (i, k) in keys.enumerated() { #expect(try bulk.find(k)?.appliedPosition == UInt64(i + 1)) }
-        // Announcing fewer entries than are produced is refused, not overflowed.
-        let small = try SlotTable.create(path: dir.path + "/small.tbl", keyBytesMax: 8, valueBytes: 0)
-        #expect(throws: SlotTableError.self) {
-            _ = try small.prepareInsertMany(expected: 1) { add in
-                for k in keys { try k.withUnsafeBytes { try add($0, 1) } }
-            }
+        // A prepared table that is never installed leaves nothing behind.
+        do {
+            _ = try bulk.prepareInsertMany { add in try keys[0].withUnsafeBytes { try add($0, 9999) } }
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir.path + "/bulk.tbl.new"))
+        #expect(bulk.count == 3000)
+    }
+
+    /// Robin Hood insertion into memory at the final capacity: the layout single inserts give,
+    /// computed without SlotTableWriter (which the file's own growth uses).
+    struct MemorySlots: SlotStorage {
+        var bytes: [UInt8]
+        let slotBytes: Int
+        func read(_ index: Int, into p: UnsafeMutableRawPointer) throws {
+            bytes.withUnsafeBytes { p.copyMemory(from: $0.baseAddress! + index * slotBytes, byteCount: slotBytes) }
+        }
+        mutating func write(_ index: Int, from p: UnsafeRawPointer) throws {
+            let n = slotBytes
+            bytes.withUnsafeMutableBytes { $0.baseAddress!.advanced(by: index * n).copyMemory(from: p, byteCount: n) }
         }
     }
 
-    @Test func aTableBuiltInMemoryEqualsOneInsertAtATimeWhateverTheGuess() throws {
+    @Test func theWriterLaysOutTheTableSingleInsertsWouldWhateverItsMemory() throws {
         let dir = TemporaryDirectory()
         var rng = SplitMix64(seed: 9)
-        // 2000 keys: the table doubles twice on the way (1024 → 2048 → 4096 slots at 70 % load).
-        let keys = (0..<2000).map { _ in withUnsafeBytes(of: rng.next()) { Array($0) } }
-        let single = try SlotTable.create(path: dir.path + "/single.tbl", keyBytesMax: 8, valueBytes: 0, checkpoint: 77)
-        for (i, k) in keys.enumerated() { try single.insert(key: k, appliedPosition: UInt64(i + 1), value: []) }
-        try single.checkpoint(through: 77)
-        let expected = FileDamage.read(dir.path + "/single.tbl")
-        // Too small a guess (grows as it goes), a right one, and far too big a one (shrinks at the end).
-        for guess in [0, 2000, 100_000] {
-            let builder = SlotTableBuilder(keyBytesMax: 8, expected: guess)
-            for (i, k) in keys.enumerated() { try k.withUnsafeBytes { try builder.add($0, position: UInt64(i + 1)) } }
-            let path = dir.path + "/built-\(guess).tbl"
-            let table = try SlotTable.create(path: path, from: builder, checkpoint: 77)
-            #expect(table.count == 2000 && table.checkpoint == 77)
-            // Compared as one Bool: a failing #expect on two large arrays spends minutes describing them.
-            let same = FileDamage.read(path) == expected
-            #expect(same, "guess \(guess)")
-            #expect(!FileManager.default.fileExists(atPath: path + ".new"))
+        let keyBytesMax = 12, valueBytes = 4, slotBytes = SlotTable.slotHeaderBytes + keyBytesMax + valueBytes
+        // Keys of every length 1...12, some repeated (a repeat is a slot of its own); 716 of them
+        // fill 1024 slots to the 70 % limit, so runs reach the last slot and wrap to the first.
+        for total in [0, 1, 700, 716, 717, 3000] {
+            let capacity = SlotTable.capacityFor(count: total)
+            func home(_ key: [UInt8]) -> Int { key.withUnsafeBytes { Int(truncatingIfNeeded: SlotTable.hash($0)) & (capacity - 1) } }
+            var entries: [(key: [UInt8], position: UInt64, value: [UInt8])] = []
+            for i in 0..<total {
+                var key = (0..<Int(rng.next() % 12 + 1)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+                if i % 50 == 49 { key = entries[i / 2].key }
+                // With 716 entries, the first 100 have homes in the last 60 slots: a run certainly wraps.
+                while total == 716 && i < 100 && home(key) < capacity - 60 { key = withUnsafeBytes(of: rng.next()) { Array($0) } }
+                entries.append((key, UInt64(i + 1), withUnsafeBytes(of: UInt32(i)) { Array($0) }))
+            }
+            var oracle = MemorySlots(bytes: [UInt8](repeating: 0, count: capacity * slotBytes), slotBytes: slotBytes)
+            let slot = UnsafeMutableRawPointer.allocate(byteCount: 3 * slotBytes, alignment: 8)
+            defer { slot.deallocate() }
+            for e in entries {
+                e.key.withUnsafeBytes { k in e.value.withUnsafeBytes { v in
+                    SlotTable.encodeSlot(key: k, appliedPosition: e.position, value: v, keyBytesMax: keyBytesMax, into: slot)
+                } }
+                try SlotTable.robinHoodInsert(slot, slotBytes: slotBytes, capacity: capacity, into: &oracle, scratch: slot + slotBytes)
+            }
+            // Memory for the whole set, for a tenth of it (spilled, several partitions), and for two slots.
+            for memory in [1 << 20, max(1, total / 10) * slotBytes, 2 * slotBytes] {
+                let path = dir.path + "/t-\(total)-\(memory).tbl"
+                let writer = SlotTableWriter(path: path, keyBytesMax: keyBytesMax, valueBytes: valueBytes, memoryBytes: memory)
+                for e in entries.shuffled(using: &rng) {
+                    try e.key.withUnsafeBytes { k in try e.value.withUnsafeBytes { v in try writer.add(key: k, appliedPosition: e.position, value: v) } }
+                }
+                let table = try writer.finish(checkpoint: 77)
+                #expect(table.count == total && table.capacity == capacity && table.checkpoint == 77)
+                // Compared as one Bool: a failing #expect on two large arrays spends minutes describing them.
+                let same = Array(FileDamage.read(path)[SlotTable.headerBytes...]) == oracle.bytes
+                #expect(same, "\(total) entries, \(memory) bytes of memory")
+                #expect(!FileManager.default.fileExists(atPath: path + ".new"))
+                for e in entries.prefix(50) {
+                    var found = false
+                    try table.forEachSlot(withKey: e.key) { s in found = found || s.appliedPosition == e.position; return true }
+                    #expect(found)
+                }
+            }
+            // The wrap-around is exercised: some run reaches the last slot and goes on at slot 0.
+            if total == 716 {
+                let wrapped = oracle.bytes.withUnsafeBytes { raw -> Bool in
+                    let first = raw.baseAddress!, last = raw.baseAddress! + (capacity - 1) * slotBytes
+                    return SlotTable.keyLength(last) != 0 && SlotTable.keyLength(first) != 0 && SlotTable.home(first, capacity: capacity) > 0
+                }
+                #expect(wrapped)
+            }
         }
+        // The spill and partition files have no names: the directory holds only the tables.
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+        #expect(names.allSatisfy { $0.hasSuffix(".tbl") })
     }
 
     @Test func oneRecordIsReadThroughTheIndexAndDamageIsStillCaught() throws {

@@ -1,0 +1,294 @@
+// Writes a whole slot table from entries given in any order, in bounded memory: the
+// bulk builds (replay, import, a table that grows) go through here. Entries wait in a
+// buffer and, beyond it, in an unlinked spill file. At the end, when their number and so
+// the capacity are known, they are sorted by home slot, one range of homes at a time
+// (a partition that fits the buffer), and written in slot order.
+//
+// Slot order is the Robin Hood layout of the set, the one single inserts give: sorted by
+// home (ties by SlotTable.precedes), each entry sits at max(home, the previous one's slot
+// + 1); entries that run past the last slot continue at slot 0, ahead of the entries whose
+// homes are there, which move up as far as the first gap.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+public final class SlotTableWriter: @unchecked Sendable {
+    /// Memory for entries before they spill: also the size of one partition when sorting.
+    public static let defaultMemoryBytes = 4 << 20
+
+    public let path: String
+    public let keyBytesMax: Int
+    public let valueBytes: Int
+    let slotBytes: Int
+    public private(set) var count = 0
+    /// Spill files are made (and unlinked at once) here: the table's directory.
+    private let directory: String
+    private let bufferSlots: Int
+    private let buffer: UnsafeMutableRawPointer
+    private var buffered = 0
+    private var spill: FileDescriptor?
+    private var spilledSlots = 0
+
+    public init(path: String, keyBytesMax: Int, valueBytes: Int, memoryBytes: Int = SlotTableWriter.defaultMemoryBytes) {
+        self.path = path
+        self.keyBytesMax = keyBytesMax
+        self.valueBytes = valueBytes
+        slotBytes = SlotTable.slotHeaderBytes + keyBytesMax + valueBytes
+        directory = FileSystem.parentDirectory(of: path)
+        // At least two slots; at most 2^24 (a sort key holds an entry's index in 24 bits).
+        bufferSlots = min(max(2, memoryBytes / slotBytes), 1 << 24)
+        buffer = .allocate(byteCount: bufferSlots * slotBytes, alignment: 8)
+    }
+
+    deinit {
+        buffer.deallocate()
+        spill?.close()
+    }
+
+    /// Adds one entry (keys may repeat; each is a slot of its own).
+    public func add(key: UnsafeRawBufferPointer, appliedPosition: UInt64, value: UnsafeRawBufferPointer) throws {
+        precondition(!key.isEmpty && key.count <= keyBytesMax && value.count == valueBytes)
+        if buffered == bufferSlots { try spillBuffer() }
+        SlotTable.encodeSlot(key: key, appliedPosition: appliedPosition, value: value, keyBytesMax: keyBytesMax,
+                             into: buffer + buffered * slotBytes)
+        buffered += 1
+        count += 1
+    }
+
+    /// Adds an encoded slot (copied from another table of the same shape).
+    func add(slot p: UnsafeRawPointer) throws {
+        if buffered == bufferSlots { try spillBuffer() }
+        SlotTable.copySlot(buffer + buffered * slotBytes, p, slotBytes)
+        buffered += 1
+        count += 1
+    }
+
+    private func spillBuffer() throws {
+        let fd = try spill ?? SlotTable.wrap { try FileDescriptor.openUnlinked(in: directory, name: ".slots-spill") }
+        spill = fd
+        try SlotTable.wrap { try fd.writeAll(UnsafeRawBufferPointer(start: buffer, count: buffered * slotBytes), at: spilledSlots * slotBytes) }
+        spilledSlots += buffered
+        buffered = 0
+    }
+
+    /// Writes the table at `path`.new (complete and fsynced, not yet in place) with the capacity
+    /// its entries get (at least `minimumCapacity`) and `checkpoint` in its header.
+    public func write(checkpoint: UInt64, minimumCapacity: Int = 0) throws -> PreparedSlotTable {
+        let capacity = max(SlotTable.capacityFor(count: count), minimumCapacity)
+        let temp = path + ".new"
+        try SlotTable.wrap {
+            try FileSystem.makeDirectory(directory)
+            let fd = try FileDescriptor.open(temp, O_RDWR | O_CREAT | O_TRUNC)
+            defer { fd.close() }
+            try fd.writeAll(SlotTable.header(slotBytes: slotBytes, capacity: capacity, count: count, checkpoint: checkpoint,
+                                             keyBytesMax: keyBytesMax, valueBytes: valueBytes), at: 0)
+            var out = SlotRun(fd: fd, slotBytes: slotBytes, capacity: capacity)
+            defer { out.deallocate() }
+            if spill == nil {
+                try place(buffer, buffered, into: &out)
+            } else {
+                try spillBuffer()
+                try placePartitioned(capacity: capacity, into: &out)
+            }
+            try out.finish()
+            try out.wrapAround()
+            try fd.syncData()
+        }
+        spill?.close()
+        spill = nil
+        spilledSlots = 0
+        return PreparedSlotTable(temp: temp, path: path, count: count, keyBytesMax: keyBytesMax, valueBytes: valueBytes)
+    }
+
+    /// Writes the table and puts it in place (rename, directory fsync), then opens it.
+    public func finish(checkpoint: UInt64) throws -> SlotTable {
+        try SlotTable.open(installing: try write(checkpoint: checkpoint))
+    }
+
+    /// At most this many partition files are open at once.
+    static let partitionsMax = 256
+
+    /// The spilled entries, split by the top bits of their home into files of at most about
+    /// half the buffer each (fewer, larger ones past partitionsMax), then sorted and placed one
+    /// partition at a time, in home order.
+    private func placePartitioned(capacity: Int, into out: inout SlotRun) throws {
+        var partitions = 1
+        while partitions < min(capacity, Self.partitionsMax) && count > partitions * (bufferSlots / 2) { partitions *= 2 }
+        let shift = capacity.trailingZeroBitCount - partitions.trailingZeroBitCount
+        var files: [PartitionFile] = []
+        defer { for f in files { f.close() } }
+        for _ in 0..<partitions { files.append(PartitionFile(fd: try FileDescriptor.openUnlinked(in: directory, name: ".slots-part"), slotBytes: slotBytes)) }
+        guard let spill else { return }
+        var done = 0
+        while done < spilledSlots {
+            let n = min(bufferSlots, spilledSlots - done)
+            let got = try spill.read(into: UnsafeMutableRawBufferPointer(start: buffer, count: n * slotBytes), at: done * slotBytes)
+            guard got == n * slotBytes else { throw SystemError("read", path: "slot table spill", errno: EIO) }
+            for i in 0..<n {
+                let p = buffer + i * slotBytes
+                try files[SlotTable.home(p, capacity: capacity) >> shift].add(p)
+            }
+            done += n
+        }
+        for file in files {
+            try file.flush()
+            let n = file.slots
+            // A partition larger than the buffer (an unlucky spread) gets memory of its own.
+            let base = n <= bufferSlots ? buffer : UnsafeMutableRawPointer.allocate(byteCount: n * slotBytes, alignment: 8)
+            defer { if base != buffer { base.deallocate() } }
+            let got = try file.fd.read(into: UnsafeMutableRawBufferPointer(start: base, count: n * slotBytes), at: 0)
+            guard got == n * slotBytes else { throw SystemError("read", path: "slot table partition", errno: EIO) }
+            try place(base, n, into: &out)
+        }
+    }
+
+    /// Sorts `n` slots at `base` by home (ties by SlotTable.precedes) and places them in that order.
+    private func place(_ base: UnsafeMutableRawPointer, _ n: Int, into out: inout SlotRun) throws {
+        let capacity = out.capacity, slotBytes = self.slotBytes
+        // home << 24 | index: one integer sort orders by home; equal homes are ordered after.
+        var order = [UInt64](unsafeUninitializedCapacity: n) { keys, initialized in
+            for i in 0..<n { keys[i] = UInt64(SlotTable.home(base + i * slotBytes, capacity: capacity)) << 24 | UInt64(i) }
+            initialized = n
+        }
+        order.sort()
+        func slot(_ k: UInt64) -> UnsafeMutableRawPointer { base + Int(k & 0xFF_FFFF) * slotBytes }
+        var i = 0
+        while i < n {
+            var j = i + 1
+            while j < n && order[j] >> 24 == order[i] >> 24 { j += 1 }
+            if j - i > 1 { order[i..<j].sort { SlotTable.precedes(slot($0), slot($1)) } }
+            for k in i..<j { try out.place(slot(order[k]), home: Int(order[k] >> 24)) }
+            i = j
+        }
+    }
+}
+
+/// A table written by SlotTableWriter under a temporary name, waiting to be put in place;
+/// removed if it never is.
+public final class PreparedSlotTable: @unchecked Sendable {
+    let temp: String
+    let path: String
+    let count: Int
+    let keyBytesMax: Int
+    let valueBytes: Int
+    var installed = false
+
+    init(temp: String, path: String, count: Int, keyBytesMax: Int, valueBytes: Int) {
+        self.temp = temp
+        self.path = path
+        self.count = count
+        self.keyBytesMax = keyBytesMax
+        self.valueBytes = valueBytes
+    }
+
+    deinit { if !installed { try? FileSystem.remove(temp) } }
+}
+
+/// The slots of the table being written, in slot order: a window of them in memory, written
+/// out as the next entry's slot passes it; gaps are zero (empty slots).
+private struct SlotRun {
+    let fd: FileDescriptor
+    let slotBytes: Int
+    let capacity: Int
+    private let windowSlots: Int
+    private let window: UnsafeMutableRawPointer
+    private var windowStart = 0
+    /// The first slot after the last entry placed.
+    private var next = 0
+    /// Entries placed past the last slot, in order: they belong at slot 0 onwards.
+    private var overflow: [[UInt8]] = []
+
+    init(fd: FileDescriptor, slotBytes: Int, capacity: Int) {
+        self.fd = fd
+        self.slotBytes = slotBytes
+        self.capacity = capacity
+        windowSlots = min(capacity, max(1, (1 << 20) / slotBytes))
+        window = .allocate(byteCount: windowSlots * slotBytes, alignment: 8)
+        window.initializeMemory(as: UInt8.self, repeating: 0, count: windowSlots * slotBytes)
+    }
+
+    func deallocate() { window.deallocate() }
+
+    mutating func place(_ slot: UnsafeRawPointer, home: Int) throws {
+        let index = max(home, next)
+        next = index + 1
+        if index >= capacity {
+            overflow.append(Array(UnsafeRawBufferPointer(start: slot, count: slotBytes)))
+            return
+        }
+        while index >= windowStart + windowSlots { try flushWindow() }
+        SlotTable.copySlot(window + (index - windowStart) * slotBytes, slot, slotBytes)
+    }
+
+    private mutating func flushWindow() throws {
+        let n = min(windowSlots, capacity - windowStart)
+        try fd.writeAll(UnsafeRawBufferPointer(start: window, count: n * slotBytes), at: SlotTable.headerBytes + windowStart * slotBytes)
+        window.initializeMemory(as: UInt8.self, repeating: 0, count: windowSlots * slotBytes)
+        windowStart += n
+    }
+
+    /// Writes every slot not written yet (the rest are empty).
+    mutating func finish() throws {
+        while windowStart < capacity { try flushWindow() }
+    }
+
+    /// Puts the overflow at slot 0 onwards: each entry from slot 0 on moves to max(home, the
+    /// previous one's slot + 1), in order, until one stays where it was (the rest stay too).
+    mutating func wrapAround() throws {
+        guard !overflow.isEmpty else { return }
+        var queue = overflow[...]
+        let wrapped = overflow.count
+        var placedWrapped = 0
+        var last = -1
+        let empty = [UInt8](repeating: 0, count: slotBytes)
+        for index in 0..<capacity {
+            let old = try fd.read(count: slotBytes, at: SlotTable.headerBytes + index * slotBytes)
+            guard old.count == slotBytes else { throw SystemError("read", path: fd.path, errno: EIO) }
+            if SlotTable.keyLength(old) != 0 { queue.append(old) }
+            let first = queue.first!
+            let target = placedWrapped < wrapped ? last + 1 : max(first.withUnsafeBytes { SlotTable.home($0.baseAddress!, capacity: capacity) }, last + 1)
+            if target <= index {
+                try fd.writeAll(first, at: SlotTable.headerBytes + index * slotBytes)
+                queue.removeFirst()
+                if placedWrapped < wrapped { placedWrapped += 1 }
+                last = index
+            } else {
+                try fd.writeAll(empty, at: SlotTable.headerBytes + index * slotBytes)
+            }
+            if queue.isEmpty { return }
+        }
+        throw SlotTableError.damaged(path: fd.path, reason: "no free slot in \(capacity)")
+    }
+}
+
+/// One partition's spill file, written through a small buffer.
+private final class PartitionFile {
+    static let bufferBytes = 32 << 10
+    let fd: FileDescriptor
+    let slotBytes: Int
+    private(set) var slots = 0
+    private var pending: [UInt8] = []
+
+    init(fd: FileDescriptor, slotBytes: Int) {
+        self.fd = fd
+        self.slotBytes = slotBytes
+        pending.reserveCapacity(Self.bufferBytes)
+    }
+
+    func add(_ p: UnsafeRawPointer) throws {
+        pending.append(contentsOf: UnsafeRawBufferPointer(start: p, count: slotBytes))
+        slots += 1
+        if pending.count >= Self.bufferBytes { try flush() }
+    }
+
+    func flush() throws {
+        guard !pending.isEmpty else { return }
+        try fd.writeAll(pending, at: (slots - pending.count / slotBytes) * slotBytes)
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    func close() { fd.close() }
+}
