@@ -4,8 +4,9 @@
 // file), so by default a bad line appends nothing. Then the batches are appended one
 // by one (one fdatasync each: group commit) and each durable batch is acknowledged.
 //
-// Memory: the input is read in chunks; the state is one entry per account touched;
-// idempotency keys cost 16 bytes each (IDHashSet); no Event or String is kept per line.
+// Memory: the input is read in chunks; the state is one entry per account touched; the
+// store's idempotency keys are looked up in the ids view on disk, this import's own cost
+// 16 bytes each (IDHashSet); no Event or String is kept per line.
 
 import LedgerDomain
 import LedgerStorage
@@ -108,7 +109,8 @@ private struct ImportRun {
     private var states: [Account?] = []
     /// HistoryView.nameHash of each of them (the history builder's key).
     private var nameHashes: [UInt32] = []
-    private var ids: IDHashSet
+    /// This import's idempotency keys (the store's are in the ids view).
+    private var ids = IDHashSet(minimumCapacity: 1024)
     /// Positions reversed by this import → the position of their reversal (a second one is rejected).
     private var reversedHere: [UInt64: UInt64] = [:]
     private var idsAdded = 0
@@ -126,7 +128,6 @@ private struct ImportRun {
         self.clock = clock
         self.ledger = ledger
         startHead = writer.head.position
-        ids = try views.idHashSet()
         spool = BatchSpool(directory: writer.log.directory, memoryBytesMax: Ledger.importSpoolMemoryBytes)
         batch = writer.makeBatch()
         lastMicros = writer.head.position == 0 ? Int64.min : writer.head.timestampMicros
@@ -168,7 +169,7 @@ private struct ImportRun {
 
         let idHash = options.metadata.id.map(Views.idHash)
         if let key = options.metadata.id, let hash = idHash {
-            if ids.contains(hash), let earlier = try earlierEvent(withID: key, hash: hash) {
+            if let earlier = try earlierEvent(withID: key, hash: hash) {
                 guard Decide.sameRequest(command, options, recorded: earlier, accounts: lookup) else {
                     throw LedgerError.rejected(code: Rejection.Code.idConflict.rawValue,
                                                message: "id '\(key)' was already used for a different request")
@@ -261,12 +262,15 @@ private struct ImportRun {
         }
     }
 
-    /// The recorded event carrying idempotency key `key`, if any (the hash set only says "maybe").
+    /// The event carrying idempotency key `key`, stored or earlier in this import, if any
+    /// (a hash match only says "maybe": the event says for sure).
     private func earlierEvent(withID key: String, hash: UInt64) throws -> Event? {
         var found: Event?
-        try ids.positions(hash) { position in
+        func check(_ position: UInt64) throws {
             if found == nil, let e = try event(at: position), e.metadata.id == key { found = e }
         }
+        try ids.positions(hash, check)
+        if found == nil { try views.positions(forIDHash: hash, check) }
         return found
     }
 

@@ -305,20 +305,16 @@ final class Views {
     func positions(forID key: String) throws -> [UInt64] {
         var out: [UInt64] = []
         if let p = tailIDs[key] { out.append(p) }
-        try Self.translating {
-            try ids.forEachSlot(withKey: Self.idKey(key)) { out.append($0.appliedPosition); return true }
-        }
+        try positions(forIDHash: Self.idHash(key)) { out.append($0) }
         return out
     }
 
-    /// Every stored idempotency key's hash and position (plus the ones folded in memory), read in one pass.
-    func idHashSet() throws -> IDHashSet {
-        var out = IDHashSet(minimumCapacity: ids.count + tailIDs.count)
+    /// Positions in the ids table whose key has hash `hash` (a probe of a few slots).
+    func positions(forIDHash hash: UInt64, _ visit: (UInt64) throws -> Void) throws {
+        guard ids.count > 0 else { return }
         try Self.translating {
-            try ids.forEachSlot { slot in out.insert(slot.key.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }, position: slot.appliedPosition) }
+            try withUnsafeBytes(of: hash.littleEndian) { try ids.forEachPosition(withKey: $0, visit) }
         }
-        for (key, position) in tailIDs { out.insert(Self.idHash(key), position: position) }
-        return out
     }
 
     // MARK: After an import

@@ -286,6 +286,43 @@ public final class SlotTable {
         }
     }
 
+    /// The applied position of every slot whose key is `key`: the same probe as
+    /// forEachSlot(withKey:), reading four slots per pread and making no Slot (an import asks
+    /// this once per line that carries an idempotency key).
+    public func forEachPosition(withKey key: UnsafeRawBufferPointer, _ visit: (UInt64) throws -> Void) throws {
+        precondition(!key.isEmpty && key.count <= keyBytesMax)
+        let group = 4
+        try withUnsafeTemporaryAllocation(byteCount: group * slotBytes, alignment: 8) { buffer in
+            var index = Int(truncatingIfNeeded: Self.hash(key)) & (capacity - 1)
+            var distance = 0
+            while distance < capacity {
+                let n = min(group, capacity - index)
+                let got = try Self.wrap { try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<(n * slotBytes)]), at: Self.headerBytes + index * slotBytes) }
+                guard got == n * slotBytes else { throw SlotTableError.damaged(path: path, reason: "file is cut short") }
+                for i in 0..<n {
+                    var p = UnsafeRawPointer(buffer.baseAddress! + i * slotBytes)
+                    var reread: [UInt8] = []
+                    if Self.keyLength(p) != 0 && LE.u32(p, 0) != CRC32C.checksum(UnsafeRawBufferPointer(start: p + 4, count: slotBytes - 4)) {
+                        // Torn by a concurrent writer, or damaged: the careful read decides.
+                        reread = try readSlot(index)
+                    }
+                    let stop = try reread.withUnsafeBytes { raw -> Bool in
+                        if !reread.isEmpty { p = raw.baseAddress! }
+                        let keyLength = Self.keyLength(p)
+                        if keyLength == 0 { return true }
+                        // Robin Hood invariant: once residents are nearer their home than we are to ours, the key is absent.
+                        if (index - Self.home(p, capacity: capacity)) & (capacity - 1) < distance { return true }
+                        if keyLength == key.count && memcmp(p + Self.slotHeaderBytes, key.baseAddress!, key.count) == 0 { try visit(Self.position(p)) }
+                        return false
+                    }
+                    if stop { return }
+                    index = (index + 1) & (capacity - 1)
+                    distance += 1
+                }
+            }
+        }
+    }
+
     public func find(_ key: [UInt8]) throws -> Slot? {
         var found: Slot?
         try forEachSlot(withKey: key) { found = $0; return false }

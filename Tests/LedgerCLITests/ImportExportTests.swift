@@ -114,6 +114,15 @@ import Testing
         #expect(summary?["duplicates"] as? Int == 120)
         #expect(summary?["imported"] as? Int == all.count - 120)
         #expect(try s.eventCount() == all.count)
+        // An id the store already holds (found in its ids view), reused for another amount: id_conflict.
+        let reused = all[150].replacingOccurrences(of: "\"amount\":\"1.", with: "\"amount\":\"7.")
+        #expect(reused != all[150])
+        let c = try s.run("--json", "import", "-", stdin: reused + "\n")
+        #expect(c.status == 1)
+        let error = try CLIStore.object(c.stderr)["error"] as? [String: Any]
+        #expect(error?["code"] as? String == "id_conflict")
+        #expect((error?["message"] as? String)?.hasPrefix("line 1:") == true)
+        #expect(try s.eventCount() == all.count)
     }
 
     @Test func continueOnErrorAppliesTheGoodLines() throws {

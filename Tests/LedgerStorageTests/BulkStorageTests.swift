@@ -156,6 +156,35 @@ import Testing
         #expect(names.allSatisfy { $0.hasSuffix(".tbl") })
     }
 
+    @Test func aPositionLookupFindsWhatASlotLookupFindsAndCatchesDamage() throws {
+        let dir = TemporaryDirectory()
+        var rng = SplitMix64(seed: 12)
+        // 700 keys in 1024 slots (long probe runs), every tenth key stored twice.
+        let keys = (0..<700).map { _ in withUnsafeBytes(of: rng.next()) { Array($0) } }
+        var entries: [SlotTable.Entry] = keys.enumerated().map { .init(key: $1, appliedPosition: UInt64($0 + 1), value: []) }
+        for i in stride(from: 0, to: 700, by: 10) { entries.append(.init(key: keys[i], appliedPosition: UInt64(5000 + i), value: [])) }
+        let path = dir.path + "/ids.tbl"
+        let table = try SlotTable.create(path: path, keyBytesMax: 8, valueBytes: 0, entries: entries)
+        let absent = (0..<200).map { _ in withUnsafeBytes(of: rng.next()) { Array($0) } }
+        for key in keys + absent {
+            var bySlot: [UInt64] = [], byPosition: [UInt64] = []
+            try table.forEachSlot(withKey: key) { bySlot.append($0.appliedPosition); return true }
+            try key.withUnsafeBytes { try table.forEachPosition(withKey: $0) { byPosition.append($0) } }
+            #expect(bySlot.sorted() == byPosition.sorted())
+        }
+        // A slot whose CRC fails, on the probe of a key, is damage, not "absent".
+        let key = keys[3]
+        let home = key.withUnsafeBytes { Int(truncatingIfNeeded: SlotTable.hash($0)) & (table.capacity - 1) }
+        let slotBytes = 24
+        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: path))
+        try handle.seek(toOffset: UInt64(SlotTable.headerBytes + home * slotBytes + 12))
+        let byte = try #require(try handle.read(upToCount: 1)).first!
+        try handle.seek(toOffset: UInt64(SlotTable.headerBytes + home * slotBytes + 12))
+        try handle.write(contentsOf: [byte ^ 0x40])
+        try handle.close()
+        #expect(throws: SlotTableError.self) { try key.withUnsafeBytes { try table.forEachPosition(withKey: $0) { _ in } } }
+    }
+
     @Test func oneRecordIsReadThroughTheIndexAndDamageIsStillCaught() throws {
         let dir = TemporaryDirectory()
         _ = try LogFixture.append(dir, batches: [["a", "b"], ["c", "d", "e"]])
