@@ -266,30 +266,19 @@ public final class SlotTable {
 
     /// Visits the slots holding `key` in probe order; the visitor returns false to stop.
     public func forEachSlot(withKey key: [UInt8], _ visit: (Slot) throws -> Bool) throws {
-        precondition(!key.isEmpty && key.count <= keyBytesMax)
-        var index = Int(truncatingIfNeeded: key.withUnsafeBytes { Self.hash($0) }) & (capacity - 1)
-        for distance in 0..<capacity {
-            let bytes = try readSlot(index)
-            let stop = try bytes.withUnsafeBytes { raw -> Bool in
-                let p = raw.baseAddress!
-                let keyLength = Self.keyLength(p)
-                if keyLength == 0 { return true }
-                // Robin Hood invariant: once residents are nearer their home than we are to ours, the key is absent.
-                if (index - Self.home(p, capacity: capacity)) & (capacity - 1) < distance { return true }
-                if keyLength == key.count && Self.key(p).elementsEqual(key) {
-                    if try !visit(slot(index, p)) { return true }
-                }
-                return false
-            }
-            if stop { return }
-            index = (index + 1) & (capacity - 1)
-        }
+        try key.withUnsafeBytes { k in try probe(k) { index, p in try visit(slot(index, p)) } }
     }
 
-    /// The applied position of every slot whose key is `key`: the same probe as
-    /// forEachSlot(withKey:), reading four slots per pread and making no Slot (an import asks
+    /// The applied position of every slot whose key is `key`, making no Slot (an import asks
     /// this once per line that carries an idempotency key).
     public func forEachPosition(withKey key: UnsafeRawBufferPointer, _ visit: (UInt64) throws -> Void) throws {
+        try probe(key) { _, p in try visit(Self.position(p)); return true }
+    }
+
+    /// Visits each slot holding `key` on its probe path, reading four slots per pread, until
+    /// the key cannot be further on or `visit` returns false. A slot whose CRC fails is read
+    /// again (a writer may be mid-pwrite), then reported as damage.
+    private func probe(_ key: UnsafeRawBufferPointer, _ visit: (Int, UnsafeRawPointer) throws -> Bool) throws {
         precondition(!key.isEmpty && key.count <= keyBytesMax)
         let group = 4
         try withUnsafeTemporaryAllocation(byteCount: group * slotBytes, alignment: 8) { buffer in
@@ -300,19 +289,20 @@ public final class SlotTable {
                 let got = try Self.wrap { try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<(n * slotBytes)]), at: Self.headerBytes + index * slotBytes) }
                 guard got == n * slotBytes else { throw SlotTableError.damaged(path: path, reason: "file is cut short") }
                 for i in 0..<n {
-                    var p = UnsafeRawPointer(buffer.baseAddress! + i * slotBytes)
-                    var reread: [UInt8] = []
-                    if Self.keyLength(p) != 0 && LE.u32(p, 0) != CRC32C.checksum(UnsafeRawBufferPointer(start: p + 4, count: slotBytes - 4)) {
-                        // Torn by a concurrent writer, or damaged: the careful read decides.
-                        reread = try readSlot(index)
-                    }
+                    let p = UnsafeRawPointer(buffer.baseAddress! + i * slotBytes)
+                    let bytes = UnsafeRawBufferPointer(start: p, count: slotBytes)
+                    let sound = Self.keyLength(p) == 0 ? bytes.allSatisfy { $0 == 0 }
+                        : LE.u32(p, 0) == CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[4...]))
+                    let reread = sound ? [] : try readSlot(index)
                     let stop = try reread.withUnsafeBytes { raw -> Bool in
-                        if !reread.isEmpty { p = raw.baseAddress! }
+                        let p = sound ? p : raw.baseAddress!
                         let keyLength = Self.keyLength(p)
                         if keyLength == 0 { return true }
                         // Robin Hood invariant: once residents are nearer their home than we are to ours, the key is absent.
                         if (index - Self.home(p, capacity: capacity)) & (capacity - 1) < distance { return true }
-                        if keyLength == key.count && memcmp(p + Self.slotHeaderBytes, key.baseAddress!, key.count) == 0 { try visit(Self.position(p)) }
+                        if keyLength == key.count && memcmp(p + Self.slotHeaderBytes, key.baseAddress!, key.count) == 0 {
+                            return try !visit(index, p)
+                        }
                         return false
                     }
                     if stop { return }

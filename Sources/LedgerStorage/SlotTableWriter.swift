@@ -79,6 +79,18 @@ public final class SlotTableWriter: @unchecked Sendable {
     public func write(checkpoint: UInt64, minimumCapacity: Int = 0) throws -> PreparedSlotTable {
         let capacity = max(SlotTable.capacityFor(count: count), minimumCapacity)
         let temp = path + ".new"
+        // A write that fails leaves no half-written file behind.
+        do { try writeFile(temp, capacity: capacity, checkpoint: checkpoint) } catch {
+            try? FileSystem.remove(temp)
+            throw error
+        }
+        spill?.close()
+        spill = nil
+        spilledSlots = 0
+        return PreparedSlotTable(temp: temp, path: path, count: count, keyBytesMax: keyBytesMax, valueBytes: valueBytes)
+    }
+
+    private func writeFile(_ temp: String, capacity: Int, checkpoint: UInt64) throws {
         try SlotTable.wrap {
             try FileSystem.makeDirectory(directory)
             let fd = try FileDescriptor.open(temp, O_RDWR | O_CREAT | O_TRUNC)
@@ -97,10 +109,6 @@ public final class SlotTableWriter: @unchecked Sendable {
             try out.wrapAround()
             try fd.syncData()
         }
-        spill?.close()
-        spill = nil
-        spilledSlots = 0
-        return PreparedSlotTable(temp: temp, path: path, count: count, keyBytesMax: keyBytesMax, valueBytes: valueBytes)
     }
 
     /// Writes the table and puts it in place (rename, directory fsync), then opens it.
