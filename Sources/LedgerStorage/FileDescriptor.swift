@@ -105,7 +105,8 @@ public struct FileDescriptor {
     /// (created if missing) and unlinked at once, so a crash leaves nothing behind.
     public static func openUnlinked(in directory: String, name: String) throws -> FileDescriptor {
         try FileSystem.makeDirectory(directory)
-        var template = Array((directory + "/" + name + "-XXXXXX").utf8CString)
+        // mkstemp replaces the template's last six characters, which must be "X", with a unique suffix.
+        var template = Array((directory + "/" + name + "-" + String(repeating: "X", count: 6)).utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { throw SystemError("mkstemp", path: directory + "/" + name, errno: errno) }
         _ = fcntl(fd, F_SETFD, FD_CLOEXEC)

@@ -87,7 +87,7 @@ public final class SlotTableWriter: @unchecked Sendable {
         spill?.close()
         spill = nil
         spilledSlots = 0
-        return PreparedSlotTable(temp: temp, path: path, count: count, keyBytesMax: keyBytesMax, valueBytes: valueBytes)
+        return PreparedSlotTable(temp: temp, path: path, keyBytesMax: keyBytesMax, valueBytes: valueBytes)
     }
 
     private func writeFile(_ temp: String, capacity: Int, checkpoint: UInt64) throws {
@@ -179,15 +179,13 @@ public final class SlotTableWriter: @unchecked Sendable {
 public final class PreparedSlotTable: @unchecked Sendable {
     let temp: String
     let path: String
-    let count: Int
     let keyBytesMax: Int
     let valueBytes: Int
     var installed = false
 
-    init(temp: String, path: String, count: Int, keyBytesMax: Int, valueBytes: Int) {
+    init(temp: String, path: String, keyBytesMax: Int, valueBytes: Int) {
         self.temp = temp
         self.path = path
-        self.count = count
         self.keyBytesMax = keyBytesMax
         self.valueBytes = valueBytes
     }
