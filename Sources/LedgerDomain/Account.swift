@@ -31,18 +31,24 @@ public struct Account: Equatable, Sendable {
     public func applying(_ body: EventBody, at position: UInt64) -> Account {
         var next = self
         switch body {
-        case .accountOpened: break
-        case .accountClosed: next.status = .closed
-        case .moneyDeposited(_, let amount): next.balance = balance &+ amount
-        case .moneyWithdrawn(_, let amount): next.balance = balance &- amount
-        case .moneyTransferred(let from, _, let amount):
-            next.balance = from == id ? balance &- amount : balance &+ amount
-        case .moneyReversed(_, let from, _, let amount):
-            next.balance = from == id ? balance &- amount : balance &+ amount
+        case .accountOpened: next.move(0, at: position)
+        case .accountClosed:
+            next.status = .closed
+            next.move(0, at: position)
+        case .moneyDeposited(_, let amount): next.move(amount, at: position)
+        case .moneyWithdrawn(_, let amount): next.move(0 &- amount, at: position)
+        case .moneyTransferred(let from, _, let amount): next.move(from == id ? 0 &- amount : amount, at: position)
+        case .moneyReversed(_, let from, _, let amount): next.move(from == id ? 0 &- amount : amount, at: position)
         }
-        next.version += 1
-        next.lastPosition = position
         return next
+    }
+
+    /// A money event's effect in place: `delta` minor units in (negative: out), one more version.
+    /// What `applying` does for money events, for callers that keep accounts in place.
+    public mutating func move(_ delta: Int64, at position: UInt64) {
+        balance = balance &+ delta
+        version += 1
+        lastPosition = position
     }
 
     /// A new account from its AccountOpened event.

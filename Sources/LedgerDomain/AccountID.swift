@@ -12,8 +12,8 @@ public struct AccountID: Hashable, Comparable, Sendable, CustomStringConvertible
     public static let bytesMax = 64
 
     public init(validating name: String) throws {
-        let u = name.utf8
-        guard !u.isEmpty, u.count <= Self.bytesMax, u.allSatisfy(Self.allowed) else {
+        var copy = name
+        guard copy.withUTF8({ Self.isValid(utf8: UnsafeRawBufferPointer($0)) }) else {
             throw DomainError.usage("bad account name '\(name)': use 1-\(Self.bytesMax) characters from A-Z a-z 0-9 _ - . : /")
         }
         self.name = name
@@ -21,6 +21,14 @@ public struct AccountID: Hashable, Comparable, Sendable, CustomStringConvertible
 
     /// For names read back from the log, which were validated when written.
     public init(trusted name: String) { self.name = name }
+
+    /// Whether `bytes` are a name `init(validating:)` accepts (an import checks its lines' names
+    /// this way before it makes a String of them).
+    public static func isValid(utf8 bytes: UnsafeRawBufferPointer) -> Bool {
+        guard !bytes.isEmpty, bytes.count <= bytesMax else { return false }
+        for c in bytes where !allowed(c) { return false }
+        return true
+    }
 
     static func allowed(_ c: UInt8) -> Bool {
         (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 95 || c == 45 || c == 46 || c == 58 || c == 47

@@ -10,29 +10,32 @@ public struct DecimalText: Equatable, Sendable {
 
     /// Accepts `12`, `12.5`, `0.10`; rejects signs, exponents, spaces, empty parts and overflow.
     public static func parse(_ text: String) throws -> DecimalText {
+        var copy = text
+        return try copy.withUTF8 { try parse(utf8: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// `parse` on UTF-8 bytes (an import line's field, without making a String).
+    public static func parse(utf8 text: UnsafeRawBufferPointer) throws -> DecimalText {
+        func invalid(_ why: String) -> ParseError { .invalid("bad amount '\(String(decoding: text, as: UTF8.self))': \(why)") }
         var units: Int64 = 0
         var fractionDigits = 0
         var seenDot = false
         var digits = 0
-        for c in text.utf8 {
+        for c in text {
             if c == UInt8(ascii: ".") {
-                guard !seenDot, digits > 0 else { throw ParseError.invalid("bad amount '\(text)': expected a positive decimal like 12 or 12.34") }
+                guard !seenDot, digits > 0 else { throw invalid("expected a positive decimal like 12 or 12.34") }
                 seenDot = true
                 continue
             }
-            guard c >= 48 && c <= 57 else {
-                throw ParseError.invalid("bad amount '\(text)': expected a positive decimal like 12 or 12.34")
-            }
+            guard c >= 48 && c <= 57 else { throw invalid("expected a positive decimal like 12 or 12.34") }
             let (m, o1) = units.multipliedReportingOverflow(by: 10)
             let (s, o2) = m.addingReportingOverflow(Int64(c - 48))
-            guard !o1 && !o2 else { throw ParseError.invalid("bad amount '\(text)': too large") }
+            guard !o1 && !o2 else { throw invalid("too large") }
             units = s
             digits += 1
             if seenDot { fractionDigits += 1 }
         }
-        guard digits > 0, !(seenDot && fractionDigits == 0) else {
-            throw ParseError.invalid("bad amount '\(text)': expected a positive decimal like 12 or 12.34")
-        }
+        guard digits > 0, !(seenDot && fractionDigits == 0) else { throw invalid("expected a positive decimal like 12 or 12.34") }
         return DecimalText(units: units, fractionDigits: fractionDigits)
     }
 

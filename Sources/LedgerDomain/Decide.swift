@@ -57,17 +57,16 @@ public enum Decide {
                 throw reject(.versionConflict, "account '\(account.id)' is at version \(account.version), expected \(expected)")
             }
         }
-        func funds(_ account: Account, _ amount: Int64) throws -> Int64 {
-            guard let after = Money.subtract(account.balance, amount) else {
-                throw reject(.balanceOverflow, "withdrawing \(account.format(amount)) from '\(account.id)' overflows its balance")
-            }
-            guard after >= -account.overdraft else {
+        func funds(_ account: Account, _ amount: Int64) throws {
+            guard canDebit(balance: account.balance, overdraft: account.overdraft, amount) else {
+                guard Money.subtract(account.balance, amount) != nil else {
+                    throw reject(.balanceOverflow, "withdrawing \(account.format(amount)) from '\(account.id)' overflows its balance")
+                }
                 throw reject(.insufficientFunds, "insufficient funds in '\(account.id)': balance \(account.format(account.balance)) \(account.currency), overdraft \(account.format(account.overdraft)), needs \(account.format(amount))")
             }
-            return after
         }
         func credit(_ account: Account, _ amount: Int64) throws {
-            guard Money.add(account.balance, amount) != nil else {
+            guard canCredit(balance: account.balance, amount) else {
                 throw reject(.balanceOverflow, "depositing \(account.format(amount)) into '\(account.id)' overflows its balance")
             }
         }
@@ -104,7 +103,7 @@ public enum Decide {
             let amount = try units(amountText, a)
             guard amount > 0 else { throw DomainError.usage("amount must be greater than zero") }
             try checkVersion(a)
-            _ = try funds(a, amount)
+            try funds(a, amount)
             body = .moneyWithdrawn(account: id, amount: amount)
         case .transfer(let fromID, let toID, let amountText):
             guard fromID != toID else { throw DomainError.usage("FROM and TO must be different accounts") }
@@ -116,12 +115,24 @@ public enum Decide {
             let amount = try units(amountText, from)
             guard amount > 0 else { throw DomainError.usage("amount must be greater than zero") }
             try checkVersion(from)
-            _ = try funds(from, amount)
+            try funds(from, amount)
             try credit(to, amount)
             body = .moneyTransferred(from: fromID, to: toID, amount: amount)
         }
         return Event(body, metadata: options.metadata)
     }
+
+    /// The funds rule of every debit: `amount` can leave an account with `balance` and
+    /// `overdraft` without overflowing or going below -overdraft. (An import's money lines
+    /// check this directly on their state; a failing line goes through `decide` for its
+    /// rejection.)
+    public static func canDebit(balance: Int64, overdraft: Int64, _ amount: Int64) -> Bool {
+        guard let after = Money.subtract(balance, amount) else { return false }
+        return after >= -overdraft
+    }
+
+    /// The rule of every credit: `amount` can arrive in an account with `balance` without overflow.
+    public static func canCredit(balance: Int64, _ amount: Int64) -> Bool { Money.add(balance, amount) != nil }
 
     /// The compensating event for `original` (recorded at `position`), or why it cannot be
     /// appended: not a money event, already reversed, or the reversal would break an invariant.

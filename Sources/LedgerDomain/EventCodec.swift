@@ -62,9 +62,9 @@ public enum EventCodec {
         case .accountClosed(let a):
             w.string(a.name)
         case .moneyDeposited(let a, let amount), .moneyWithdrawn(let a, let amount):
-            w.string(a.name); w.i64(amount)
+            return encodeMoney(code, a, nil, amount: amount, metadata: event.metadata, into: &w)
         case .moneyTransferred(let from, let to, let amount):
-            w.string(from.name); w.string(to.name); w.i64(amount)
+            return encodeMoney(code, from, to, amount: amount, metadata: event.metadata, into: &w)
         case .moneyReversed(let reverses, let from, let to, let amount):
             w.u64(reverses)
             w.u8((from == nil ? 0 : 1) | (to == nil ? 0 : 2))
@@ -73,6 +73,20 @@ public enum EventCodec {
             w.i64(amount)
         }
         encodeMetadata(event.metadata, &w)
+        return (code.rawValue, currentVersion(code))
+    }
+
+    /// The payload of a deposit or withdrawal (`second` nil) or a transfer (`first` → `second`),
+    /// from its parts: the one place their layout is written (`encode` of such an event calls it;
+    /// an import calls it without building the Event).
+    public static func encodeMoney(_ code: TypeCode, _ first: AccountID, _ second: AccountID?, amount: Int64,
+                                   metadata: EventMetadata, into w: inout ByteWriter) -> (type: UInt16, version: UInt16) {
+        precondition(code == .moneyDeposited || code == .moneyWithdrawn || code == .moneyTransferred)
+        precondition((second != nil) == (code == .moneyTransferred))
+        w.string(first.name)
+        if let second { w.string(second.name) }
+        w.i64(amount)
+        encodeMetadata(metadata, &w)
         return (code.rawValue, currentVersion(code))
     }
 

@@ -9,12 +9,12 @@ import Glibc
 import Musl
 #endif
 
-final class ChunkPipe<T>: @unchecked Sendable {
+final class ChunkPipe<Chunk>: @unchecked Sendable {
     private let chunksMax: Int
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     // Guarded by mutex.
-    private var queue: [[T]] = []
+    private var queue: [Chunk] = []
     private var finished = false
     private var cancelled = false
     private var failure: Error?
@@ -42,7 +42,7 @@ final class ChunkPipe<T>: @unchecked Sendable {
     }
 
     /// Queues `chunk`, waiting while the queue is full; false when the consumer cancelled.
-    func send(_ chunk: [T]) -> Bool {
+    func send(_ chunk: Chunk) -> Bool {
         locked {
             while queue.count >= chunksMax && !cancelled { pthread_cond_wait(changed, mutex) }
             if cancelled { return false }
@@ -60,8 +60,8 @@ final class ChunkPipe<T>: @unchecked Sendable {
     }
 
     /// The next chunk, waiting for one; nil once the producer finished and the queue is empty.
-    func receive() throws -> [T]? {
-        let (chunk, error): ([T]?, Error?) = locked {
+    func receive() throws -> Chunk? {
+        let (chunk, error): (Chunk?, Error?) = locked {
             while queue.isEmpty && !finished && !cancelled { pthread_cond_wait(changed, mutex) }
             if !queue.isEmpty { return (queue.removeFirst(), nil) }
             return (nil, failure)

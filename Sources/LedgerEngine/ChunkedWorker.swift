@@ -12,7 +12,7 @@ final class ChunkedWorker<T, R>: @unchecked Sendable {
     }
 
     private let chunkItems: Int
-    private let pipe: ChunkPipe<T>
+    private let pipe: ChunkPipe<[T]>
     private let consume: ([T]) throws -> Void
     private let finishing: () throws -> R
     private var pending: [T] = []
@@ -26,7 +26,7 @@ final class ChunkedWorker<T, R>: @unchecked Sendable {
 
     init(chunkItems: Int, chunksMax: Int, consume: @escaping ([T]) throws -> Void, finish: @escaping () throws -> R) {
         self.chunkItems = chunkItems
-        pipe = ChunkPipe<T>(chunksMax: chunksMax)
+        pipe = ChunkPipe<[T]>(chunksMax: chunksMax)
         self.consume = consume
         finishing = finish
         pending.reserveCapacity(chunkItems)

@@ -1,3 +1,5 @@
+import LedgerStorage
+
 // The idempotency keys an import must check each line against: the store's (from the
 // ids view) and its own earlier lines'. 16 bytes per key — hash and position — in one
 // flat open-addressing table; no String is kept. A hit only says "maybe": the caller
@@ -27,6 +29,11 @@ struct IDHashSet {
     /// Every entry whose position is after `position`, as (hash, position).
     func forEach(after position: UInt64, _ body: (UInt64, UInt64) throws -> Void) rethrows {
         for s in slots where s.hash != 0 && s.position > position { try body(s.hash, s.position) }
+    }
+
+    /// Starts loading the slot where a lookup of `hash` begins (a caller a few keys ahead).
+    func prefetch(_ hash: UInt64) {
+        slots.withUnsafeBufferPointer { Prefetch.forRead($0.baseAddress! + (Int(truncatingIfNeeded: hash) & ($0.count - 1))) }
     }
 
     func contains(_ hash: UInt64) -> Bool {

@@ -23,6 +23,8 @@ public struct ImportSummary: Sendable {
 
 extension Ledger {
     public static let importBatchRecords = 10_000
+    /// How many lines ahead validation starts loading a line's account states and key slot.
+    static let importLookahead = 4
     /// Frames of validated batches kept in memory before they go to the spool file.
     static let importSpoolMemoryBytes = 16 << 20
 
@@ -46,7 +48,13 @@ extension Ledger {
             let startHead = writer.head.position
             do {
                 while let chunk = try parser.next() {
-                    for parsed in chunk {
+                    run.add(names: chunk.newNames)
+                    let lines = chunk.lines
+                    for (k, parsed) in lines.enumerated() {
+                        // The state and key lookups of a line a few ahead start loading now.
+                        if k + Self.importLookahead < lines.count, case .success(let ahead) = lines[k + Self.importLookahead].request {
+                            run.prefetch(ahead)
+                        }
                         run.summary.lines += 1
                         do {
                             try run.apply(try parsed.request.get(), line: parsed.number)
@@ -104,13 +112,20 @@ private struct ImportRun {
     let startHead: UInt64
     var summary = ImportSummary()
 
-    /// Accounts touched so far, by name → index into `states` (nil: known not to exist).
-    private var index: [AccountID: Int] = [:]
+    /// Accounts touched so far, each with its name, its state as of the line being checked (nil:
+    /// it does not exist), whether that state was loaded from the views yet, and its
+    /// HistoryView.nameHash (the history builder's key).
+    private var ids: [AccountID] = []
     private var states: [Account?] = []
-    /// HistoryView.nameHash of each of them (the history builder's key).
+    private var loaded: [Bool] = []
     private var nameHashes: [UInt32] = []
+    /// The parser's account numbers → index into `states`.
+    private var stateOfNumber: [Int] = []
+    /// Name → index into `states`: for the names the parser numbers and for those a reversal
+    /// finds in the event it undoes (one state per account, however it was reached).
+    private var stateOfName: [AccountID: Int] = [:]
     /// This import's idempotency keys (the store's are in the ids view).
-    private var ids = IDHashSet(minimumCapacity: 1024)
+    private var keys = IDHashSet(minimumCapacity: 1024)
     /// Positions reversed by this import → the position of their reversal (a second one is rejected).
     private var reversedHere: [UInt64: UInt64] = [:]
     private var idsAdded = 0
@@ -136,13 +151,40 @@ private struct ImportRun {
 
     // MARK: Accounts
 
-    /// The slot of account `id`, loaded from the views on first use.
-    private mutating func slot(_ id: AccountID) throws -> Int {
-        if let i = index[id] { return i }
-        states.append(try views.account(id))
-        nameHashes.append(HistoryView.nameHash(id.name))
-        index[id] = states.count - 1
+    /// Takes in the names the parser numbered in the chunk about to be applied.
+    mutating func add(names: [(id: AccountID, nameHash: UInt32)]) {
+        for (id, hash) in names { stateOfNumber.append(state(named: id, hash: hash)) }
+    }
+
+    /// The index in `states` of account `id`, added (not yet loaded) when new.
+    private mutating func state(named id: AccountID, hash: UInt32? = nil) -> Int {
+        if let i = stateOfName[id] { return i }
+        ids.append(id)
+        states.append(nil)
+        loaded.append(false)
+        nameHashes.append(hash ?? HistoryView.nameHash(id.name))
+        stateOfName[id] = states.count - 1
         return states.count - 1
+    }
+
+    /// Starts loading the memory a later `apply(request)` looks at (cache misses otherwise:
+    /// thousands of accounts, a million keys).
+    func prefetch(_ request: ImportRequest) {
+        states.withUnsafeBufferPointer { states in
+            func state(_ number: Int32) {
+                if number >= 0 && Int(number) < stateOfNumber.count { Prefetch.forRead(states.baseAddress! + stateOfNumber[Int(number)]) }
+            }
+            state(request.first)
+            state(request.second)
+        }
+        if request.idHash != 0 { keys.prefetch(request.idHash) }
+    }
+
+    /// Loads the state at `i` from the views on its first use.
+    private mutating func load(_ i: Int) throws {
+        guard !loaded[i] else { return }
+        states[i] = try views.account(ids[i])
+        loaded[i] = true
     }
 
     /// Accounts that changed, in their final state.
@@ -153,21 +195,29 @@ private struct ImportRun {
     // MARK: One line
 
     mutating func apply(_ request: ImportRequest, line: Int) throws {
-        let command = request.command, options = request.options
+        if try applyMoney(request, line: line) { return }
+        let command = request.command { ids[stateOfNumber[Int($0)]] }
+        let options = CommandOptions(metadata: request.metadata)
         // A reversal works on the accounts of the event it undoes (stored, or earlier in this import).
         var original: Event?
-        if case .reverse(let p) = command {
-            original = p >= 1 ? try event(at: p) : nil
-            guard original != nil else { throw LedgerError.usage("no event at position \(p)") }
-        }
-        let (first, second) = Self.accounts(of: original?.body, command)
         var i: Int?, j: Int?
-        if let first { i = try slot(first) }
-        if let second { j = try slot(second) }
+        if case .reverse(let p) = request.operation {
+            original = p >= 1 ? try event(at: p) : nil
+            guard let original else { throw LedgerError.usage("no event at position \(p)") }
+            let (f, t) = Self.accounts(of: original.body)
+            i = f.map { state(named: $0) }
+            j = t.map { state(named: $0) }
+        } else {
+            if request.first >= 0 { i = stateOfNumber[Int(request.first)] }
+            if request.second >= 0 { j = stateOfNumber[Int(request.second)] }
+        }
+        if let i { try load(i) }
+        if let j { try load(j) }
+        let first = i.map { ids[$0] }, second = j.map { ids[$0] }
         let a = i.flatMap { states[$0] }, b = j.flatMap { states[$0] }
         let lookup: (AccountID) -> Account? = { id in id == first ? a : id == second ? b : nil }
 
-        let idHash = options.metadata.id.map(Views.idHash)
+        let idHash = request.idHash == 0 ? nil : request.idHash
         if let key = options.metadata.id, let hash = idHash {
             if let earlier = try earlierEvent(withID: key, hash: hash) {
                 guard Decide.sameRequest(command, options, recorded: earlier, accounts: lookup) else {
@@ -192,16 +242,87 @@ private struct ImportRun {
             }
         } catch let e as DomainError { throw Ledger.translate(e) }
 
-        let micros: Int64
-        if let at = request.at {
-            guard at.micros >= lastMicros else {
-                throw LedgerError.rejected(code: Rejection.Code.timeBeforeLast.rawValue,
-                                           message: "at \(at.rfc3339) is before the previous event (\(Timestamp(micros: lastMicros).rfc3339))")
-            }
-            micros = at.micros
-        } else {
-            micros = clock.nextTimestamp(after: lastMicros)
+        let micros = try timestamp(request.at)
+        payload.reset()
+        let (type, version) = EventCodec.encode(event, into: &payload)
+        let position = try record(type: type, version: version, micros: micros, line: line)
+        if let i { states[i] = a.map { $0.applying(event.body, at: position) } ?? Account.opened(event.body, at: position) }
+        if let j { states[j] = b.map { $0.applying(event.body, at: position) } ?? Account.opened(event.body, at: position) }
+        if let i, let first { addHistory(i, side: HistoryView.side(of: first, in: event.body), before: a, position: position) }
+        if let j, let second { addHistory(j, side: HistoryView.side(of: second, in: event.body), before: b, position: position) }
+        if let idHash { addKey(idHash, position: position) }
+        if case .reverse(let p) = command { reversedHere[p] = position }
+        summary.imported += 1
+    }
+
+    /// A deposit, withdrawal or transfer recorded without building a Command or an Event, when
+    /// Decide would accept it: open accounts, an amount that fits their scale, the same currency
+    /// and scale on both sides, Decide's funds and overflow rules, a time not before the last
+    /// event's, and no idempotency key that may have been used before. False when any of that
+    /// does not hold: the line then takes the general path, which gives its rejection (or its
+    /// duplicate).
+    private mutating func applyMoney(_ request: ImportRequest, line: Int) throws -> Bool {
+        let code: EventCodec.TypeCode
+        switch request.operation {
+        case .deposit: code = .moneyDeposited
+        case .withdraw: code = .moneyWithdrawn
+        case .transfer: code = .moneyTransferred
+        default: return false
         }
+        let i = stateOfNumber[Int(request.first)]
+        let j = request.second >= 0 ? stateOfNumber[Int(request.second)] : i
+        try load(i)
+        try load(j)
+        guard states[i]?.status == .open, states[j]?.status == .open, let scale = states[i]?.scale,
+              let units = try? request.amount!.minorUnits(scale: scale) else { return false }
+        switch code {
+        case .moneyDeposited:
+            guard Decide.canCredit(balance: states[i]!.balance, units) else { return false }
+        case .moneyWithdrawn:
+            guard Decide.canDebit(balance: states[i]!.balance, overdraft: states[i]!.overdraft, units) else { return false }
+        default:
+            guard states[j]!.scale == scale, states[j]!.currency == states[i]!.currency,
+                  Decide.canDebit(balance: states[i]!.balance, overdraft: states[i]!.overdraft, units),
+                  Decide.canCredit(balance: states[j]!.balance, units) else { return false }
+        }
+        if let at = request.at, at.micros < lastMicros { return false }
+        if request.idHash != 0 {
+            var seen = false
+            keys.positions(request.idHash) { _ in seen = true }
+            if !seen { try views.positions(forIDHash: request.idHash) { _ in seen = true } }
+            if seen { return false }
+        }
+
+        let micros = try timestamp(request.at)
+        payload.reset()
+        let (type, version) = EventCodec.encodeMoney(code, ids[i], code == .moneyTransferred ? ids[j] : nil, amount: units,
+                                                     metadata: request.metadata, into: &payload)
+        let position = try record(type: type, version: version, micros: micros, line: line)
+        let headI = states[i]!.lastPosition
+        states[i]!.move(code == .moneyDeposited ? units : 0 &- units, at: position)
+        addHistory(i, side: 0, head: headI, position: position)
+        if code == .moneyTransferred {
+            let headJ = states[j]!.lastPosition
+            states[j]!.move(units, at: position)
+            addHistory(j, side: 1, head: headJ, position: position)
+        }
+        if request.idHash != 0 { addKey(request.idHash, position: position) }
+        summary.imported += 1
+        return true
+    }
+
+    /// The timestamp of the next event: `at`, which must not be before the last event's, or the clock's.
+    private func timestamp(_ at: Timestamp?) throws -> Int64 {
+        guard let at else { return clock.nextTimestamp(after: lastMicros) }
+        guard at.micros >= lastMicros else {
+            throw LedgerError.rejected(code: Rejection.Code.timeBeforeLast.rawValue,
+                                       message: "at \(at.rfc3339) is before the previous event (\(Timestamp(micros: lastMicros).rfc3339))")
+        }
+        return at.micros
+    }
+
+    /// Adds the event encoded in `payload` to the batch (spooling a full one first); its position.
+    private mutating func record(type: UInt16, version: UInt16, micros: Int64, line: Int) throws -> UInt64 {
         if batch.count == Ledger.importBatchRecords {
             let next = writer.makeBatch(following: batch)
             try LedgerError.translating { try spool.add(batch) }
@@ -209,47 +330,37 @@ private struct ImportRun {
             batch = next
         }
         let position = batch.nextPosition
-        payload.reset()
-        let (type, version) = EventCodec.encode(event, into: &payload)
         try LedgerError.translating {
             try payload.bytes.withUnsafeBytes {
                 try batch.append(timestampMicros: micros, type: type, schemaVersion: version, payload: $0)
             }
         }
         lastMicros = micros
-        if let i { states[i] = a.map { $0.applying(event.body, at: position) } ?? Account.opened(event.body, at: position) }
-        if let j { states[j] = b.map { $0.applying(event.body, at: position) } ?? Account.opened(event.body, at: position) }
-        if let history {
-            func addHistory(_ slot: Int?, _ id: AccountID?, _ before: Account?) {
-                guard let slot, let id, let after = states[slot] else { return }
-                history.add(HistoryView.Change(position: position, slot: slot, side: HistoryView.side(of: id, in: event.body),
-                                               opened: before == nil, closed: after.status == .closed, balance: after.balance,
-                                               version: after.version, head: before?.lastPosition ?? 0, nameHash: nameHashes[slot]))
-            }
-            addHistory(i, first, a)
-            addHistory(j, second, b)
-        }
-        if let idHash {
-            ids.insert(idHash, position: position)
-            idsAdded += 1
-        }
-        if case .reverse(let p) = command { reversedHere[p] = position }
-        summary.imported += 1
+        return position
     }
 
-    /// The (at most two) accounts Decide needs: those of the command, or of the event a reversal undoes.
-    private static func accounts(of original: EventBody?, _ command: Command) -> (AccountID?, AccountID?) {
-        if let original {
-            switch original {
-            case .moneyTransferred(let f, let t, _): return (f, t)
-            case .moneyDeposited(let a, _), .moneyWithdrawn(let a, _), .accountOpened(let a, _, _, _), .accountClosed(let a): return (a, nil)
-            case .moneyReversed(_, let f, let t, _): return (f, t)
-            }
-        }
-        switch command {
-        case .open(let a, _, _, _), .close(let a), .deposit(let a, _), .withdraw(let a, _): return (a, nil)
-        case .transfer(let f, let t, _): return (f, t)
-        case .reverse: return (nil, nil)
+    /// The history record of the account at `i` after the event at `position` (its state now).
+    private func addHistory(_ i: Int, side: Int, before: Account?, position: UInt64) {
+        addHistory(i, side: side, head: before?.lastPosition ?? 0, opened: before == nil, position: position)
+    }
+
+    private func addHistory(_ i: Int, side: Int, head: UInt64, opened: Bool = false, position: UInt64) {
+        guard let history, let after = states[i] else { return }
+        history.add(HistoryView.Change(position: position, slot: i, side: side, opened: opened, closed: after.status == .closed,
+                                       balance: after.balance, version: after.version, head: head, nameHash: nameHashes[i]))
+    }
+
+    private mutating func addKey(_ hash: UInt64, position: UInt64) {
+        keys.insert(hash, position: position)
+        idsAdded += 1
+    }
+
+    /// The (at most two) accounts of the event a reversal undoes.
+    private static func accounts(of original: EventBody) -> (AccountID?, AccountID?) {
+        switch original {
+        case .moneyTransferred(let f, let t, _): return (f, t)
+        case .moneyDeposited(let a, _), .moneyWithdrawn(let a, _), .accountOpened(let a, _, _, _), .accountClosed(let a): return (a, nil)
+        case .moneyReversed(_, let f, let t, _): return (f, t)
         }
     }
 
@@ -269,7 +380,7 @@ private struct ImportRun {
         func check(_ position: UInt64) throws {
             if found == nil, let e = try event(at: position), e.metadata.id == key { found = e }
         }
-        try ids.positions(hash, check)
+        try keys.positions(hash, check)
         if found == nil { try views.positions(forIDHash: hash, check) }
         return found
     }
@@ -300,7 +411,7 @@ private struct ImportRun {
 
     /// Each key the ids view gains, as (hash, position).
     func forEachNewKey(_ body: (UInt64, UInt64) throws -> Void) throws {
-        try ids.forEach(after: startHead, body)
+        try keys.forEach(after: startHead, body)
         for (reversed, position) in reversedHere { try body(Views.idHash(Views.reversalKey(reversed)), position) }
     }
 

@@ -5,8 +5,9 @@ import Musl
 #endif
 
 // Readers for `ledger import`: a strict, hand-written NDJSON byte scanner (JSONDecoder
-// reads ~0.2 M lines/s) and an RFC 4180 CSV reader. Each turns one line into an
-// ImportLine of text fields or a reason naming what is wrong.
+// reads ~0.2 M lines/s) and an RFC 4180 CSV reader. Each splits one line into its fields
+// as bytes (LineFields: no String per field) or gives a reason naming what is wrong.
+// ImportLine, the same fields as Strings, is what `export` writes.
 
 /// One operation as written in an import file; fields are validated later, against the state.
 public struct ImportLine: Equatable, Sendable {
@@ -34,80 +35,110 @@ public struct ImportLine: Equatable, Sendable {
         ("position", \.position),
     ]
     public static let fields = fieldPaths.map(\.name)
-
-    /// Sets field `name`; false when there is no such field.
-    mutating func set(_ name: String, _ value: String) -> Bool {
-        guard let path = Self.fieldPaths.first(where: { $0.name == name })?.path else { return false }
-        self[keyPath: path] = value
-        return true
-    }
-
-    /// Sets the field at `index` in `fields` (the parser's fast path: no key path, no name).
-    mutating func set(index: Int, _ value: String) {
-        switch index {
-        case 0: op = value
-        case 1: account = value
-        case 2: from = value
-        case 3: to = value
-        case 4: amount = value
-        case 5: at = value
-        case 6: id = value
-        case 7: memo = value
-        case 8: currency = value
-        case 9: scale = value
-        case 10: overdraft = value
-        default: position = value
-        }
-    }
-
-    /// The fields present, as a mask by index in `fields`.
-    var presentFields: UInt32 {
-        func bit(_ value: String?, _ i: UInt32) -> UInt32 { value == nil ? 0 : 1 << i }
-        return bit(op, 0) | bit(account, 1) | bit(from, 2) | bit(to, 3) | bit(amount, 4) | bit(at, 5) | bit(id, 6)
-            | bit(memo, 7) | bit(currency, 8) | bit(scale, 9) | bit(overdraft, 10) | bit(position, 11)
-    }
-
-    static let scaleField = fields.firstIndex(of: "scale")!
-    static let positionField = fields.firstIndex(of: "position")!
-
-    /// Field names as bytes, for matching keys without making a String.
-    static let fieldBytes: [[UInt8]] = fields.map { Array($0.utf8) }
-
-    /// The index in `fields` of the name in `key`, or nil.
-    static func fieldIndex(_ key: UnsafeRawBufferPointer) -> Int? {
-        fieldBytes.withUnsafeBufferPointer { names in
-            for i in 0..<names.count where names[i].count == key.count {
-                if names[i].withUnsafeBytes({ memcmp($0.baseAddress!, key.baseAddress!, key.count) }) == 0 { return i }
-            }
-            return nil
-        }
-    }
-
-    public func value(of name: String) -> String? {
-        Self.fieldPaths.first(where: { $0.name == name }).flatMap { self[keyPath: $0.path] }
-    }
 }
 
 public struct ImportFormatError: Error, Equatable {
     public let message: String
 }
 
+/// One import line's fields as bytes, by index in ImportLine.fields: slices of the line itself,
+/// or of `scratch` for a value that had to be decoded (JSON escapes, CSV doubled quotes). One is
+/// reused line after line; a slice is valid until the next `reset`.
+final class LineFields {
+    static let count = ImportLine.fields.count
+    static let scaleField = ImportLine.fields.firstIndex(of: "scale")!
+    static let positionField = ImportLine.fields.firstIndex(of: "position")!
+
+    /// The fields present, as a mask by index (an empty value counts as present).
+    private(set) var present: UInt32 = 0
+    private let slices = UnsafeMutableBufferPointer<UnsafeRawBufferPointer>.allocate(capacity: LineFields.count)
+    private var scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 8)
+    private var scratchUsed = 0
+
+    deinit {
+        slices.deallocate()
+        scratch.deallocate()
+    }
+
+    /// Forgets the previous line's fields, with room to decode `lineBytes` bytes of values
+    /// (decoding never makes a value longer than its text).
+    func reset(lineBytes: Int) {
+        present = 0
+        scratchUsed = 0
+        if scratch.count < lineBytes {
+            scratch.deallocate()
+            scratch = .allocate(byteCount: lineBytes, alignment: 8)
+        }
+    }
+
+    subscript(field: Int) -> UnsafeRawBufferPointer? {
+        present & 1 << UInt32(field) != 0 ? UnsafeRawBufferPointer(slices[field]) : nil
+    }
+
+    func isPresent(_ field: Int) -> Bool { present & 1 << UInt32(field) != 0 }
+
+    func set(_ field: Int, _ value: UnsafeRawBufferPointer) {
+        slices[field] = value
+        present |= 1 << UInt32(field)
+    }
+
+    /// Where the next decoded value goes: bytes are added with `decoded(_:)`, then `endDecoded()`
+    /// gives the value.
+    private var decodedStart = 0
+    func beginDecoded() { decodedStart = scratchUsed }
+    func decoded(_ byte: UInt8) {
+        scratch[scratchUsed] = byte
+        scratchUsed += 1
+    }
+    func endDecoded() -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: scratch[decodedStart..<scratchUsed])
+    }
+
+    /// The field's text as a String (messages, metadata); nil when absent.
+    func string(_ field: Int) -> String? { self[field].map { String(decoding: $0, as: UTF8.self) } }
+}
+
+/// The index in ImportLine.fields of the field named by `key`, or nil.
+func importFieldIndex(_ key: UnsafeRawBufferPointer) -> Int? {
+    // Field names differ in their length or first two bytes, except from/… : compare all.
+    importFieldNames.withUnsafeBufferPointer { names in
+        for i in 0..<names.count where names[i].count == key.count {
+            if names[i].withUnsafeBytes({ memcmp($0.baseAddress!, key.baseAddress!, key.count) }) == 0 { return i }
+        }
+        return nil
+    }
+}
+
+private let importFieldNames: [[UInt8]] = ImportLine.fields.map { Array($0.utf8) }
+
+/// Whether `bytes` are valid UTF-8 (ASCII, the common case, checked first).
+func isUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    if bytes.allSatisfy({ $0 < 0x80 }) { return true }
+    return String(validating: bytes, as: UTF8.self) != nil
+}
+
 enum NDJSONLine {
-    /// Parses one line (without its newline) holding one JSON object of known string fields
-    /// (`scale` and `position` may also be integers). Rejects anything else with a precise reason.
-    static func parse(_ bytes: UnsafeRawBufferPointer) throws -> ImportLine {
-        var scanner = NDJSONScanner(bytes: bytes)
-        return try scanner.object()
+    /// Splits one line (without its newline) holding one JSON object of known string fields
+    /// (`scale` and `position` may also be integers) into `fields`. Rejects anything else with a
+    /// precise reason.
+    static func parse(_ bytes: UnsafeRawBufferPointer, into fields: LineFields) throws {
+        fields.reset(lineBytes: bytes.count)
+        var scanner = NDJSONScanner(bytes: bytes, fields: fields)
+        try scanner.object()
     }
 }
 
 /// The byte scanner behind NDJSONLine: a cursor over one line.
 private struct NDJSONScanner {
     let bytes: UnsafeRawBufferPointer
+    let fields: LineFields
     var i = 0
     var n: Int { bytes.count }
 
-    init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+    init(bytes: UnsafeRawBufferPointer, fields: LineFields) {
+        self.bytes = bytes
+        self.fields = fields
+    }
 
     func fail(_ why: String) -> ImportFormatError { ImportFormatError(message: "malformed JSON at byte \(i + 1): \(why)") }
 
@@ -115,7 +146,7 @@ private struct NDJSONScanner {
         while i < n, bytes[i] == 0x20 || bytes[i] == 0x09 || bytes[i] == 0x0D { i += 1 }
     }
 
-    mutating func expect(_ c: UInt8, _ what: String) throws {
+    mutating func expect(_ c: UInt8, _ what: StaticString) throws {
         skipSpace()
         guard i < n, bytes[i] == c else { throw fail(i < n ? "expected \(what)" : "line ends early, expected \(what)") }
         i += 1
@@ -139,45 +170,45 @@ private struct NDJSONScanner {
         return v
     }
 
-    /// A string without escapes, as the bytes between its quotes (nil: it has escapes; nothing consumed).
-    mutating func plainString() throws -> UnsafeRawBufferPointer? {
-        let before = i
+    /// A string's bytes: a slice of the line when it has no escapes, else decoded into the
+    /// fields' scratch. Checked to be UTF-8.
+    mutating func string() throws -> UnsafeRawBufferPointer {
         try expect(0x22, "'\"'")
         let start = i
         while i < n, bytes[i] != 0x22, bytes[i] != 0x5C, bytes[i] >= 0x20 { i += 1 }
+        let value: UnsafeRawBufferPointer
         if i < n, bytes[i] == 0x22 {
+            value = UnsafeRawBufferPointer(rebasing: bytes[start..<i])
             i += 1
-            return UnsafeRawBufferPointer(rebasing: bytes[start..<(i - 1)])
+        } else {
+            i = start
+            value = try escapedString()
         }
-        i = before
-        return nil
+        guard isUTF8(value) else { throw fail("string is not valid UTF-8") }
+        return value
     }
 
-    mutating func string() throws -> String {
-        if let plain = try plainString() {
-            return try utf8String(plain) ?? { throw fail("string is not valid UTF-8") }()
-        }
-        try expect(0x22, "'\"'")
-        var out: [UInt8] = []
+    private mutating func escapedString() throws -> UnsafeRawBufferPointer {
+        fields.beginDecoded()
         while true {
             guard i < n else { throw fail("unterminated string") }
             let c = bytes[i]
             if c == 0x22 { i += 1; break }
             if c < 0x20 { throw fail("control character in string") }
-            if c != 0x5C { out.append(c); i += 1; continue }
+            if c != 0x5C { fields.decoded(c); i += 1; continue }
             i += 1
             guard i < n else { throw fail("unterminated escape") }
             let e = bytes[i]
             i += 1
             switch e {
-            case 0x22: out.append(0x22)
-            case 0x5C: out.append(0x5C)
-            case 0x2F: out.append(0x2F)
-            case 0x62: out.append(0x08)
-            case 0x66: out.append(0x0C)
-            case 0x6E: out.append(0x0A)
-            case 0x72: out.append(0x0D)
-            case 0x74: out.append(0x09)
+            case 0x22: fields.decoded(0x22)
+            case 0x5C: fields.decoded(0x5C)
+            case 0x2F: fields.decoded(0x2F)
+            case 0x62: fields.decoded(0x08)
+            case 0x66: fields.decoded(0x0C)
+            case 0x6E: fields.decoded(0x0A)
+            case 0x72: fields.decoded(0x0D)
+            case 0x74: fields.decoded(0x09)
             case 0x75:
                 var scalar = try hex4()
                 if (0xD800...0xDBFF).contains(scalar) {
@@ -190,52 +221,46 @@ private struct NDJSONScanner {
                     throw fail("lone surrogate in \\u escape")
                 }
                 guard let u = Unicode.Scalar(scalar) else { throw fail("bad \\u escape") }
-                out.append(contentsOf: Array(String(Character(u)).utf8))
+                // At most 4 UTF-8 bytes for the 6 (or 12) bytes of the escape.
+                for b in UTF8.encode(u)! { fields.decoded(b) }
             default:
                 throw fail("bad escape '\\\(Character(Unicode.Scalar(e)))'")
             }
         }
-        return try utf8String(out) ?? { throw fail("string is not valid UTF-8") }()
+        return fields.endDecoded()
     }
 
-    mutating func object() throws -> ImportLine {
-        var line = ImportLine()
-        var seen: UInt32 = 0
+    mutating func object() throws {
         try expect(0x7B, "'{'")
         skipSpace()
         if i < n, bytes[i] == 0x7D {
             i += 1
         } else {
             while true {
+                skipSpace()
                 let keyStart = i
-                let field: Int?
-                if let plain = try plainString() {
-                    field = ImportLine.fieldIndex(plain)
-                } else {
-                    field = ImportLine.fields.firstIndex(of: try string())
-                }
-                guard let field else {
+                let name = try string()
+                guard let field = importFieldIndex(name) else {
                     i = keyStart
-                    throw fail("unknown field '\(try string())'")
+                    throw fail("unknown field '\(String(decoding: name, as: UTF8.self))'")
                 }
                 let key = ImportLine.fields[field]
                 try expect(0x3A, "':'")
                 skipSpace()
                 guard i < n else { throw fail("line ends early, expected a value") }
-                let value: String
+                let value: UnsafeRawBufferPointer
                 if bytes[i] == 0x22 {
                     value = try string()
-                } else if field == ImportLine.scaleField || field == ImportLine.positionField, bytes[i] >= 0x30, bytes[i] <= 0x39 {
+                } else if field == LineFields.scaleField || field == LineFields.positionField, bytes[i] >= 0x30, bytes[i] <= 0x39 {
                     let start = i
                     while i < n, bytes[i] >= 0x30, bytes[i] <= 0x39 { i += 1 }
-                    guard i - start <= (field == ImportLine.scaleField ? 2 : 19) else { throw fail("\(key) is too large") }
-                    value = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)
+                    guard i - start <= (field == LineFields.scaleField ? 2 : 19) else { throw fail("\(key) is too large") }
+                    value = UnsafeRawBufferPointer(rebasing: bytes[start..<i])
                 } else {
                     throw fail("field '\(key)' must be a string\(key == "amount" ? " like \"12.34\" (numbers are not exact)" : "")")
                 }
-                guard seen & (1 << field) == 0 else { throw fail("duplicate field '\(key)'") }
-                seen |= 1 << field
-                line.set(index: field, value)
+                guard !fields.isPresent(field) else { throw fail("duplicate field '\(key)'") }
+                fields.set(field, value)
                 skipSpace()
                 guard i < n else { throw fail("line ends early, expected ',' or '}'") }
                 if bytes[i] == 0x2C { i += 1; continue }
@@ -245,52 +270,47 @@ private struct NDJSONScanner {
         }
         skipSpace()
         guard i == n else { throw fail("trailing characters after the object") }
-        return line
     }
 }
 
-/// A String from UTF-8 bytes, or nil if they are not valid UTF-8. ASCII (the common case)
-/// skips the generic validating initializer, which was a tenth of import time.
-func utf8String(_ bytes: [UInt8]) -> String? {
-    bytes.withUnsafeBytes { utf8String($0) }
-}
-
-func utf8String(_ bytes: UnsafeRawBufferPointer) -> String? {
-    if bytes.allSatisfy({ $0 < 0x80 }) { return String(decoding: bytes, as: UTF8.self) }
-    return String(validating: bytes, as: UTF8.self)
-}
-
 enum CSVLine {
-    /// Splits one CSV record (RFC 4180: quoted fields, "" for a quote inside quotes).
-    static func fields(_ bytes: UnsafeRawBufferPointer) throws -> [String] {
-        var out: [String] = []
-        var i = 0
+    /// Splits one CSV record (RFC 4180: quoted fields, "" for a quote inside quotes), calling
+    /// `visit` with each field's index and bytes (a slice of the line, or decoded into `fields`'
+    /// scratch, which this resets). Every field is checked to be UTF-8.
+    static func split(_ bytes: UnsafeRawBufferPointer, scratch fields: LineFields,
+                      _ visit: (Int, UnsafeRawBufferPointer) throws -> Void) throws {
+        fields.reset(lineBytes: bytes.count)
+        var i = 0, index = 0
         let n = bytes.count
         while true {
-            var field: [UInt8] = []
+            let value: UnsafeRawBufferPointer
             if i < n, bytes[i] == 0x22 {
                 i += 1
+                fields.beginDecoded()
                 while true {
                     guard i < n else { throw ImportFormatError(message: "malformed CSV: unterminated quoted field") }
                     if bytes[i] == 0x22 {
-                        if i + 1 < n, bytes[i + 1] == 0x22 { field.append(0x22); i += 2; continue }
+                        if i + 1 < n, bytes[i + 1] == 0x22 { fields.decoded(0x22); i += 2; continue }
                         i += 1
                         break
                     }
-                    field.append(bytes[i])
+                    fields.decoded(bytes[i])
                     i += 1
                 }
                 guard i == n || bytes[i] == 0x2C else { throw ImportFormatError(message: "malformed CSV: characters after a closing quote") }
+                value = fields.endDecoded()
             } else {
+                let start = i
                 while i < n, bytes[i] != 0x2C {
                     if bytes[i] == 0x22 { throw ImportFormatError(message: "malformed CSV: quote inside an unquoted field") }
-                    field.append(bytes[i])
                     i += 1
                 }
+                value = UnsafeRawBufferPointer(rebasing: bytes[start..<i])
             }
-            guard let s = utf8String(field) else { throw ImportFormatError(message: "malformed CSV: not valid UTF-8") }
-            out.append(s)
-            if i == n { return out }
+            guard isUTF8(value) else { throw ImportFormatError(message: "malformed CSV: not valid UTF-8") }
+            try visit(index, value)
+            index += 1
+            if i == n { return }
             i += 1 // the comma
         }
     }

@@ -1,7 +1,8 @@
 // The reading half of `ledger import`, on a second thread: lines are read, parsed
-// (NDJSON or CSV) and turned into requests there, while the import thread validates
-// and applies the ones before them. Handed over in chunks through a bounded queue, so
-// at most a few chunks of parsed lines exist at any time.
+// (NDJSON or CSV) and turned into requests there, their accounts numbered by name,
+// while the import thread validates and applies the ones before them. Handed over in
+// chunks through a bounded queue, so at most a few chunks of parsed lines exist at any
+// time.
 
 #if canImport(Glibc)
 import Glibc
@@ -9,10 +10,19 @@ import Glibc
 import Musl
 #endif
 
+import LedgerDomain
+
 /// One non-blank line of the input: its number and the request it asks for, or why it is bad.
 struct ParsedLine {
     let number: Int
     let request: Result<ImportRequest, LedgerError>
+}
+
+/// Lines handed over together, with the account names they were the first to mention (with
+/// their HistoryView.nameHash), in order of number.
+struct ParsedChunk {
+    var lines: [ParsedLine] = []
+    var newNames: [(id: AccountID, nameHash: UInt32)] = []
 }
 
 final class ImportParser: @unchecked Sendable {
@@ -21,7 +31,7 @@ final class ImportParser: @unchecked Sendable {
     private let lines: LineReader
     private let format: ImportFormat
     private let config: StoreConfig
-    private let pipe = ChunkPipe<ParsedLine>(chunksMax: 4)
+    private let pipe = ChunkPipe<ParsedChunk>(chunksMax: 4)
     private var thread: Background<Void>?
 
     init(lines: LineReader, format: ImportFormat, config: StoreConfig) {
@@ -40,7 +50,7 @@ final class ImportParser: @unchecked Sendable {
 
     /// The next chunk of parsed lines; nil at the end of the input. Throws what ends the whole
     /// import (the input cannot be read, a bad CSV header, an over-long line).
-    func next() throws -> [ParsedLine]? {
+    func next() throws -> ParsedChunk? {
         // Without a second thread, parse here, a chunk at a time.
         if thread == nil { return try parseChunk() }
         return try pipe.receive()
@@ -67,63 +77,82 @@ final class ImportParser: @unchecked Sendable {
 
     // MARK: Parsing (on the parser thread only)
 
-    private var header: [String]?
+    private var names = AccountNames()
+    private let fields = LineFields()
+    /// CSV: the field (index in ImportLine.fields) of each column, from the header.
+    private var columns: [Int]?
     /// An error met after some lines of a chunk: thrown once those lines are handed over.
     private var pending: Error?
 
-    private func parseChunk() throws -> [ParsedLine]? {
+    private func parseChunk() throws -> ParsedChunk? {
         if let pending {
             self.pending = nil
             throw pending
         }
-        var chunk: [ParsedLine] = []
-        chunk.reserveCapacity(Self.chunkLines)
+        var chunk = ParsedChunk()
+        chunk.lines.reserveCapacity(Self.chunkLines)
         do {
-            while chunk.count < Self.chunkLines, let bytes = try lines.next() {
+            while chunk.lines.count < Self.chunkLines, let bytes = try lines.next() {
                 let number = lines.lineNumber
                 if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
-                if format == .csv && header == nil {
-                    header = try csvHeader(bytes, line: number)
+                if format == .csv && columns == nil {
+                    columns = try csvHeader(bytes, line: number)
                     continue
                 }
                 do {
-                    chunk.append(ParsedLine(number: number, request: .success(try ImportRequest(try parse(bytes), config: config))))
+                    try split(bytes)
+                    let request = try ImportRequest(fields, config: config, names: &names) { chunk.newNames.append(($0, $1)) }
+                    chunk.lines.append(ParsedLine(number: number, request: .success(request)))
                 } catch let e as LedgerError {
-                    chunk.append(ParsedLine(number: number, request: .failure(e)))
+                    chunk.lines.append(ParsedLine(number: number, request: .failure(e)))
                 }
             }
         } catch {
-            guard !chunk.isEmpty else { throw error }
+            guard !chunk.lines.isEmpty else { throw error }
             pending = error
         }
-        return chunk.isEmpty ? nil : chunk
+        return chunk.lines.isEmpty ? nil : chunk
     }
 
-    private func csvHeader(_ bytes: UnsafeRawBufferPointer, line: Int) throws -> [String] {
+    private func csvHeader(_ bytes: UnsafeRawBufferPointer, line: Int) throws -> [Int] {
         do {
-            let names = try CSVLine.fields(bytes).map { $0.trimmingSpaces() }
-            for n in names where !ImportLine.fields.contains(n) {
-                throw LedgerError.usage("line \(line): unknown CSV column '\(n)' (known: \(ImportLine.fields.joined(separator: ", ")))")
+            var names: [String] = []
+            try CSVLine.split(Self.withoutCR(bytes), scratch: fields) { _, value in
+                names.append(String(decoding: value, as: UTF8.self).trimmingSpaces())
+            }
+            var columns: [Int] = []
+            for n in names {
+                guard let field = ImportLine.fields.firstIndex(of: n) else {
+                    throw LedgerError.usage("line \(line): unknown CSV column '\(n)' (known: \(ImportLine.fields.joined(separator: ", ")))")
+                }
+                columns.append(field)
             }
             guard Set(names).count == names.count else { throw LedgerError.usage("line \(line): duplicate CSV column") }
             guard names.contains("op") else { throw LedgerError.usage("line \(line): the CSV header has no 'op' column") }
-            return names
+            return columns
         } catch let e as ImportFormatError { throw LedgerError.usage("line \(line): \(e.message)") }
     }
 
-    private func parse(_ bytes: UnsafeRawBufferPointer) throws -> ImportLine {
+    private static func withoutCR(_ bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        bytes.last == 0x0D ? UnsafeRawBufferPointer(rebasing: bytes.dropLast()) : bytes
+    }
+
+    /// Splits the line into `fields`.
+    private func split(_ bytes: UnsafeRawBufferPointer) throws {
         do {
             switch format {
             case .ndjson:
-                return try NDJSONLine.parse(bytes)
+                try NDJSONLine.parse(bytes, into: fields)
             case .csv:
-                let values = try CSVLine.fields(bytes.last == 0x0D ? UnsafeRawBufferPointer(rebasing: bytes.dropLast()) : bytes)
-                guard let header, values.count == header.count else {
-                    throw LedgerError.usage("expected \(header?.count ?? 0) CSV fields, found \(values.count)")
+                let columns = columns!
+                var count = 0
+                try CSVLine.split(Self.withoutCR(bytes), scratch: fields) { i, value in
+                    count += 1
+                    if i < columns.count, !value.isEmpty { fields.set(columns[i], value) }
                 }
-                var line = ImportLine()
-                for (name, value) in zip(header, values) where !value.isEmpty { _ = line.set(name, value) }
-                return line
+                guard count == columns.count else {
+                    throw LedgerError.usage("expected \(columns.count) CSV fields, found \(count)")
+                }
             }
         } catch let e as ImportFormatError { throw LedgerError.usage(e.message) }
     }

@@ -1,10 +1,32 @@
-// One import line's fields → the command it asks for. Usage errors name the field.
+// One import line's fields (bytes) → the operation it asks for, on the parser thread.
+// Accounts become numbers (AccountNames), amounts and times are parsed, the idempotency
+// key is hashed; the validating thread builds the Command from that. Usage errors name
+// the field.
 
 import LedgerDomain
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 struct ImportRequest {
-    let command: Command
-    let options: CommandOptions
+    enum Operation {
+        case open(currency: Currency, scale: Int, overdraft: DecimalText?)
+        case close, deposit, withdraw, transfer
+        case reverse(position: UInt64)
+    }
+
+    let operation: Operation
+    /// The accounts named (AccountNames numbers; -1: none): `account`, or `from` and `to`.
+    let first: Int32
+    let second: Int32
+    /// Nil when the operation moves no money.
+    let amount: DecimalText?
+    let metadata: EventMetadata
+    /// Views.idHash of metadata.id; 0 without one.
+    let idHash: UInt64
     let at: Timestamp?
 
     private static func mask(_ names: [String]) -> UInt32 {
@@ -17,78 +39,135 @@ struct ImportRequest {
     private static let transferFields = common | mask(["from", "to", "amount"])
     private static let reverseFields = common | mask(["position"])
 
-    /// The fields (a mask by ImportLine.fields index) line of `op` may carry; nil for an unknown op.
-    private static func allowed(_ op: String) -> UInt32? {
-        switch op {
-        case "open": return openFields
-        case "close": return closeFields
-        case "deposit", "withdraw": return moneyFields
-        case "transfer": return transferFields
-        case "reverse": return reverseFields
-        default: return nil
+    private static func field(_ name: String) -> Int { ImportLine.fields.firstIndex(of: name)! }
+    private static let opField = field("op"), accountField = field("account"), fromField = field("from"), toField = field("to")
+    private static let amountField = field("amount"), atField = field("at"), idField = field("id"), memoField = field("memo")
+    private static let currencyField = field("currency"), scaleField = field("scale"), overdraftField = field("overdraft")
+    private static let positionField = field("position")
+
+    private enum Op { case open, close, deposit, withdraw, transfer, reverse }
+
+    /// The op named by `bytes`, with the fields (a mask by ImportLine.fields index) it may carry.
+    private static func op(_ bytes: UnsafeRawBufferPointer) -> (Op, allowed: UInt32)? {
+        func equals(_ s: StaticString) -> Bool {
+            s.utf8CodeUnitCount == bytes.count && memcmp(s.utf8Start, bytes.baseAddress!, bytes.count) == 0
         }
+        if equals("deposit") { return (.deposit, moneyFields) }
+        if equals("transfer") { return (.transfer, transferFields) }
+        if equals("withdraw") { return (.withdraw, moneyFields) }
+        if equals("open") { return (.open, openFields) }
+        if equals("close") { return (.close, closeFields) }
+        if equals("reverse") { return (.reverse, reverseFields) }
+        return nil
     }
 
-    init(_ line: ImportLine, config: StoreConfig) throws {
-        func need(_ value: String?, _ field: String, _ op: String) throws -> String {
-            guard let value, !value.isEmpty else { throw LedgerError.usage("\(op) needs '\(field)'") }
+    /// `newName` is called with each account name this line is the first to mention, in order
+    /// of its number.
+    init(_ fields: LineFields, config: StoreConfig, names: inout AccountNames,
+         newName: (AccountID, UInt32) -> Void) throws {
+        func need(_ field: Int, _ op: String) throws -> UnsafeRawBufferPointer {
+            guard let value = fields[field], !value.isEmpty else { throw LedgerError.usage("\(op) needs '\(ImportLine.fields[field])'") }
             return value
         }
-        func account(_ text: String) throws -> AccountID {
-            do { return try AccountID(validating: text) } catch let e as DomainError { throw LedgerError.usage(e.description) }
+        func account(_ field: Int, _ op: String) throws -> Int32 {
+            let bytes = try need(field, op)
+            guard AccountID.isValid(utf8: bytes) else {
+                do { _ = try AccountID(validating: String(decoding: bytes, as: UTF8.self)) } catch let e as DomainError {
+                    throw LedgerError.usage(e.description)
+                }
+                preconditionFailure("AccountID.isValid and init(validating:) disagree")
+            }
+            let hash = HistoryView.nameHash(bytes)
+            let (number, isNew) = names.number(bytes, hash: hash)
+            if isNew { newName(AccountID(trusted: String(decoding: bytes, as: UTF8.self)), hash) }
+            return number
         }
-        func amount(_ text: String) throws -> DecimalText {
+        func positiveAmount(_ op: String) throws -> DecimalText {
+            let bytes = try need(Self.amountField, op)
             do {
-                let d = try DecimalText.parse(text)
-                guard d.units > 0 else { throw LedgerError.usage("bad amount '\(text)': must be greater than zero") }
+                let d = try DecimalText.parse(utf8: bytes)
+                guard d.units > 0 else {
+                    throw LedgerError.usage("bad amount '\(String(decoding: bytes, as: UTF8.self))': must be greater than zero")
+                }
                 return d
             } catch DecimalText.ParseError.invalid(let m) { throw LedgerError.usage(m) }
         }
-        func checkText(_ value: String?, _ name: String) throws {
-            if let value, value.isEmpty || value.utf8.count > EventMetadata.textBytesMax
-                || value.utf8.contains(where: { $0 < 0x20 && $0 != 0x09 }) {
-                throw LedgerError.usage("'\(name)' must be 1-\(EventMetadata.textBytesMax) bytes without control characters")
+        func text(_ field: Int) throws -> String? {
+            guard let value = fields[field] else { return nil }
+            if value.isEmpty || value.count > EventMetadata.textBytesMax || value.contains(where: { $0 < 0x20 && $0 != 0x09 }) {
+                throw LedgerError.usage("'\(ImportLine.fields[field])' must be 1-\(EventMetadata.textBytesMax) bytes without control characters")
             }
+            return String(decoding: value, as: UTF8.self)
         }
-        let op = try need(line.op, "op", "a line")
-        guard let allowed = Self.allowed(op) else {
-            throw LedgerError.usage("unknown op '\(op)' (open, close, deposit, withdraw, transfer, reverse)")
+
+        let opBytes = try need(Self.opField, "a line")
+        guard let (op, allowed) = Self.op(opBytes) else {
+            throw LedgerError.usage("unknown op '\(String(decoding: opBytes, as: UTF8.self))' (open, close, deposit, withdraw, transfer, reverse)")
         }
-        let extra = line.presentFields & ~allowed
+        let opName = String(decoding: opBytes, as: UTF8.self)
+        let extra = fields.present & ~allowed
         if extra != 0 {
-            throw LedgerError.usage("field '\(ImportLine.fields[extra.trailingZeroBitCount])' does not apply to \(op)")
+            throw LedgerError.usage("field '\(ImportLine.fields[extra.trailingZeroBitCount])' does not apply to \(opName)")
         }
-        try checkText(line.id, "id")
-        try checkText(line.memo, "memo")
-        var options = CommandOptions()
-        options.metadata.id = line.id
-        options.metadata.memo = line.memo
-        do { at = try line.at.map { try Timestamp.parse($0, dateIsEndOfDay: false) } } catch Timestamp.ParseError.invalid(let m) {
+        var metadata = EventMetadata()
+        metadata.id = try text(Self.idField)
+        metadata.memo = try text(Self.memoField)
+        self.metadata = metadata
+        if let id = fields[Self.idField] { idHash = Views.idHash(id) } else { idHash = 0 }
+        do { at = try fields[Self.atField].map { try Timestamp.parse($0, dateIsEndOfDay: false) } } catch Timestamp.ParseError.invalid(let m) {
             throw LedgerError.usage("at: \(m)")
         }
+        var first: Int32 = -1, second: Int32 = -1
         switch op {
-        case "open":
+        case .open:
             let currency: Currency
-            do { currency = try Currency(validating: line.currency ?? config.defaultCurrency) } catch let e as DomainError { throw LedgerError.usage(e.description) }
-            guard let scale = Int(line.scale ?? String(config.defaultScale)), (0...Decide.scaleMax).contains(scale) else {
+            do { currency = try Currency(validating: fields.string(Self.currencyField) ?? config.defaultCurrency) } catch let e as DomainError {
+                throw LedgerError.usage(e.description)
+            }
+            guard let scale = Int(fields.string(Self.scaleField) ?? String(config.defaultScale)), (0...Decide.scaleMax).contains(scale) else {
                 throw LedgerError.usage("scale must be an integer 0...\(Decide.scaleMax)")
             }
             let overdraft: DecimalText?
-            do { overdraft = try line.overdraft.map(DecimalText.parse) } catch DecimalText.ParseError.invalid(let m) { throw LedgerError.usage("overdraft: \(m)") }
-            command = .open(account: try account(need(line.account, "account", op)), currency: currency, scale: scale, overdraft: overdraft)
-        case "close":
-            command = .close(account: try account(need(line.account, "account", op)))
-        case "deposit", "withdraw":
-            let a = try account(need(line.account, "account", op)), m = try amount(need(line.amount, "amount", op))
-            command = op == "deposit" ? .deposit(account: a, amount: m) : .withdraw(account: a, amount: m)
-        case "transfer":
-            let from = try account(need(line.from, "from", op)), to = try account(need(line.to, "to", op))
-            guard from != to else { throw LedgerError.usage("from and to must be different accounts") }
-            command = .transfer(from: from, to: to, amount: try amount(need(line.amount, "amount", op)))
-        default: // reverse
-            guard let p = UInt64(try need(line.position, "position", op)), p >= 1 else { throw LedgerError.usage("position must be a positive integer") }
-            command = .reverse(position: p)
+            do { overdraft = try fields[Self.overdraftField].map { try DecimalText.parse(utf8: $0) } } catch DecimalText.ParseError.invalid(let m) {
+                throw LedgerError.usage("overdraft: \(m)")
+            }
+            first = try account(Self.accountField, opName)
+            operation = .open(currency: currency, scale: scale, overdraft: overdraft)
+            amount = nil
+        case .close:
+            first = try account(Self.accountField, opName)
+            operation = .close
+            amount = nil
+        case .deposit, .withdraw:
+            first = try account(Self.accountField, opName)
+            amount = try positiveAmount(opName)
+            operation = op == .deposit ? .deposit : .withdraw
+        case .transfer:
+            first = try account(Self.fromField, opName)
+            second = try account(Self.toField, opName)
+            guard first != second else { throw LedgerError.usage("from and to must be different accounts") }
+            amount = try positiveAmount(opName)
+            operation = .transfer
+        case .reverse:
+            let text = try need(Self.positionField, opName)
+            guard let p = UInt64(String(decoding: text, as: UTF8.self)), p >= 1 else { throw LedgerError.usage("position must be a positive integer") }
+            operation = .reverse(position: p)
+            amount = nil
         }
-        self.options = options
+        self.first = first
+        self.second = second
+    }
+
+    /// The command this line asks for, `name` giving the account of each number.
+    func command(_ name: (Int32) -> AccountID) -> Command {
+        switch operation {
+        case .open(let currency, let scale, let overdraft):
+            return .open(account: name(first), currency: currency, scale: scale, overdraft: overdraft)
+        case .close: return .close(account: name(first))
+        case .deposit: return .deposit(account: name(first), amount: amount!)
+        case .withdraw: return .withdraw(account: name(first), amount: amount!)
+        case .transfer: return .transfer(from: name(first), to: name(second), amount: amount!)
+        case .reverse(let p): return .reverse(position: p)
+        }
     }
 }

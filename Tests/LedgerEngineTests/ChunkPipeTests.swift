@@ -7,7 +7,7 @@ import Testing
     struct Boom: Error, Equatable {}
 
     @Test func chunksArriveInOrderAndTheProducersErrorAfterThem() throws {
-        let pipe = ChunkPipe<Int>(chunksMax: 2)
+        let pipe = ChunkPipe<[Int]>(chunksMax: 2)
         let producer = Background { () -> Bool in
             for i in 0..<50 { guard pipe.send([i, i + 1000]) else { return false } }
             pipe.finish(throwing: Boom())
@@ -22,7 +22,7 @@ import Testing
     }
 
     @Test func cancellingReleasesABlockedProducer() throws {
-        let pipe = ChunkPipe<Int>(chunksMax: 1)
+        let pipe = ChunkPipe<[Int]>(chunksMax: 1)
         let producer = Background { () -> Int in
             var sent = 0
             while pipe.send([sent]) { sent += 1 }

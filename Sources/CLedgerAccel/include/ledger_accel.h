@@ -25,4 +25,7 @@ void ledger_sha256_hw_blocks(uint32_t state[8], const void *data, size_t blocks)
 /// behind the work done meanwhile (a no-op where the compiler has no such instruction).
 static inline void ledger_prefetch_for_write(const void *p) { __builtin_prefetch(p, 1, 3); }
 
+/// The same hint for memory that will be read soon.
+static inline void ledger_prefetch_for_read(const void *p) { __builtin_prefetch(p, 0, 3); }
+
 #endif

@@ -1,0 +1,62 @@
+import Foundation
+@testable import LedgerEngine
+import LedgerTestSupport
+import Testing
+
+/// The parser thread's pieces of `ledger import`: fields split as bytes (escapes decoded into
+/// the scratch, never over each other), CSV quoting, and account names numbered by their bytes.
+@Suite struct ImportParsingTests {
+    static func strings(_ fields: borrowing LineFields) -> [String: String] {
+        var out: [String: String] = [:]
+        for (i, name) in ImportLine.fields.enumerated() {
+            if let s = fields.string(i) { out[name] = s }
+        }
+        return out
+    }
+
+    @Test func ndjsonFieldsAreSlicesOrDecodedValuesThatDoNotOverlap() throws {
+        let fields = LineFields()
+        let line = #"{"op":"deposit", "\u0061ccount":"a\/b","memo":"tab\there \"q\" \u00e9\ud83d\ude00","id":"plain","scale":2,"at":"x\\y"}"#
+        try Array(line.utf8).withUnsafeBytes { try NDJSONLine.parse($0, into: fields) }
+        #expect(Self.strings(fields) == ["op": "deposit", "account": "a/b", "memo": "tab\there \"q\" é😀", "id": "plain", "scale": "2", "at": "x\\y"])
+        // The next line forgets the previous one's fields.
+        try Array(#"{"op":"close"}"#.utf8).withUnsafeBytes { try NDJSONLine.parse($0, into: fields) }
+        #expect(Self.strings(fields) == ["op": "close"])
+        #expect(throws: ImportFormatError.self) { try Array(#"{"op":"close","op":"open"}"#.utf8).withUnsafeBytes { try NDJSONLine.parse($0, into: fields) } }
+    }
+
+    @Test func csvSplitsQuotedFieldsAndChecksUTF8() throws {
+        let fields = LineFields()
+        var values: [String] = []
+        try Array(#"a,"b ""c""",,"d,e",f"#.utf8).withUnsafeBytes { bytes in
+            try CSVLine.split(bytes, scratch: fields) { _, v in values.append(String(decoding: v, as: UTF8.self)) }
+        }
+        #expect(values == ["a", "b \"c\"", "", "d,e", "f"])
+        #expect(throws: ImportFormatError.self) {
+            try ([0x61, 0x2C, 0xC3, 0x28] as [UInt8]).withUnsafeBytes { try CSVLine.split($0, scratch: fields) { _, _ in } }
+        }
+        #expect(throws: ImportFormatError.self) { try Array(#"a,"b"#.utf8).withUnsafeBytes { try CSVLine.split($0, scratch: fields) { _, _ in } } }
+    }
+
+    @Test func accountNamesAreNumberedInOrderOfFirstMention() {
+        var rng = SplitMix64(seed: 7)
+        var names = AccountNames()
+        var oracle: [String: Int32] = [:]
+        let alphabet = Array("ab:/_-.0123456789")
+        for _ in 0..<20_000 {
+            // Short names from a small alphabet: many repeats, shared prefixes, names that are
+            // prefixes of others; enough distinct ones to grow the table several times.
+            let length = Int.random(in: 1...6, using: &rng)
+            let name = String((0..<length).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &rng)] })
+            let bytes = Array(name.utf8)
+            let (number, isNew) = bytes.withUnsafeBytes { names.number($0, hash: HistoryView.nameHash($0)) }
+            if let known = oracle[name] {
+                #expect(number == known && !isNew, "\(name)")
+            } else {
+                #expect(number == Int32(oracle.count) && isNew, "\(name)")
+                oracle[name] = number
+            }
+        }
+        #expect(names.count == oracle.count && oracle.count > 3000)
+    }
+}
