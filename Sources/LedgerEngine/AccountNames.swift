@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
-
 // The account names an import's lines mention, numbered in order of first appearance. The
 // parser thread turns each name into its number straight from the line's bytes (no String,
 // no SipHash per line); the validating thread keeps its state in an array by that number.
@@ -48,7 +42,20 @@ struct AccountNames {
     private func matches(_ number: Int, _ name: UnsafeRawBufferPointer) -> Bool {
         let start = starts[number], length = starts[number + 1] - start
         guard length == name.count else { return false }
-        return arena.withUnsafeBytes { a in memcmp(a.baseAddress! + start, name.baseAddress!, length) == 0 }
+        // Names are short: compare a word at a time rather than call memcmp.
+        return arena.withUnsafeBytes { a in
+            let p = a.baseAddress! + start, q = name.baseAddress!
+            var k = 0
+            while k + 8 <= length {
+                if p.loadUnaligned(fromByteOffset: k, as: UInt64.self) != q.loadUnaligned(fromByteOffset: k, as: UInt64.self) { return false }
+                k += 8
+            }
+            while k < length {
+                if p.load(fromByteOffset: k, as: UInt8.self) != q.load(fromByteOffset: k, as: UInt8.self) { return false }
+                k += 1
+            }
+            return true
+        }
     }
 
     private mutating func grow() {

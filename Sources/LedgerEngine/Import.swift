@@ -24,7 +24,7 @@ public struct ImportSummary: Sendable {
 extension Ledger {
     public static let importBatchRecords = 10_000
     /// How many lines ahead validation starts loading a line's account states and key slot.
-    static let importLookahead = 4
+    static let importLookahead = 8
     /// Frames of validated batches kept in memory before they go to the spool file.
     static let importSpoolMemoryBytes = 16 << 20
 
@@ -49,20 +49,22 @@ extension Ledger {
             do {
                 while let chunk = try parser.next() {
                     run.add(names: chunk.newNames)
-                    let lines = chunk.lines
-                    for (k, parsed) in lines.enumerated() {
+                    let parsed = chunk.lines
+                    for k in parsed.indices {
                         // The state and key lookups of a line a few ahead start loading now.
-                        if k + Self.importLookahead < lines.count, case .success(let ahead) = lines[k + Self.importLookahead].request {
-                            run.prefetch(ahead)
+                        if k + Self.importLookahead < parsed.count, let ahead = parsed[k + Self.importLookahead].request {
+                            run.prefetch(first: ahead.first, second: ahead.second, idHash: ahead.idHash)
                         }
                         run.summary.lines += 1
+                        let number = parsed[k].number
                         do {
-                            try run.apply(try parsed.request.get(), line: parsed.number)
+                            guard let request = parsed[k].request else { throw parsed[k].error! }
+                            try run.apply(request, line: number)
                         } catch let error as LedgerError {
                             // A bad line may be skipped; a failing disk or damaged store stops the import.
-                            guard continueOnError, error.concernsTheLine else { throw error.onLine(parsed.number) }
+                            guard continueOnError, error.concernsTheLine else { throw error.onLine(number) }
                             run.summary.rejected += 1
-                            rejected(parsed.number, error)
+                            rejected(number, error)
                         }
                     }
                 }
@@ -167,17 +169,17 @@ private struct ImportRun {
         return states.count - 1
     }
 
-    /// Starts loading the memory a later `apply(request)` looks at (cache misses otherwise:
+    /// Starts loading the memory a later `apply` of a line with these accounts and key looks at (cache misses otherwise:
     /// thousands of accounts, a million keys).
-    func prefetch(_ request: ImportRequest) {
+    func prefetch(first: Int32, second: Int32, idHash: UInt64) {
         states.withUnsafeBufferPointer { states in
             func state(_ number: Int32) {
                 if number >= 0 && Int(number) < stateOfNumber.count { Prefetch.forRead(states.baseAddress! + stateOfNumber[Int(number)]) }
             }
-            state(request.first)
-            state(request.second)
+            state(first)
+            state(second)
         }
-        if request.idHash != 0 { keys.prefetch(request.idHash) }
+        if idHash != 0 { keys.prefetch(idHash) }
     }
 
     /// Loads the state at `i` from the views on its first use.
@@ -295,7 +297,7 @@ private struct ImportRun {
 
         let micros = try timestamp(request.at)
         payload.reset()
-        let (type, version) = EventCodec.encodeMoney(code, ids[i], code == .moneyTransferred ? ids[j] : nil, amount: units,
+        let (type, version) = EventCodec.encodeMoney(code, states[i]!.id, code == .moneyTransferred ? states[j]!.id : nil, amount: units,
                                                      metadata: request.metadata, into: &payload)
         let position = try record(type: type, version: version, micros: micros, line: line)
         let headI = states[i]!.lastPosition

@@ -41,17 +41,51 @@ public struct ImportFormatError: Error, Equatable {
     public let message: String
 }
 
+/// The fields of an import line, in ImportLine.fields order (checked by a test). Raw values
+/// are compile-time constants: the parser's hot path looks nothing up.
+enum ImportField: Int, CaseIterable {
+    case op, account, from, to, amount, at, id, memo, currency, scale, overdraft, position
+
+    var name: String { ImportLine.fields[rawValue] }
+    var bit: UInt32 { 1 << UInt32(rawValue) }
+
+    /// The field whose name is `key`: its length and first eight bytes (as one little-endian
+    /// word) tell the names apart.
+    static func named(_ key: UnsafeRawBufferPointer) -> ImportField? {
+        let n = key.count
+        guard n >= 2, n <= 9 else { return nil }
+        var word: UInt64 = 0
+        if n >= 8 {
+            word = UInt64(littleEndian: key.loadUnaligned(as: UInt64.self))
+        } else {
+            for k in 0..<n { word |= UInt64(key[k]) << (8 * UInt64(k)) }
+        }
+        switch (n, word) {
+        case (2, 0x706f): return .op
+        case (7, 0x74_6e75_6f63_6361): return .account
+        case (4, 0x6d6f_7266): return .from
+        case (2, 0x6f74): return .to
+        case (6, 0x746e_756f_6d61): return .amount
+        case (2, 0x7461): return .at
+        case (2, 0x6469): return .id
+        case (4, 0x6f6d_656d): return .memo
+        case (8, 0x7963_6e65_7272_7563): return .currency
+        case (5, 0x65_6c61_6373): return .scale
+        case (9, 0x6661_7264_7265_766f): return key[8] == UInt8(ascii: "t") ? .overdraft : nil
+        case (8, 0x6e6f_6974_6973_6f70): return .position
+        default: return nil
+        }
+    }
+}
+
 /// One import line's fields as bytes, by index in ImportLine.fields: slices of the line itself,
 /// or of `scratch` for a value that had to be decoded (JSON escapes, CSV doubled quotes). One is
 /// reused line after line; a slice is valid until the next `reset`.
 final class LineFields {
-    static let count = ImportLine.fields.count
-    static let scaleField = ImportLine.fields.firstIndex(of: "scale")!
-    static let positionField = ImportLine.fields.firstIndex(of: "position")!
 
     /// The fields present, as a mask by index (an empty value counts as present).
     private(set) var present: UInt32 = 0
-    private let slices = UnsafeMutableBufferPointer<UnsafeRawBufferPointer>.allocate(capacity: LineFields.count)
+    private let slices = UnsafeMutableBufferPointer<UnsafeRawBufferPointer>.allocate(capacity: ImportField.allCases.count)
     private var scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 8)
     private var scratchUsed = 0
 
@@ -71,15 +105,15 @@ final class LineFields {
         }
     }
 
-    subscript(field: Int) -> UnsafeRawBufferPointer? {
-        present & 1 << UInt32(field) != 0 ? UnsafeRawBufferPointer(slices[field]) : nil
+    subscript(field: ImportField) -> UnsafeRawBufferPointer? {
+        present & field.bit != 0 ? slices[field.rawValue] : nil
     }
 
-    func isPresent(_ field: Int) -> Bool { present & 1 << UInt32(field) != 0 }
+    func isPresent(_ field: ImportField) -> Bool { present & field.bit != 0 }
 
-    func set(_ field: Int, _ value: UnsafeRawBufferPointer) {
-        slices[field] = value
-        present |= 1 << UInt32(field)
+    func set(_ field: ImportField, _ value: UnsafeRawBufferPointer) {
+        slices[field.rawValue] = value
+        present |= field.bit
     }
 
     /// Where the next decoded value goes: bytes are added with `decoded(_:)`, then `endDecoded()`
@@ -95,21 +129,8 @@ final class LineFields {
     }
 
     /// The field's text as a String (messages, metadata); nil when absent.
-    func string(_ field: Int) -> String? { self[field].map { String(decoding: $0, as: UTF8.self) } }
+    func string(_ field: ImportField) -> String? { self[field].map { String(decoding: $0, as: UTF8.self) } }
 }
-
-/// The index in ImportLine.fields of the field named by `key`, or nil.
-func importFieldIndex(_ key: UnsafeRawBufferPointer) -> Int? {
-    // Field names differ in their length or first two bytes, except from/… : compare all.
-    importFieldNames.withUnsafeBufferPointer { names in
-        for i in 0..<names.count where names[i].count == key.count {
-            if names[i].withUnsafeBytes({ memcmp($0.baseAddress!, key.baseAddress!, key.count) }) == 0 { return i }
-        }
-        return nil
-    }
-}
-
-private let importFieldNames: [[UInt8]] = ImportLine.fields.map { Array($0.utf8) }
 
 /// Whether `bytes` are valid UTF-8 (ASCII, the common case, checked first).
 func isUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
@@ -175,15 +196,24 @@ private struct NDJSONScanner {
     mutating func string() throws -> UnsafeRawBufferPointer {
         try expect(0x22, "'\"'")
         let start = i
-        while i < n, bytes[i] != 0x22, bytes[i] != 0x5C, bytes[i] >= 0x20 { i += 1 }
-        let value: UnsafeRawBufferPointer
-        if i < n, bytes[i] == 0x22 {
-            value = UnsafeRawBufferPointer(rebasing: bytes[start..<i])
-            i += 1
-        } else {
-            i = start
-            value = try escapedString()
+        // The closing quote (memchr), then one pass over the bytes before it for a backslash or
+        // a control character (either means the slow path) and for non-ASCII bytes.
+        if let quote = memchr(bytes.baseAddress! + i, 0x22, n - i) {
+            let end = UnsafeRawPointer(quote) - bytes.baseAddress!
+            var special: UInt8 = 0, high: UInt8 = 0
+            for k in start..<end {
+                let b = bytes[k]
+                special |= (b == 0x5C ? 1 : 0) | (b < 0x20 ? 1 : 0)
+                high |= b
+            }
+            if special == 0 {
+                i = end + 1
+                let value = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
+                guard high < 0x80 || isUTF8(value) else { throw fail("string is not valid UTF-8") }
+                return value
+            }
         }
+        let value = try escapedString()
         guard isUTF8(value) else { throw fail("string is not valid UTF-8") }
         return value
     }
@@ -240,26 +270,25 @@ private struct NDJSONScanner {
                 skipSpace()
                 let keyStart = i
                 let name = try string()
-                guard let field = importFieldIndex(name) else {
+                guard let field = ImportField.named(name) else {
                     i = keyStart
                     throw fail("unknown field '\(String(decoding: name, as: UTF8.self))'")
                 }
-                let key = ImportLine.fields[field]
                 try expect(0x3A, "':'")
                 skipSpace()
                 guard i < n else { throw fail("line ends early, expected a value") }
                 let value: UnsafeRawBufferPointer
                 if bytes[i] == 0x22 {
                     value = try string()
-                } else if field == LineFields.scaleField || field == LineFields.positionField, bytes[i] >= 0x30, bytes[i] <= 0x39 {
+                } else if field == .scale || field == .position, bytes[i] >= 0x30, bytes[i] <= 0x39 {
                     let start = i
                     while i < n, bytes[i] >= 0x30, bytes[i] <= 0x39 { i += 1 }
-                    guard i - start <= (field == LineFields.scaleField ? 2 : 19) else { throw fail("\(key) is too large") }
+                    guard i - start <= (field == .scale ? 2 : 19) else { throw fail("\(field.name) is too large") }
                     value = UnsafeRawBufferPointer(rebasing: bytes[start..<i])
                 } else {
-                    throw fail("field '\(key)' must be a string\(key == "amount" ? " like \"12.34\" (numbers are not exact)" : "")")
+                    throw fail("field '\(field.name)' must be a string\(field == .amount ? " like \"12.34\" (numbers are not exact)" : "")")
                 }
-                guard !fields.isPresent(field) else { throw fail("duplicate field '\(key)'") }
+                guard !fields.isPresent(field) else { throw fail("duplicate field '\(field.name)'") }
                 fields.set(field, value)
                 skipSpace()
                 guard i < n else { throw fail("line ends early, expected ',' or '}'") }

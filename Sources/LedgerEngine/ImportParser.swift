@@ -15,7 +15,8 @@ import LedgerDomain
 /// One non-blank line of the input: its number and the request it asks for, or why it is bad.
 struct ParsedLine {
     let number: Int
-    let request: Result<ImportRequest, LedgerError>
+    let request: ImportRequest?
+    let error: LedgerError?
 }
 
 /// Lines handed over together, with the account names they were the first to mention (with
@@ -79,8 +80,8 @@ final class ImportParser: @unchecked Sendable {
 
     private var names = AccountNames()
     private let fields = LineFields()
-    /// CSV: the field (index in ImportLine.fields) of each column, from the header.
-    private var columns: [Int]?
+    /// CSV: the field of each column, from the header.
+    private var columns: [ImportField]?
     /// An error met after some lines of a chunk: thrown once those lines are handed over.
     private var pending: Error?
 
@@ -102,9 +103,9 @@ final class ImportParser: @unchecked Sendable {
                 do {
                     try split(bytes)
                     let request = try ImportRequest(fields, config: config, names: &names) { chunk.newNames.append(($0, $1)) }
-                    chunk.lines.append(ParsedLine(number: number, request: .success(request)))
+                    chunk.lines.append(ParsedLine(number: number, request: request, error: nil))
                 } catch let e as LedgerError {
-                    chunk.lines.append(ParsedLine(number: number, request: .failure(e)))
+                    chunk.lines.append(ParsedLine(number: number, request: nil, error: e))
                 }
             }
         } catch {
@@ -114,15 +115,15 @@ final class ImportParser: @unchecked Sendable {
         return chunk.lines.isEmpty ? nil : chunk
     }
 
-    private func csvHeader(_ bytes: UnsafeRawBufferPointer, line: Int) throws -> [Int] {
+    private func csvHeader(_ bytes: UnsafeRawBufferPointer, line: Int) throws -> [ImportField] {
         do {
             var names: [String] = []
             try CSVLine.split(Self.withoutCR(bytes), scratch: fields) { _, value in
                 names.append(String(decoding: value, as: UTF8.self).trimmingSpaces())
             }
-            var columns: [Int] = []
+            var columns: [ImportField] = []
             for n in names {
-                guard let field = ImportLine.fields.firstIndex(of: n) else {
+                guard let field = ImportLine.fields.firstIndex(of: n).flatMap(ImportField.init(rawValue:)) else {
                     throw LedgerError.usage("line \(line): unknown CSV column '\(n)' (known: \(ImportLine.fields.joined(separator: ", ")))")
                 }
                 columns.append(field)

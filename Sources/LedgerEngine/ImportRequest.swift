@@ -29,25 +29,18 @@ struct ImportRequest {
     let idHash: UInt64
     let at: Timestamp?
 
-    private static func mask(_ names: [String]) -> UInt32 {
-        names.reduce(0) { $0 | 1 << UInt32(ImportLine.fields.firstIndex(of: $1)!) }
+    private static var common: UInt32 { ImportField.op.bit | ImportField.at.bit | ImportField.id.bit | ImportField.memo.bit }
+    private static var openFields: UInt32 {
+        common | ImportField.account.bit | ImportField.currency.bit | ImportField.scale.bit | ImportField.overdraft.bit
     }
-    private static let common = mask(["op", "at", "id", "memo"])
-    private static let openFields = common | mask(["account", "currency", "scale", "overdraft"])
-    private static let closeFields = common | mask(["account"])
-    private static let moneyFields = common | mask(["account", "amount"])
-    private static let transferFields = common | mask(["from", "to", "amount"])
-    private static let reverseFields = common | mask(["position"])
-
-    private static func field(_ name: String) -> Int { ImportLine.fields.firstIndex(of: name)! }
-    private static let opField = field("op"), accountField = field("account"), fromField = field("from"), toField = field("to")
-    private static let amountField = field("amount"), atField = field("at"), idField = field("id"), memoField = field("memo")
-    private static let currencyField = field("currency"), scaleField = field("scale"), overdraftField = field("overdraft")
-    private static let positionField = field("position")
+    private static var closeFields: UInt32 { common | ImportField.account.bit }
+    private static var moneyFields: UInt32 { common | ImportField.account.bit | ImportField.amount.bit }
+    private static var transferFields: UInt32 { common | ImportField.from.bit | ImportField.to.bit | ImportField.amount.bit }
+    private static var reverseFields: UInt32 { common | ImportField.position.bit }
 
     private enum Op { case open, close, deposit, withdraw, transfer, reverse }
 
-    /// The op named by `bytes`, with the fields (a mask by ImportLine.fields index) it may carry.
+    /// The op named by `bytes`, with the fields (a mask of ImportField bits) it may carry.
     private static func op(_ bytes: UnsafeRawBufferPointer) -> (Op, allowed: UInt32)? {
         func equals(_ s: StaticString) -> Bool {
             s.utf8CodeUnitCount == bytes.count && memcmp(s.utf8Start, bytes.baseAddress!, bytes.count) == 0
@@ -65,12 +58,15 @@ struct ImportRequest {
     /// of its number.
     init(_ fields: LineFields, config: StoreConfig, names: inout AccountNames,
          newName: (AccountID, UInt32) -> Void) throws {
-        func need(_ field: Int, _ op: String) throws -> UnsafeRawBufferPointer {
-            guard let value = fields[field], !value.isEmpty else { throw LedgerError.usage("\(op) needs '\(ImportLine.fields[field])'") }
+        // The op's bytes, made a String only when a message names it.
+        var opBytes: UnsafeRawBufferPointer?
+        func opName() -> String { opBytes.map { String(decoding: $0, as: UTF8.self) } ?? "a line" }
+        func need(_ field: ImportField) throws -> UnsafeRawBufferPointer {
+            guard let value = fields[field], !value.isEmpty else { throw LedgerError.usage("\(opName()) needs '\(field.name)'") }
             return value
         }
-        func account(_ field: Int, _ op: String) throws -> Int32 {
-            let bytes = try need(field, op)
+        func account(_ field: ImportField) throws -> Int32 {
+            let bytes = try need(field)
             guard AccountID.isValid(utf8: bytes) else {
                 do { _ = try AccountID(validating: String(decoding: bytes, as: UTF8.self)) } catch let e as DomainError {
                     throw LedgerError.usage(e.description)
@@ -82,8 +78,8 @@ struct ImportRequest {
             if isNew { newName(AccountID(trusted: String(decoding: bytes, as: UTF8.self)), hash) }
             return number
         }
-        func positiveAmount(_ op: String) throws -> DecimalText {
-            let bytes = try need(Self.amountField, op)
+        func positiveAmount() throws -> DecimalText {
+            let bytes = try need(.amount)
             do {
                 let d = try DecimalText.parse(utf8: bytes)
                 guard d.units > 0 else {
@@ -92,64 +88,63 @@ struct ImportRequest {
                 return d
             } catch DecimalText.ParseError.invalid(let m) { throw LedgerError.usage(m) }
         }
-        func text(_ field: Int) throws -> String? {
+        func text(_ field: ImportField) throws -> String? {
             guard let value = fields[field] else { return nil }
             if value.isEmpty || value.count > EventMetadata.textBytesMax || value.contains(where: { $0 < 0x20 && $0 != 0x09 }) {
-                throw LedgerError.usage("'\(ImportLine.fields[field])' must be 1-\(EventMetadata.textBytesMax) bytes without control characters")
+                throw LedgerError.usage("'\(field.name)' must be 1-\(EventMetadata.textBytesMax) bytes without control characters")
             }
             return String(decoding: value, as: UTF8.self)
         }
 
-        let opBytes = try need(Self.opField, "a line")
-        guard let (op, allowed) = Self.op(opBytes) else {
-            throw LedgerError.usage("unknown op '\(String(decoding: opBytes, as: UTF8.self))' (open, close, deposit, withdraw, transfer, reverse)")
+        opBytes = try need(.op)
+        guard let (op, allowed) = Self.op(opBytes!) else {
+            throw LedgerError.usage("unknown op '\(opName())' (open, close, deposit, withdraw, transfer, reverse)")
         }
-        let opName = String(decoding: opBytes, as: UTF8.self)
         let extra = fields.present & ~allowed
         if extra != 0 {
-            throw LedgerError.usage("field '\(ImportLine.fields[extra.trailingZeroBitCount])' does not apply to \(opName)")
+            throw LedgerError.usage("field '\(ImportField(rawValue: extra.trailingZeroBitCount)!.name)' does not apply to \(opName())")
         }
         var metadata = EventMetadata()
-        metadata.id = try text(Self.idField)
-        metadata.memo = try text(Self.memoField)
+        metadata.id = try text(.id)
+        metadata.memo = try text(.memo)
         self.metadata = metadata
-        if let id = fields[Self.idField] { idHash = Views.idHash(id) } else { idHash = 0 }
-        do { at = try fields[Self.atField].map { try Timestamp.parse($0, dateIsEndOfDay: false) } } catch Timestamp.ParseError.invalid(let m) {
+        if let id = fields[.id] { idHash = Views.idHash(id) } else { idHash = 0 }
+        do { at = try fields[.at].map { try Timestamp.parse($0, dateIsEndOfDay: false) } } catch Timestamp.ParseError.invalid(let m) {
             throw LedgerError.usage("at: \(m)")
         }
         var first: Int32 = -1, second: Int32 = -1
         switch op {
         case .open:
             let currency: Currency
-            do { currency = try Currency(validating: fields.string(Self.currencyField) ?? config.defaultCurrency) } catch let e as DomainError {
+            do { currency = try Currency(validating: fields.string(.currency) ?? config.defaultCurrency) } catch let e as DomainError {
                 throw LedgerError.usage(e.description)
             }
-            guard let scale = Int(fields.string(Self.scaleField) ?? String(config.defaultScale)), (0...Decide.scaleMax).contains(scale) else {
+            guard let scale = Int(fields.string(.scale) ?? String(config.defaultScale)), (0...Decide.scaleMax).contains(scale) else {
                 throw LedgerError.usage("scale must be an integer 0...\(Decide.scaleMax)")
             }
             let overdraft: DecimalText?
-            do { overdraft = try fields[Self.overdraftField].map { try DecimalText.parse(utf8: $0) } } catch DecimalText.ParseError.invalid(let m) {
+            do { overdraft = try fields[.overdraft].map { try DecimalText.parse(utf8: $0) } } catch DecimalText.ParseError.invalid(let m) {
                 throw LedgerError.usage("overdraft: \(m)")
             }
-            first = try account(Self.accountField, opName)
+            first = try account(.account)
             operation = .open(currency: currency, scale: scale, overdraft: overdraft)
             amount = nil
         case .close:
-            first = try account(Self.accountField, opName)
+            first = try account(.account)
             operation = .close
             amount = nil
         case .deposit, .withdraw:
-            first = try account(Self.accountField, opName)
-            amount = try positiveAmount(opName)
+            first = try account(.account)
+            amount = try positiveAmount()
             operation = op == .deposit ? .deposit : .withdraw
         case .transfer:
-            first = try account(Self.fromField, opName)
-            second = try account(Self.toField, opName)
+            first = try account(.from)
+            second = try account(.to)
             guard first != second else { throw LedgerError.usage("from and to must be different accounts") }
-            amount = try positiveAmount(opName)
+            amount = try positiveAmount()
             operation = .transfer
         case .reverse:
-            let text = try need(Self.positionField, opName)
+            let text = try need(.position)
             guard let p = UInt64(String(decoding: text, as: UTF8.self)), p >= 1 else { throw LedgerError.usage("position must be a positive integer") }
             operation = .reverse(position: p)
             amount = nil

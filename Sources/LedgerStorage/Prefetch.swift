@@ -5,6 +5,6 @@
 import CLedgerAccel
 
 public enum Prefetch {
-    public static func forWrite(_ p: UnsafeRawPointer) { ledger_prefetch_for_write(p) }
-    public static func forRead(_ p: UnsafeRawPointer) { ledger_prefetch_for_read(p) }
+    @inlinable public static func forWrite(_ p: UnsafeRawPointer) { ledger_prefetch_for_write(p) }
+    @inlinable public static func forRead(_ p: UnsafeRawPointer) { ledger_prefetch_for_read(p) }
 }

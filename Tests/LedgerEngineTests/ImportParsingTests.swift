@@ -8,21 +8,37 @@ import Testing
 @Suite struct ImportParsingTests {
     static func strings(_ fields: borrowing LineFields) -> [String: String] {
         var out: [String: String] = [:]
-        for (i, name) in ImportLine.fields.enumerated() {
-            if let s = fields.string(i) { out[name] = s }
+        for field in ImportField.allCases {
+            if let s = fields.string(field) { out[field.name] = s }
         }
         return out
     }
 
     @Test func ndjsonFieldsAreSlicesOrDecodedValuesThatDoNotOverlap() throws {
         let fields = LineFields()
+        // Slices point into the line: read them while it is alive.
+        func parsed(_ line: String) throws -> [String: String] {
+            try Array(line.utf8).withUnsafeBytes { bytes in
+                try NDJSONLine.parse(bytes, into: fields)
+                return Self.strings(fields)
+            }
+        }
         let line = #"{"op":"deposit", "\u0061ccount":"a\/b","memo":"tab\there \"q\" \u00e9\ud83d\ude00","id":"plain","scale":2,"at":"x\\y"}"#
-        try Array(line.utf8).withUnsafeBytes { try NDJSONLine.parse($0, into: fields) }
-        #expect(Self.strings(fields) == ["op": "deposit", "account": "a/b", "memo": "tab\there \"q\" é😀", "id": "plain", "scale": "2", "at": "x\\y"])
+        #expect(try parsed(line) == ["op": "deposit", "account": "a/b", "memo": "tab\there \"q\" é😀", "id": "plain", "scale": "2", "at": "x\\y"])
         // The next line forgets the previous one's fields.
-        try Array(#"{"op":"close"}"#.utf8).withUnsafeBytes { try NDJSONLine.parse($0, into: fields) }
-        #expect(Self.strings(fields) == ["op": "close"])
+        #expect(try parsed(#"{"op":"close"}"#) == ["op": "close"])
         #expect(throws: ImportFormatError.self) { try Array(#"{"op":"close","op":"open"}"#.utf8).withUnsafeBytes { try NDJSONLine.parse($0, into: fields) } }
+    }
+
+    @Test func fieldNamesAreFoundByTheirBytes() {
+        // ImportField's order is ImportLine's (export writes one, import reads the other).
+        #expect(ImportField.allCases.map(\.name) == ImportLine.fields)
+        for field in ImportField.allCases {
+            #expect(Array(field.name.utf8).withUnsafeBytes { ImportField.named($0) } == field)
+        }
+        for other in ["", "o", "ops", "Op", "overdrafts", "overdrafx", "accounts", "positio", "amounT", "toooooooo"] {
+            #expect(Array(other.utf8).withUnsafeBytes { ImportField.named($0) } == nil, "\(other)")
+        }
     }
 
     @Test func csvSplitsQuotedFieldsAndChecksUTF8() throws {
