@@ -156,12 +156,14 @@ public final class SlotTableWriter: @unchecked Sendable {
     /// Sorts `n` slots at `base` by home (ties by SlotTable.precedes) and places them in that order.
     private func place(_ base: UnsafeMutableRawPointer, _ n: Int, into out: inout SlotRun) throws {
         let capacity = out.capacity, slotBytes = self.slotBytes
-        // home << 24 | index: one integer sort orders by home; equal homes are ordered after.
+        // home << 24 | index, sorted by home (stably: equal homes stay in index order, and are
+        // ordered by SlotTable.precedes after).
         var order = [UInt64](unsafeUninitializedCapacity: n) { keys, initialized in
             for i in 0..<n { keys[i] = UInt64(SlotTable.home(base + i * slotBytes, capacity: capacity)) << 24 | UInt64(i) }
             initialized = n
         }
-        order.sort()
+        // Homes are below the capacity: the bits above the 24 of the index that can be set.
+        RadixSort.sort(&order, bits: 24..<(24 + Int.bitWidth - (capacity - 1).leadingZeroBitCount))
         func slot(_ k: UInt64) -> UnsafeMutableRawPointer { base + Int(k & 0xFF_FFFF) * slotBytes }
         var i = 0
         while i < n {
