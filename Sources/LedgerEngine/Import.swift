@@ -52,14 +52,16 @@ extension Ledger {
                     let parsed = chunk.lines
                     for k in parsed.indices {
                         // The state and key lookups of a line a few ahead start loading now.
-                        if k + Self.importLookahead < parsed.count, let ahead = parsed[k + Self.importLookahead].request {
+                        if k + Self.importLookahead < parsed.count, case .request(let ahead) = parsed[k + Self.importLookahead].outcome {
                             run.prefetch(first: ahead.first, second: ahead.second, idHash: ahead.idHash)
                         }
                         run.summary.lines += 1
                         let number = parsed[k].number
                         do {
-                            guard let request = parsed[k].request else { throw parsed[k].error! }
-                            try run.apply(request, line: number)
+                            switch parsed[k].outcome {
+                            case .request(let request): try run.apply(request, line: number)
+                            case .failure(let error): throw error
+                            }
                         } catch let error as LedgerError {
                             // A bad line may be skipped; a failing disk or damaged store stops the import.
                             guard continueOnError, error.concernsTheLine else { throw error.onLine(number) }

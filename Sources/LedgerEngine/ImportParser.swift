@@ -13,10 +13,15 @@ import Musl
 import LedgerDomain
 
 /// One non-blank line of the input: its number and the request it asks for, or why it is bad.
+/// (Kept small: a million of them are copied from the parser's thread to the validating one.)
 struct ParsedLine {
+    enum Outcome {
+        case request(ImportRequest)
+        case failure(LedgerError)
+    }
+
     let number: Int
-    let request: ImportRequest?
-    let error: LedgerError?
+    let outcome: Outcome
 }
 
 /// Lines handed over together, with the account names they were the first to mention (with
@@ -103,9 +108,9 @@ final class ImportParser: @unchecked Sendable {
                 do {
                     try split(bytes)
                     let request = try ImportRequest(fields, config: config, names: &names) { chunk.newNames.append(($0, $1)) }
-                    chunk.lines.append(ParsedLine(number: number, request: request, error: nil))
+                    chunk.lines.append(ParsedLine(number: number, outcome: .request(request)))
                 } catch let e as LedgerError {
-                    chunk.lines.append(ParsedLine(number: number, request: nil, error: e))
+                    chunk.lines.append(ParsedLine(number: number, outcome: .failure(e)))
                 }
             }
         } catch {
