@@ -77,13 +77,18 @@ extension Ledger {
                 throw error
             }
 
-            // Everything validated: append, one durable batch at a time, while the ids view
-            // with this import's keys is built on the other core.
+            // Everything validated: append, one durable batch at a time, while the ids view with
+            // this import's keys and the accounts view with its final states are written again
+            // on the other core (when there are enough of them to make that cheaper).
             let first = writer.head.position + 1
             defer { run.history?.cancel() }
             let finished = run
-            let keys = Background { try views.prepareImportKeys(keyCount: finished.newKeyCount, forEachKey: finished.forEachNewKey) }
-            defer { _ = try? keys.join() }
+            let changed = run.changedAccounts
+            let prepared = Background {
+                (keys: try views.prepareImportKeys(keyCount: finished.newKeyCount, forEachKey: finished.forEachNewKey),
+                 accounts: try views.prepareImportAccounts(changed))
+            }
+            defer { _ = try? prepared.join() }
             try run.appendAll(committed: committed)
             var summary = run.summary
             summary.position = writer.head.position
@@ -94,7 +99,8 @@ extension Ledger {
                 try? FileSystem.remove(Views.historyPath(layout))
             }
             guard writer.head.position >= first else { return summary }
-            try views.finishImport(accounts: run.changedAccounts, prepared: try keys.join(), forEachKey: run.forEachNewKey,
+            let tables = try prepared.join()
+            try views.finishImport(accounts: changed, preparedAccounts: tables.accounts, preparedKeys: tables.keys, forEachKey: run.forEachNewKey,
                                    through: writer.head.position)
             if Snapshots.due(first: first, last: writer.head.position, every: config.snapshotEvery) {
                 try Snapshots.write(layout, accounts: try views.allAccounts(), head: writer.head)

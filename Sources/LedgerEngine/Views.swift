@@ -334,23 +334,45 @@ final class Views {
         }
     }
 
+    /// The accounts view with the accounts an import changed (final states) written over their
+    /// entries or added, written again under a temporary name — or nil when they are few enough
+    /// to write one by one. Changes nothing in place, like prepareImportKeys.
+    func prepareImportAccounts(_ changed: [Account]) throws -> PreparedSlotTable? {
+        guard changed.count > max(256, accounts.count / 8) else { return nil }
+        let names = Set(changed.map { Array($0.id.name.utf8) })
+        return try Self.translating {
+            try accounts.prepareUpsertMany(isReplaced: { names.contains(Array($0)) }) { add in
+                for account in changed {
+                    try Array(account.id.name.utf8).withUnsafeBytes { key in
+                        try StateCodec.encode(account).withUnsafeBytes { try add(key, account.lastPosition, $0) }
+                    }
+                }
+            }
+        }
+    }
+
     /// Brings the views to `head` after an import: the accounts it changed are written from its
-    /// own fold (`accounts`, final states), and its keys are added to the ids view — the table
-    /// `prepared` by prepareImportKeys, or else one insert per key.
-    func finishImport(accounts changed: [Account], prepared: PreparedSlotTable?,
+    /// own fold (`accounts`, final states: the table `preparedAccounts` by
+    /// prepareImportAccounts, or else one write per account), and its keys are added to the ids
+    /// view (the table `preparedKeys` by prepareImportKeys, or else one insert per key).
+    func finishImport(accounts changed: [Account], preparedAccounts: PreparedSlotTable?, preparedKeys: PreparedSlotTable?,
                       forEachKey: ((UInt64, UInt64) throws -> Void) throws -> Void, through head: UInt64) throws {
         precondition(writable)
         try Self.translating {
-            for account in changed {
-                let key = Array(account.id.name.utf8)
-                if let slot = try accounts.find(key) {
-                    try accounts.overwrite(slot.index, key: key, appliedPosition: account.lastPosition, value: StateCodec.encode(account))
-                } else {
-                    try accounts.insert(key: key, appliedPosition: account.lastPosition, value: StateCodec.encode(account))
+            if let preparedAccounts {
+                try accounts.install(preparedAccounts)
+            } else {
+                for account in changed {
+                    let key = Array(account.id.name.utf8)
+                    if let slot = try accounts.find(key) {
+                        try accounts.overwrite(slot.index, key: key, appliedPosition: account.lastPosition, value: StateCodec.encode(account))
+                    } else {
+                        try accounts.insert(key: key, appliedPosition: account.lastPosition, value: StateCodec.encode(account))
+                    }
                 }
             }
-            if let prepared {
-                try ids.install(prepared)
+            if let preparedKeys {
+                try ids.install(preparedKeys)
             } else {
                 try forEachKey { hash, position in
                     try ids.insert(key: Self.idKey(hash: hash), appliedPosition: position, value: [])

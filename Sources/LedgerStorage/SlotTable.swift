@@ -130,21 +130,33 @@ public final class SlotTable {
         return table
     }
 
-    /// Adds many entries with fixed-size keys and no value in one pass: the table is written
-    /// again, with them, under a temporary name (prepareInsertMany: reads this file, changes
-    /// nothing, so it may run on another thread while the caller does other work), and then
-    /// replaces the file atomically (install). Cheaper than one insert per key when they are
-    /// many. `produce` calls `add(key, position)` for each entry.
-    public func prepareInsertMany(_ produce: ((UnsafeRawBufferPointer, UInt64) throws -> Void) throws -> Void) throws -> PreparedSlotTable {
-        precondition(valueBytes == 0)
-        let writer = SlotTableWriter(path: path, keyBytesMax: keyBytesMax, valueBytes: 0)
-        try forEachSlotBytes { try writer.add(slot: $1) }
-        let noValue = UnsafeRawBufferPointer(start: nil, count: 0)
-        try produce { key, position in try writer.add(key: key, appliedPosition: position, value: noValue) }
+    /// Adds or replaces many entries in one pass: the table is written again, with them, under a
+    /// temporary name (this reads the file and changes nothing, so it may run on another thread
+    /// while the caller does other work), and then replaces the file atomically (install).
+    /// Cheaper than one insert per entry when they are many. Entries whose key `isReplaced`
+    /// says is given again are left out; `produce` calls `add(key, position, value)` for each
+    /// new or replacing entry.
+    public func prepareUpsertMany(isReplaced: (UnsafeRawBufferPointer) -> Bool,
+                                  _ produce: ((UnsafeRawBufferPointer, UInt64, UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> PreparedSlotTable {
+        let writer = SlotTableWriter(path: path, keyBytesMax: keyBytesMax, valueBytes: valueBytes)
+        try forEachSlotBytes { _, p in
+            if !isReplaced(Self.key(p)) { try writer.add(slot: p) }
+        }
+        try produce { key, position, value in try writer.add(key: key, appliedPosition: position, value: value) }
         return try writer.write(checkpoint: checkpoint)
     }
 
-    /// Replaces this table's file with `prepared` (written from it by prepareInsertMany).
+    /// prepareUpsertMany for entries with no value whose keys are all new (an import's
+    /// idempotency keys): `produce` calls `add(key, position)` for each.
+    public func prepareInsertMany(_ produce: ((UnsafeRawBufferPointer, UInt64) throws -> Void) throws -> Void) throws -> PreparedSlotTable {
+        precondition(valueBytes == 0)
+        let noValue = UnsafeRawBufferPointer(start: nil, count: 0)
+        return try prepareUpsertMany(isReplaced: { _ in false }) { add in
+            try withoutActuallyEscaping(add) { add in try produce { key, position in try add(key, position, noValue) } }
+        }
+    }
+
+    /// Replaces this table's file with `prepared` (written from it by prepareUpsertMany).
     public func install(_ prepared: PreparedSlotTable) throws {
         precondition(prepared.path == path)
         let table = try Self.open(installing: prepared)

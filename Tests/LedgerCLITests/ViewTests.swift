@@ -40,6 +40,13 @@ import Testing
         }
         #expect(try s.run("import", "-", stdin: lines.joined(separator: "\n")).status == 0)
         try populate(s)
+        // An import that changes more accounts than it is worth writing one by one: the accounts
+        // view is written again, new accounts and changed ones among untouched ones.
+        var many = (0..<400).map { "{\"op\":\"open\",\"account\":\"b\($0)\"}" }
+        many += (0..<400).map { "{\"op\":\"deposit\",\"account\":\"b\($0)\",\"amount\":\"\($0 + 1)\",\"id\":\"b\($0)\"}" }
+        many.append("{\"op\":\"transfer\",\"from\":\"acc1\",\"to\":\"b7\",\"amount\":\"0.50\"}")
+        #expect(try s.run("import", "-", stdin: many.joined(separator: "\n")).status == 0)
+        #expect(try s.json("balance", "b7", "acc1")["accounts"].flatMap { ($0 as? [[String: Any]])?.compactMap { $0["balance"] as? String } } == ["8.50", "42.25"])
         try s.json("reverse", "3")
         try s.json("reverse", "4")
         #expect(try s.run("import", "-", stdin: "{\"op\":\"reverse\",\"position\":6}\n{\"op\":\"withdraw\",\"account\":\"y\",\"amount\":\"2\"}").status == 0)
