@@ -202,10 +202,12 @@ public struct ByteWriter {
     public mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
     public mutating func i64(_ v: Int64) { u64(UInt64(bitPattern: v)) }
     public mutating func string(_ s: String) {
-        let u = s.utf8
-        precondition(u.count <= Int(UInt16.max))
-        u16(UInt16(u.count))
-        bytes.append(contentsOf: u)
+        var s = s
+        s.withUTF8 { u in
+            precondition(u.count <= Int(UInt16.max))
+            u16(UInt16(u.count))
+            bytes.append(contentsOf: u)
+        }
     }
     /// Empties the buffer, keeping its capacity (a writer reused for many events).
     public mutating func reset() { bytes.removeAll(keepingCapacity: true) }

@@ -25,10 +25,10 @@ struct ImportRequest {
     let second: Int32
     /// Nil when the operation moves no money.
     let amount: DecimalText?
-    /// The idempotency key and memo (an import line carries no other metadata).
-    let id: String?
-    let memo: String?
-    /// Views.idHash of `id`; 0 without one.
+    /// The idempotency key and memo (an import line carries no other metadata). Stored whole:
+    /// an accepted line's event is encoded with it as it is, no copy made.
+    let metadata: EventMetadata
+    /// Views.idHash of metadata.id; 0 without one.
     let idHash: UInt64
     let at: Timestamp?
 
@@ -107,8 +107,7 @@ struct ImportRequest {
         if extra != 0 {
             throw LedgerError.usage("field '\(ImportField(rawValue: extra.trailingZeroBitCount)!.name)' does not apply to \(opName())")
         }
-        id = try text(.id)
-        memo = try text(.memo)
+        metadata = EventMetadata(id: try text(.id), memo: try text(.memo))
         if let id = fields[.id] { idHash = Views.idHash(id) } else { idHash = 0 }
         do { at = try fields[.at].map { try Timestamp.parse($0, dateIsEndOfDay: false) } } catch Timestamp.ParseError.invalid(let m) {
             throw LedgerError.usage("at: \(m)")
@@ -153,8 +152,6 @@ struct ImportRequest {
         self.first = first
         self.second = second
     }
-
-    var metadata: EventMetadata { EventMetadata(id: id, memo: memo) }
 
     /// The command this line asks for, `name` giving the account of each number.
     func command(_ name: (Int32) -> AccountID) -> Command {
