@@ -6,11 +6,6 @@
 #if defined(__x86_64__)
 #include <nmmintrin.h>
 
-int ledger_crc32c_hw_available(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("sse4.2") ? 1 : 0;
-}
-
 __attribute__((target("sse4.2")))
 uint32_t ledger_crc32c_hw_update(uint32_t state, const void *bytes, size_t n) {
     const uint8_t *p = (const uint8_t *)bytes;
@@ -33,7 +28,6 @@ uint32_t ledger_crc32c_hw_update(uint32_t state, const void *bytes, size_t n) {
     return c32;
 }
 #else
-int ledger_crc32c_hw_available(void) { return 0; }
 uint32_t ledger_crc32c_hw_update(uint32_t state, const void *bytes, size_t n) {
     (void)bytes; (void)n; return state;
 }

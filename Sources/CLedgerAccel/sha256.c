@@ -5,17 +5,7 @@
 #include "ledger_accel.h"
 
 #if defined(__x86_64__)
-#include <cpuid.h>
 #include <immintrin.h>
-
-int ledger_sha256_hw_available(void) {
-    unsigned a, b, c, d;
-    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
-    int ssse3 = (c >> 9) & 1, sse41 = (c >> 19) & 1;
-    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
-    int sha = (b >> 29) & 1;
-    return ssse3 && sse41 && sha;
-}
 
 static const uint32_t K[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -76,7 +66,6 @@ void ledger_sha256_hw_blocks(uint32_t state[8], const void *data, size_t blocks)
     _mm_storeu_si128((__m128i *)&state[4], cdgh);
 }
 #else
-int ledger_sha256_hw_available(void) { return 0; }
 void ledger_sha256_hw_blocks(uint32_t state[8], const void *data, size_t blocks) {
     (void)state; (void)data; (void)blocks;
 }
