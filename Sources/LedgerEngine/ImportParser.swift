@@ -83,7 +83,8 @@ final class ImportParser: @unchecked Sendable {
 
     // MARK: Parsing (on the parser thread only)
 
-    private var names = AccountNames()
+    /// Account names numbered in order of first mention.
+    private var names = NameIndex()
     private let fields = LineFields()
     /// CSV: the field of each column, from the header.
     private var columns: [ImportField]?

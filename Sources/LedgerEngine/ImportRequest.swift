@@ -1,5 +1,5 @@
 // One import line's fields (bytes) → the operation it asks for, on the parser thread.
-// Accounts become numbers (AccountNames), amounts and times are parsed, the idempotency
+// Accounts become numbers (NameIndex), amounts and times are parsed, the idempotency
 // key is hashed; the validating thread builds the Command from that. Usage errors name
 // the field.
 
@@ -20,7 +20,7 @@ struct ImportRequest {
     }
 
     let operation: Operation
-    /// The accounts named (AccountNames numbers; -1: none): `account`, or `from` and `to`.
+    /// The accounts named (their numbers in the parser's NameIndex; -1: none): `account`, or `from` and `to`.
     let first: Int32
     let second: Int32
     /// Nil when the operation moves no money.
@@ -59,7 +59,7 @@ struct ImportRequest {
 
     /// `newName` is called with each account name this line is the first to mention, in order
     /// of its number.
-    init(_ fields: LineFields, config: StoreConfig, names: inout AccountNames,
+    init(_ fields: LineFields, config: StoreConfig, names: inout NameIndex,
          newName: (AccountID, UInt32) -> Void) throws {
         // The op's bytes, made a String only when a message names it.
         var opBytes: UnsafeRawBufferPointer?
@@ -76,10 +76,9 @@ struct ImportRequest {
                 }
                 preconditionFailure("AccountID.isValid and init(validating:) disagree")
             }
-            let hash = HistoryView.nameHash(bytes)
-            let (number, isNew) = names.number(bytes, hash: hash)
-            if isNew { newName(AccountID(trusted: String(decoding: bytes, as: UTF8.self)), hash) }
-            return number
+            let (number, isNew) = names.number(of: bytes)
+            if isNew { newName(AccountID(trusted: String(decoding: bytes, as: UTF8.self)), HistoryView.nameHash(bytes)) }
+            return Int32(number)
         }
         func positiveAmount() throws -> DecimalText {
             let bytes = try need(.amount)

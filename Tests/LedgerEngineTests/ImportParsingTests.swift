@@ -4,7 +4,7 @@ import LedgerTestSupport
 import Testing
 
 /// The parser thread's pieces of `ledger import`: fields split as bytes (escapes decoded into
-/// the scratch, never over each other), CSV quoting, and account names numbered by their bytes.
+/// the scratch, never over each other), CSV quoting, field names found by their bytes.
 @Suite struct ImportParsingTests {
     static func strings(_ fields: borrowing LineFields) -> [String: String] {
         var out: [String: String] = [:]
@@ -52,27 +52,5 @@ import Testing
             try ([0x61, 0x2C, 0xC3, 0x28] as [UInt8]).withUnsafeBytes { try CSVLine.split($0, scratch: fields) { _, _ in } }
         }
         #expect(throws: ImportFormatError.self) { try Array(#"a,"b"#.utf8).withUnsafeBytes { try CSVLine.split($0, scratch: fields) { _, _ in } } }
-    }
-
-    @Test func accountNamesAreNumberedInOrderOfFirstMention() {
-        var rng = SplitMix64(seed: 7)
-        var names = AccountNames()
-        var oracle: [String: Int32] = [:]
-        let alphabet = Array("ab:/_-.0123456789")
-        for _ in 0..<20_000 {
-            // Short names from a small alphabet: many repeats, shared prefixes, names that are
-            // prefixes of others; enough distinct ones to grow the table several times.
-            let length = Int.random(in: 1...6, using: &rng)
-            let name = String((0..<length).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &rng)] })
-            let bytes = Array(name.utf8)
-            let (number, isNew) = bytes.withUnsafeBytes { names.number($0, hash: HistoryView.nameHash($0)) }
-            if let known = oracle[name] {
-                #expect(number == known && !isNew, "\(name)")
-            } else {
-                #expect(number == Int32(oracle.count) && isNew, "\(name)")
-                oracle[name] = number
-            }
-        }
-        #expect(names.count == oracle.count && oracle.count > 3000)
     }
 }

@@ -1,0 +1,32 @@
+import LedgerDomain
+import LedgerTestSupport
+import Testing
+
+/// The byte-keyed name index behind the fold and an import's account numbers: numbers in
+/// order of first mention, against a Dictionary, for names short enough to compare in the
+/// slot and longer ones, with the table growing many times.
+@Suite struct NameIndexTests {
+    @Test func namesAreNumberedInOrderOfFirstMention() {
+        var rng = SplitMix64(seed: 7)
+        var index = NameIndex()
+        var oracle: [String: Int] = [:]
+        let alphabet = Array("ab:/_-.0123456789")
+        for _ in 0..<30_000 {
+            // Many repeats, shared prefixes, names that are prefixes of others, lengths around
+            // the 23 bytes kept in a slot; enough distinct ones to grow the table several times.
+            let length = Int.random(in: 0..<10, using: &rng) == 0 ? Int.random(in: 20...30, using: &rng) : Int.random(in: 1...6, using: &rng)
+            let name = String((0..<length).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &rng)] })
+            let bytes = Array(name.utf8)
+            let known = oracle[name]
+            #expect(bytes.withUnsafeBytes { index.index(of: $0) } == known, "\(name)")
+            let (number, isNew) = bytes.withUnsafeBytes { index.number(of: $0) }
+            if let known {
+                #expect(number == known && !isNew, "\(name)")
+            } else {
+                #expect(number == oracle.count && isNew, "\(name)")
+                oracle[name] = number
+            }
+        }
+        #expect(index.count == oracle.count && oracle.count > 3000)
+    }
+}
