@@ -177,8 +177,8 @@ private struct ImportRun {
         return states.count - 1
     }
 
-    /// Starts loading the memory a later `apply` of a line with these accounts and key looks at (cache misses otherwise:
-    /// thousands of accounts, a million keys).
+    /// Starts loading the memory a later `apply` of a line with these accounts and key looks at
+    /// (cache misses otherwise: thousands of accounts, a million keys).
     func prefetch(first: Int32, second: Int32, idHash: UInt64) {
         states.withUnsafeBufferPointer { states in
             func state(_ number: Int32) {
@@ -258,8 +258,8 @@ private struct ImportRun {
         let position = try record(type: type, version: version, micros: micros, line: line)
         if let i { states[i] = a.map { $0.applying(event.body, at: position) } ?? Account.opened(event.body, at: position) }
         if let j { states[j] = b.map { $0.applying(event.body, at: position) } ?? Account.opened(event.body, at: position) }
-        if let i, let first { addHistory(i, side: HistoryView.side(of: first, in: event.body), before: a, position: position) }
-        if let j, let second { addHistory(j, side: HistoryView.side(of: second, in: event.body), before: b, position: position) }
+        if let i { addHistory(i, side: HistoryView.side(of: ids[i], in: event.body), before: a, position: position) }
+        if let j { addHistory(j, side: HistoryView.side(of: ids[j], in: event.body), before: b, position: position) }
         if let idHash { addKey(idHash, position: position) }
         if case .reverse(let p) = command { reversedHere[p] = position }
         summary.imported += 1
