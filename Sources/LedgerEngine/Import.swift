@@ -205,7 +205,10 @@ private struct ImportRun {
     // MARK: One line
 
     mutating func apply(_ request: ImportRequest, line: Int) throws {
-        if try applyMoney(request, line: line) { return }
+        // The event its idempotency key was used for before, if any: looked up once, here.
+        var earlier: Event?
+        if let key = request.metadata.id, request.idHash != 0 { earlier = try earlierEvent(withID: key, hash: request.idHash) }
+        if earlier == nil, try applyMoney(request, line: line) { return }
         let command = request.command { ids[stateOfNumber[Int($0)]] }
         let options = CommandOptions(metadata: request.metadata)
         // A reversal works on the accounts of the event it undoes (stored, or earlier in this import).
@@ -227,16 +230,13 @@ private struct ImportRun {
         let a = i.flatMap { states[$0] }, b = j.flatMap { states[$0] }
         let lookup: (AccountID) -> Account? = { id in id == first ? a : id == second ? b : nil }
 
-        let idHash = request.idHash == 0 ? nil : request.idHash
-        if let key = options.metadata.id, let hash = idHash {
-            if let earlier = try earlierEvent(withID: key, hash: hash) {
-                guard Decide.sameRequest(command, options, recorded: earlier, accounts: lookup) else {
-                    throw LedgerError.rejected(code: Rejection.Code.idConflict.rawValue,
-                                               message: "id '\(key)' was already used for a different request")
-                }
-                summary.duplicates += 1
-                return
+        if let earlier, let key = options.metadata.id {
+            guard Decide.sameRequest(command, options, recorded: earlier, accounts: lookup) else {
+                throw LedgerError.rejected(code: Rejection.Code.idConflict.rawValue,
+                                           message: "id '\(key)' was already used for a different request")
             }
+            summary.duplicates += 1
+            return
         }
         if try isRepeatedOpen(command, at: request.at, current: a) {
             summary.duplicates += 1
@@ -260,7 +260,7 @@ private struct ImportRun {
         if let j { states[j] = b.map { $0.applying(event.body, at: position) } ?? Account.opened(event.body, at: position) }
         if let i { addHistory(i, side: HistoryView.side(of: ids[i], in: event.body), before: a, position: position) }
         if let j { addHistory(j, side: HistoryView.side(of: ids[j], in: event.body), before: b, position: position) }
-        if let idHash { addKey(idHash, position: position) }
+        if request.idHash != 0 { addKey(request.idHash, position: position) }
         if case .reverse(let p) = command { reversedHere[p] = position }
         summary.imported += 1
     }
@@ -268,9 +268,8 @@ private struct ImportRun {
     /// A deposit, withdrawal or transfer recorded without building a Command or an Event, when
     /// Decide would accept it: open accounts, an amount that fits their scale, the same currency
     /// and scale on both sides, Decide's funds and overflow rules, a time not before the last
-    /// event's, and no idempotency key that may have been used before. False when any of that
-    /// does not hold: the line then takes the general path, which gives its rejection (or its
-    /// duplicate).
+    /// event's (the caller found no earlier use of its idempotency key). False when any of that
+    /// does not hold: the line then takes the general path, which gives its rejection.
     private mutating func applyMoney(_ request: ImportRequest, line: Int) throws -> Bool {
         let code: EventCodec.TypeCode
         switch request.operation {
@@ -296,12 +295,6 @@ private struct ImportRun {
                   Decide.canCredit(balance: states[j]!.balance, units) else { return false }
         }
         if let at = request.at, at.micros < lastMicros { return false }
-        if request.idHash != 0 {
-            var seen = false
-            keys.positions(request.idHash) { _ in seen = true }
-            if !seen { try views.positions(forIDHash: request.idHash) { _ in seen = true } }
-            if seen { return false }
-        }
 
         let micros = try timestamp(request.at)
         payload.reset()

@@ -70,7 +70,22 @@ public final class Segment {
         indexEntriesOnDisk = 0
     }
 
-    deinit { indexFD?.close() }
+    /// The segment file opened for reading by lookups, kept open like the index's.
+    private var readFD: FileDescriptor?
+
+    deinit {
+        indexFD?.close()
+        readFD?.close()
+    }
+
+    /// The segment file, opened for reading on the first lookup (an import checking a million
+    /// repeated ids looks up a record per line: no open and close each time).
+    func reader() throws -> FileDescriptor {
+        if let fd = readFD { return fd }
+        let fd = try StorageError.wrapping { try FileDescriptor.open(path, O_RDONLY) }
+        readFD = fd
+        return fd
+    }
 
     public var recordCount: UInt64 { lastPosition &- base &+ 1 }
 
@@ -205,8 +220,7 @@ public final class Log {
         guard position >= 1, position <= head.position, let si = segmentIndex(containing: position) else { return nil }
         let segment = try checked(si)
         if let entry = try segment.indexEntry(position), entry.frameBytes >= UInt32(RecordFormat.frameHeaderBytes + RecordFormat.bodyHeaderBytes) {
-            let fd = try StorageError.wrapping { try FileDescriptor.open(segment.path, O_RDONLY) }
-            defer { fd.close() }
+            let fd = try segment.reader()
             let bytes = try StorageError.wrapping { try fd.read(count: Int(entry.frameBytes), at: Int(entry.offset)) }
             let found: T?? = try bytes.withUnsafeBytes { raw in
                 let p = raw.baseAddress!
@@ -271,8 +285,7 @@ public final class Log {
         guard position >= 1, position <= head.position, let si = segmentIndex(containing: position) else { return nil }
         let segment = try checked(si)
         guard let entry = try segment.indexEntry(position) else { return nil }
-        let fd = try StorageError.wrapping { try FileDescriptor.open(segment.path, O_RDONLY) }
-        defer { fd.close() }
+        let fd = try segment.reader()
         guard let commit = try LogOpener.commitAt(fd, offset: Int(entry.offset) + Int(entry.frameBytes), limit: segment.committedBytes),
               commit.position == position else { return nil }
         return commit.chain
@@ -289,8 +302,7 @@ public final class Log {
     }
 
     func frameIsValid(_ segment: Segment, _ entry: IndexEntry) throws -> Bool {
-        let fd = try StorageError.wrapping { try FileDescriptor.open(segment.path, O_RDONLY) }
-        defer { fd.close() }
+        let fd = try segment.reader()
         return try LogOpener.frameAt(fd, offset: Int(entry.offset), limit: segment.committedBytes)?.position == entry.position
     }
 }
