@@ -80,6 +80,32 @@ public struct FileDescriptor {
         try bytes.withUnsafeBytes { try writeAll($0, at: offset) }
     }
 
+    /// Writes `parts` one after another from `offset` with `pwritev` (no copy into one buffer
+    /// first), going on after a short write.
+    public func writeAll(_ parts: [UnsafeRawBufferPointer], at offset: Int) throws {
+        var parts = parts.filter { !$0.isEmpty }
+        var position = offset
+        while !parts.isEmpty {
+            var vectors = parts.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress!), iov_len: $0.count) }
+            let n = pwritev(raw, &vectors, Int32(vectors.count), off_t(position))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SystemError("write", path: path, errno: errno)
+            }
+            position += n
+            var written = n
+            while written > 0 {
+                if written >= parts[0].count {
+                    written -= parts[0].count
+                    parts.removeFirst()
+                } else {
+                    parts[0] = UnsafeRawBufferPointer(rebasing: parts[0][written...])
+                    written = 0
+                }
+            }
+        }
+    }
+
     public func syncData() throws {
         while fdatasync(raw) != 0 {
             if errno == EINTR { continue }

@@ -128,17 +128,22 @@ public final class LogWriter {
         payload.append(contentsOf: chain)
 
         let (segment, fd, created) = try segmentForAppend(firstPosition: batch.firstPosition)
-        var bytes: [UInt8] = created ? SegmentHeader.encode(base: segment.base) : []
-        bytes.reserveCapacity(bytes.count + batch.frames.count + RecordFormat.commitFrameBytes)
+        let header: [UInt8] = created ? SegmentHeader.encode(base: segment.base) : []
         let framesOffset = (created ? RecordFormat.segmentHeaderBytes : segment.committedBytes)
-        bytes.append(contentsOf: batch.frames)
+        var commit: [UInt8] = []
         payload.withUnsafeBytes {
-            Frame.append(to: &bytes, position: lastPosition, timestampMicros: batch.lastTimestampMicros,
+            Frame.append(to: &commit, position: lastPosition, timestampMicros: batch.lastTimestampMicros,
                          type: RecordFormat.commitType, schemaVersion: RecordFormat.commitSchemaVersion, payload: $0)
         }
         let writeOffset = created ? 0 : segment.committedBytes
+        let byteCount = header.count + batch.frames.count + commit.count
         do {
-            try fd.writeAll(bytes, at: writeOffset)
+            // One write of the header (a new segment), the frames and the commit frame, gathered.
+            try header.withUnsafeBytes { h in
+                try batch.frames.withUnsafeBytes { f in
+                    try commit.withUnsafeBytes { c in try fd.writeAll([h, f, c], at: writeOffset) }
+                }
+            }
             try fd.syncData()
             if created { try FileSystem.syncDirectory(log.directory) }
         } catch let error as SystemError {
@@ -148,7 +153,7 @@ public final class LogWriter {
             throw StorageError.io(error)
         }
 
-        segment.committedBytes = writeOffset + bytes.count
+        segment.committedBytes = writeOffset + byteCount
         segment.lastPosition = lastPosition
         log.head = LogHead(position: lastPosition, timestampMicros: batch.lastTimestampMicros, chain: chain)
         appendIndexEntries(segment, batch, framesOffset: framesOffset)
