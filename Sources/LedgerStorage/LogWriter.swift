@@ -1,6 +1,6 @@
 // The only code that appends to the log. Commit rule: a batch is its data
 // records followed by one commit record (count + chain hash), written with one
-// pwrite and made durable with one fdatasync; it exists iff its commit record
+// pwritev and made durable with one fdatasync; it exists iff its commit record
 // is complete and agrees with it. Index entries are written only after that
 // fdatasync, so an index entry always points at a durable record.
 
