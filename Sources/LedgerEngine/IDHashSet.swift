@@ -26,6 +26,23 @@ struct IDHashSet {
         }
     }
 
+    /// Hands `body` every entry sorted by hash, then empties the set, keeping its memory (an
+    /// import spilling its keys: no second copy of them, no table grown again from scratch).
+    mutating func drainSorted(_ body: (UnsafeBufferPointer<(hash: UInt64, position: UInt64)>) throws -> Void) rethrows {
+        try slots.withUnsafeMutableBufferPointer { all in
+            var n = 0
+            for i in 0..<all.count where all[i].hash != 0 {
+                all[n] = all[i]
+                n += 1
+            }
+            var used = UnsafeMutableBufferPointer(rebasing: all[0..<n])
+            used.sort { $0.hash < $1.hash }
+            defer { for i in 0..<all.count { all[i] = (0, 0) } }
+            try body(UnsafeBufferPointer(used))
+        }
+        count = 0
+    }
+
     /// Every entry whose position is after `position`, as (hash, position).
     func forEach(after position: UInt64, _ body: (UInt64, UInt64) throws -> Void) rethrows {
         for s in slots where s.hash != 0 && s.position > position { try body(s.hash, s.position) }

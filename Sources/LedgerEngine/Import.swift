@@ -6,7 +6,8 @@
 //
 // Memory: the input is read in chunks; the state is one entry per account touched; the
 // store's idempotency keys are looked up in the ids view on disk, this import's own cost
-// 16 bytes each (IDHashSet); no Event or String is kept per line.
+// 16 bytes each (IDHashSet) up to importKeysInMemoryMax, then are spilled in sorted runs
+// (KeyRuns: about 1.3 bytes a key stay in memory); no Event or String is kept per line.
 
 import LedgerDomain
 import LedgerStorage
@@ -23,6 +24,9 @@ public struct ImportSummary: Sendable {
 
 extension Ledger {
     public static let importBatchRecords = 10_000
+    /// This import's idempotency keys kept in its in-memory set (32 MiB at most); beyond, they
+    /// are spilled in sorted runs with Bloom filters (KeyRuns), so memory does not grow with the file.
+    public static let importKeysInMemoryMax = 1 << 20
     /// How many lines ahead validation starts loading a line's account states and key slot.
     static let importLookahead = 8
     /// Frames of validated batches kept in memory before they go to the spool file.
@@ -31,14 +35,18 @@ extension Ledger {
     /// Imports the operations `read` yields (a chunk reader: bytes read, 0 at the end).
     /// `committed(line, position)` is called after each durable batch; with `continueOnError`,
     /// `rejected(line, error)` is called for each bad line and the rest go on.
+    /// `keysInMemoryMax`: how many of its own idempotency keys the import keeps in memory before
+    /// it spills them (the tests make it small).
     public func importOperations(reading read: @escaping (UnsafeMutableRawBufferPointer) throws -> Int, format: ImportFormat,
-                                 continueOnError: Bool, committed: (Int, UInt64) -> Void,
+                                 continueOnError: Bool, keysInMemoryMax: Int = Ledger.importKeysInMemoryMax,
+                                 committed: (Int, UInt64) -> Void,
                                  rejected: (Int, LedgerError) -> Void) throws -> ImportSummary {
         try withWriter { writer, config in
             var notes: [String] = []
             let views = try Views.openForWriting(layout, log: writer.log, notes: &notes)
             addNotes(notes)
-            var run = try ImportRun(writer: writer, views: views, config: config, clock: clock, ledger: self)
+            var run = try ImportRun(writer: writer, views: views, config: config, clock: clock, ledger: self,
+                                    keysInMemoryMax: keysInMemoryMax)
             let lines = LineReader(read)
             let parser = ImportParser(lines: lines, format: format, config: config)
             parser.start()
@@ -134,8 +142,11 @@ private struct ImportRun {
     /// Name → index into `states`: for the names the parser numbers and for those a reversal
     /// finds in the event it undoes (one state per account, however it was reached).
     private var stateOfName: [AccountID: Int] = [:]
-    /// This import's idempotency keys (the store's are in the ids view).
+    /// This import's idempotency keys (the store's are in the ids view): the newest in memory,
+    /// the rest spilled.
     private var keys = IDHashSet(minimumCapacity: 1024)
+    private let spilledKeys: KeyRuns
+    private let keysInMemoryMax: Int
     /// Positions reversed by this import → the position of their reversal (a second one is rejected).
     private var reversedHere: [UInt64: UInt64] = [:]
     private var idsAdded = 0
@@ -147,8 +158,10 @@ private struct ImportRun {
     /// Builds the history records on their own thread.
     let history: ChunkedWorker<HistoryView.Change, Void>?
 
-    init(writer: LogWriter, views: Views, config: StoreConfig, clock: Clock, ledger: Ledger) throws {
+    init(writer: LogWriter, views: Views, config: StoreConfig, clock: Clock, ledger: Ledger, keysInMemoryMax: Int) throws {
         self.writer = writer
+        self.keysInMemoryMax = max(1, keysInMemoryMax)
+        spilledKeys = KeyRuns(directory: writer.log.directory)
         self.views = views
         self.clock = clock
         self.ledger = ledger
@@ -187,7 +200,10 @@ private struct ImportRun {
             state(first)
             state(second)
         }
-        if idHash != 0 { keys.prefetch(idHash) }
+        if idHash != 0 {
+            keys.prefetch(idHash)
+            spilledKeys.prefetch(idHash)
+        }
     }
 
     /// Loads the state at `i` from the views on its first use.
@@ -260,7 +276,7 @@ private struct ImportRun {
         if let j { states[j] = b.map { $0.applying(event.body, at: position) } ?? Account.opened(event.body, at: position) }
         if let i { addHistory(i, side: HistoryView.side(of: ids[i], in: event.body), before: a, position: position) }
         if let j { addHistory(j, side: HistoryView.side(of: ids[j], in: event.body), before: b, position: position) }
-        if request.idHash != 0 { addKey(request.idHash, position: position) }
+        if request.idHash != 0 { try addKey(request.idHash, position: position) }
         if case .reverse(let p) = command { reversedHere[p] = position }
         summary.imported += 1
     }
@@ -309,7 +325,7 @@ private struct ImportRun {
             states[j]!.move(units, at: position)
             addHistory(j, side: 1, head: headJ, position: position)
         }
-        if request.idHash != 0 { addKey(request.idHash, position: position) }
+        if request.idHash != 0 { try addKey(request.idHash, position: position) }
         summary.imported += 1
         return true
     }
@@ -353,7 +369,15 @@ private struct ImportRun {
                                        balance: after.balance, version: after.version, head: head, nameHash: nameHashes[i]))
     }
 
-    private mutating func addKey(_ hash: UInt64, position: UInt64) {
+    private mutating func addKey(_ hash: UInt64, position: UInt64) throws {
+        if keys.count >= keysInMemoryMax {
+            let runs = spilledKeys
+            try LedgerError.translating {
+                try keys.drainSorted { sorted in
+                    try sorted.withMemoryRebound(to: (key: UInt64, value: UInt64).self) { try runs.addRun(sorted: $0) }
+                }
+            }
+        }
         keys.insert(hash, position: position)
         idsAdded += 1
     }
@@ -384,6 +408,7 @@ private struct ImportRun {
             if found == nil, let e = try event(at: position), e.metadata.id == key { found = e }
         }
         try keys.positions(hash, check)
+        if found == nil { try LedgerError.translating { try spilledKeys.forEachValue(of: hash, check) } }
         if found == nil { try views.positions(forIDHash: hash, check) }
         return found
     }
@@ -415,6 +440,7 @@ private struct ImportRun {
     /// Each key the ids view gains, as (hash, position).
     func forEachNewKey(_ body: (UInt64, UInt64) throws -> Void) throws {
         try keys.forEach(after: startHead, body)
+        try spilledKeys.forEach(body)
         for (reversed, position) in reversedHere { try body(Views.idHash(Views.reversalKey(reversed)), position) }
     }
 

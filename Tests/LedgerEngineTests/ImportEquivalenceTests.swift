@@ -95,8 +95,20 @@ import Testing
         return out
     }
 
-    @Test(arguments: [1 as UInt64, 2, 3, 4, 5, 6])
-    func anImportDecidesEveryLineAsSingleCommandsWould(seed: UInt64) throws {
+    /// With the default key memory, and with 5 keys in memory (the rest spilled in runs of 5:
+    /// repeated ids found on disk).
+    /// Every (key, position) of the ids view at `dir` (idempotency keys and reversals).
+    static func idsEntries(_ dir: String) throws -> [String] {
+        guard let table = try SlotTable.open(path: Views.idsPath(StoreLayout(root: dir)), keyBytesMax: 8, valueBytes: 0, writable: false) else {
+            return []
+        }
+        var out: [String] = []
+        try table.forEachSlot { out.append("\($0.key) \($0.appliedPosition)") }
+        return out.sorted()
+    }
+
+    @Test(arguments: [1 as UInt64, 2, 3, 4, 5, 6], [Ledger.importKeysInMemoryMax, 5])
+    func anImportDecidesEveryLineAsSingleCommandsWould(seed: UInt64, keysInMemory: Int) throws {
         let lines = try Self.randomLines(600, seed: seed)
 
         let single = TemporaryDirectory()
@@ -122,21 +134,24 @@ import Testing
             input.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + n)])) }
             offset += n
             return n
-        }, format: .ndjson, continueOnError: true, committed: { _, _ in }, rejected: { line, error in
+        }, format: .ndjson, continueOnError: true, keysInMemoryMax: keysInMemory, committed: { _, _ in }, rejected: { line, error in
             rejections.append("\(line) \(Self.code(error))")
         })
 
         if let k = (0...max(rejections.count, expectedRejections.count)).first(where: { rejections.dropFirst($0).first != expectedRejections.dropFirst($0).first }) {
             Issue.record("seed \(seed): rejections differ from #\(k): import \(rejections.dropFirst(k).prefix(3)), single \(expectedRejections.dropFirst(k).prefix(3))")
         }
-        #expect(summary.duplicates == expectedDuplicates, "seed \(seed)")
+        #expect(summary.duplicates == expectedDuplicates, "seed \(seed), \(keysInMemory) keys in memory")
         #expect(summary.rejected == expectedRejections.count)
         let expected = try Self.records(single.path), got = try Self.records(imported.path)
-        #expect(got.count == expected.count, "seed \(seed)")
+        #expect(got.count == expected.count, "seed \(seed), \(keysInMemory) keys in memory")
         for (e, g) in zip(expected, got) where e != g {
             Issue.record("seed \(seed): first difference\n  single: \(e)\n  import: \(g)")
             break
         }
+        // The ids view holds the same keys (spilled or not) at the same positions.
+        let sameKeys = try Self.idsEntries(imported.path) == Self.idsEntries(single.path)
+        #expect(sameKeys, "seed \(seed), \(keysInMemory) keys in memory")
         // Both kinds of lines were exercised: accepted money lines and rejected ones.
         #expect(got.count > 100 && expectedRejections.count > 50, "seed \(seed): \(got.count) events, \(expectedRejections.count) rejections")
     }
