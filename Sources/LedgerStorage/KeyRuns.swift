@@ -64,21 +64,16 @@ public final class KeyRuns {
 
     deinit { file?.close() }
 
-    /// Sorts `pairs` by key (in place) and writes them as one run.
-    public func addRun(_ pairs: inout [(key: UInt64, value: UInt64)]) throws {
-        pairs.sort { $0.key < $1.key }
-        try pairs.withUnsafeBufferPointer { try addRun(sorted: $0) }
-    }
-
     /// Writes `pairs`, sorted by key, as one run.
     public func addRun(sorted pairs: UnsafeBufferPointer<(key: UInt64, value: UInt64)>) throws {
         guard !pairs.isEmpty else { return }
         let fd = try file ?? FileDescriptor.openUnlinked(in: directory, name: ".key-runs")
         file = fd
         let offset = fileBytes
-        // Written a block at a time: no second copy of the run in memory.
+        // Written 64 KiB at a time: no second copy of the run in memory.
+        let chunkBytes = 16 * Self.blockPairs * Self.pairBytes
         var bytes = [UInt8]()
-        bytes.reserveCapacity(Self.blockPairs * Self.pairBytes)
+        bytes.reserveCapacity(chunkBytes)
         var firstKeys: [UInt64] = []
         let filterBlocks = max(1, pairs.count * Self.filterBitsPerKey / (64 * Self.blockWords))
         var filter = [UInt64](repeating: 0, count: filterBlocks * Self.blockWords)
@@ -88,7 +83,7 @@ public final class KeyRuns {
             Self.filterBits(pair.key) { filter[block + ($0 >> 6)] |= 1 << UInt64($0 & 63) }
             bytes.appendLE(pair.key)
             bytes.appendLE(pair.value)
-            if bytes.count == Self.blockPairs * Self.pairBytes || i == pairs.count - 1 {
+            if bytes.count == chunkBytes || i == pairs.count - 1 {
                 try fd.writeAll(bytes, at: fileBytes)
                 fileBytes += bytes.count
                 bytes.removeAll(keepingCapacity: true)

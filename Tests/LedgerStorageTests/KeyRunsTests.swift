@@ -16,8 +16,8 @@ import Testing
             // Few distinct keys in some runs (long stretches of equal keys across blocks).
             let distinct: UInt64 = size == 3000 ? 5 : 1_000
             let pairs = (0..<size).map { _ in (key: UInt64.random(in: 1...distinct, using: &rng) * 7, value: UInt64.random(in: 0...UInt64.max, using: &rng)) }
-            var run = pairs
-            try runs.addRun(&run)
+            let sorted = pairs.sorted { $0.key < $1.key }
+            try sorted.withUnsafeBufferPointer { try runs.addRun(sorted: $0) }
             for p in pairs { oracle[p.key, default: []].append(p.value) }
             all += pairs.map(\.value)
         }
