@@ -70,6 +70,8 @@ public struct CompactState {
     public init() {}
 
     public init(_ accounts: [Account], position: UInt64) {
+        names = NameIndex(minimumCapacity: accounts.count)
+        self.accounts.reserveCapacity(accounts.count)
         for a in accounts { _ = insert(a) }
         self.position = position
     }

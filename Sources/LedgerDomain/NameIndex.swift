@@ -14,6 +14,15 @@ public struct NameIndex {
 
     public init() {}
 
+    /// Room for `count` names without growing (an index filled from a snapshot's accounts).
+    public init(minimumCapacity count: Int) {
+        var slotCount = 1024
+        while count * 2 > slotCount { slotCount *= 2 }
+        slots = [UInt64](repeating: 0, count: 4 * slotCount)
+        nameStart.reserveCapacity(count + 1)
+        names.reserveCapacity(count * 16)
+    }
+
     /// How many names there are (the next one's number).
     public var count: Int { nameStart.count - 1 }
 

@@ -6,9 +6,11 @@ import Testing
 /// order of first mention, against a Dictionary, for names short enough to compare in the
 /// slot and longer ones, with the table growing many times.
 @Suite struct NameIndexTests {
-    @Test func namesAreNumberedInOrderOfFirstMention() {
+    /// Grown from the smallest table, and made with room for a few thousand names first.
+    @Test(arguments: [0, 5000])
+    func namesAreNumberedInOrderOfFirstMention(room: Int) {
         var rng = SplitMix64(seed: 7)
-        var index = NameIndex()
+        var index = room == 0 ? NameIndex() : NameIndex(minimumCapacity: room)
         var oracle: [String: Int] = [:]
         let alphabet = Array("ab:/_-.0123456789")
         for _ in 0..<30_000 {
