@@ -15,8 +15,11 @@ final class Background<T>: @unchecked Sendable {
     /// Whether the work got its own thread (else it runs in join()).
     private(set) var started = false
 
-    init(_ work: @escaping () throws -> T) {
+    /// `threaded: false` runs the work in join() as if no thread could be started (the tests
+    /// of that path use it).
+    init(threaded: Bool = true, _ work: @escaping () throws -> T) {
         self.work = work
+        guard threaded else { return }
         let body = ThreadBody { [self] in result = Result { try work() } }
         let context = Unmanaged.passRetained(body).toOpaque()
         var t = pthread_t()

@@ -24,13 +24,15 @@ final class ChunkedWorker<T, R>: @unchecked Sendable {
     /// Without a thread: the first failure, then the result.
     private var outcome: Result<R, Error>?
 
-    init(chunkItems: Int, chunksMax: Int, consume: @escaping ([T]) throws -> Void, finish: @escaping () throws -> R) {
+    /// `threaded: false`: the consumer runs inline, as when no thread can be started (tests).
+    init(chunkItems: Int, chunksMax: Int, threaded: Bool = true, consume: @escaping ([T]) throws -> Void,
+         finish: @escaping () throws -> R) {
         self.chunkItems = chunkItems
         pipe = ChunkPipe<[T]>(chunksMax: chunksMax)
         self.consume = consume
         finishing = finish
         pending.reserveCapacity(chunkItems)
-        let worker = Background { [pipe, ended] () throws -> R in
+        let worker = Background(threaded: threaded) { [pipe, ended] () throws -> R in
             do {
                 while let chunk = try pipe.receive() { try consume(chunk) }
                 guard ended.value else { throw Cancelled() }
