@@ -48,9 +48,10 @@ final class ImportParser: @unchecked Sendable {
 
     deinit { stop() }
 
-    /// Starts the parsing thread.
-    func start() {
-        let background = Background { [self] in run() }
+    /// Starts the parsing thread (`threaded: false`: parse inline in next(), as when no thread
+    /// can be started; the tests use it).
+    func start(threaded: Bool = true) {
+        let background = Background(threaded: threaded) { [self] in run() }
         if background.started { thread = background }
     }
 

@@ -53,4 +53,60 @@ import Testing
         }
         #expect(throws: ImportFormatError.self) { try Array(#"a,"b"#.utf8).withUnsafeBytes { try CSVLine.split($0, scratch: fields) { _, _ in } } }
     }
+
+    /// What the parser hands over, line by line: number, op or error, account numbers, names.
+    static func parseAll(_ text: String, threaded: Bool) throws -> [String] {
+        let bytes = Array(text.utf8)
+        var offset = 0
+        let lines = LineReader { buffer in
+            let n = min(buffer.count, bytes.count - offset, 1000)
+            bytes.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + n)])) }
+            offset += n
+            return n
+        }
+        let parser = ImportParser(lines: lines, format: .ndjson, config: StoreConfig())
+        parser.start(threaded: threaded)
+        defer { parser.stop() }
+        var out: [String] = []
+        do {
+            while let chunk = try parser.next() {
+                out += chunk.newNames.map { "name \($0.id)" }
+                for line in chunk.lines {
+                    switch line.outcome {
+                    case .request(let r): out.append("\(line.number) \(r.operation) \(r.first) \(r.second) \(r.metadata.id ?? "-")")
+                    case .failure(let e): out.append("\(line.number) error \(e)")
+                    }
+                }
+            }
+        } catch {
+            out.append("ends: \(error)")
+        }
+        return out
+    }
+
+    /// Without a thread (pthread_create failed) the parser works inline and hands over the same
+    /// lines, the same errors and the same error that ends the input.
+    @Test func parsingInlineGivesWhatTheThreadGives() throws {
+        var lines: [String] = []
+        for i in 0..<10_000 {
+            switch i % 7 {
+            case 0: lines.append(#"{"op":"open","account":"a\#(i % 50)"}"#)
+            case 1: lines.append(#"{"op":"transfer","from":"a\#(i % 50)","to":"b\#(i % 30)","amount":"1.5","id":"t\#(i)"}"#)
+            case 2: lines.append("not json")
+            case 3: lines.append("")
+            default: lines.append(#"{"op":"deposit","account":"c\#(i % 90)","amount":"2"}"#)
+            }
+        }
+        let text = lines.joined(separator: "\n")
+        let inline = try Self.parseAll(text, threaded: false)
+        #expect(inline.count == lines.filter { !$0.isEmpty }.count + 50 + 30 + 90)  // blank lines skipped; every name once
+        let same = try Self.parseAll(text, threaded: true) == inline
+        #expect(same)
+        // An over-long line ends the input, after the lines before it, both ways.
+        let long = text + "\n" + String(repeating: "x", count: LineReader.lineBytesMax + 10) + "\n" + lines[1]
+        let inlineLong = try Self.parseAll(long, threaded: false)
+        #expect(inlineLong.last?.hasPrefix("ends:") == true)
+        let sameLong = try Self.parseAll(long, threaded: true) == inlineLong
+        #expect(sameLong)
+    }
 }
