@@ -1,9 +1,9 @@
 import LedgerStorage
 
-// The idempotency keys an import must check each line against: the store's (from the
-// ids view) and its own earlier lines'. 16 bytes per key — hash and position — in one
-// flat open-addressing table; no String is kept. A hit only says "maybe": the caller
-// confirms it against the recorded event, as with the ids view itself.
+// The idempotency keys of an import's own earlier lines (the store's are looked up in the
+// ids view; beyond a bound the import spills these to KeyRuns). 16 bytes per key — hash
+// and position — in one flat open-addressing table; no String is kept. A hit only says
+// "maybe": the caller confirms it against the recorded event, as with the ids view itself.
 
 struct IDHashSet {
     /// (hash, position) pairs; hash 0 marks an empty slot (Views.idHash never returns 0).
@@ -43,24 +43,14 @@ struct IDHashSet {
         count = 0
     }
 
-    /// Every entry whose position is after `position`, as (hash, position).
-    func forEach(after position: UInt64, _ body: (UInt64, UInt64) throws -> Void) rethrows {
-        for s in slots where s.hash != 0 && s.position > position { try body(s.hash, s.position) }
+    /// Every entry, as (hash, position).
+    func forEach(_ body: (UInt64, UInt64) throws -> Void) rethrows {
+        for s in slots where s.hash != 0 { try body(s.hash, s.position) }
     }
 
     /// Starts loading the slot where a lookup of `hash` begins (a caller a few keys ahead).
     func prefetch(_ hash: UInt64) {
         slots.withUnsafeBufferPointer { Prefetch.forRead($0.baseAddress! + (Int(truncatingIfNeeded: hash) & ($0.count - 1))) }
-    }
-
-    func contains(_ hash: UInt64) -> Bool {
-        let mask = slots.count - 1
-        var i = Int(truncatingIfNeeded: hash) & mask
-        while slots[i].hash != 0 {
-            if slots[i].hash == hash { return true }
-            i = (i + 1) & mask
-        }
-        return false
     }
 
     mutating func insert(_ hash: UInt64, position: UInt64) {

@@ -439,7 +439,7 @@ private struct ImportRun {
 
     /// Each key the ids view gains, as (hash, position).
     func forEachNewKey(_ body: (UInt64, UInt64) throws -> Void) throws {
-        try keys.forEach(after: startHead, body)
+        try keys.forEach(body)
         try spilledKeys.forEach(body)
         for (reversed, position) in reversedHere { try body(Views.idHash(Views.reversalKey(reversed)), position) }
     }
