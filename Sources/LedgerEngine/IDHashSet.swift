@@ -26,6 +26,17 @@ struct IDHashSet {
         }
     }
 
+    /// Whether some entry has hash `hash` (what `positions` would visit at least once).
+    func holds(_ hash: UInt64) -> Bool {
+        let mask = slots.count - 1
+        var i = Int(truncatingIfNeeded: hash) & mask
+        while slots[i].hash != 0 {
+            if slots[i].hash == hash { return true }
+            i = (i + 1) & mask
+        }
+        return false
+    }
+
     /// Hands `body` every entry sorted by hash, then empties the set, keeping its memory (an
     /// import spilling its keys: no second copy of them, no table grown again from scratch).
     mutating func drainSorted(_ body: (UnsafeBufferPointer<(hash: UInt64, position: UInt64)>) throws -> Void) rethrows {

@@ -130,18 +130,8 @@ private struct ImportRun {
     let startHead: UInt64
     var summary = ImportSummary()
 
-    /// Accounts touched so far, each with its name, its state as of the line being checked (nil:
-    /// it does not exist), whether that state was loaded from the views yet, and its
-    /// HistoryView.nameHash (the history builder's key).
-    private var ids: [AccountID] = []
-    private var states: [Account?] = []
-    private var loaded: [Bool] = []
-    private var nameHashes: [UInt32] = []
-    /// The parser's account numbers → index into `states`.
-    private var stateOfNumber: [Int] = []
-    /// Name → index into `states`: for the names the parser numbers and for those a reversal
-    /// finds in the event it undoes (one state per account, however it was reached).
-    private var stateOfName: [AccountID: Int] = [:]
+    /// The accounts touched so far, as of the line being checked.
+    private var accounts = ImportAccounts()
     /// This import's idempotency keys (the store's are in the ids view): the newest in memory,
     /// the rest spilled.
     private var keys = IDHashSet(minimumCapacity: 1024)
@@ -176,56 +166,33 @@ private struct ImportRun {
 
     /// Takes in the names the parser numbered in the chunk about to be applied.
     mutating func add(names: [(id: AccountID, nameHash: UInt32)]) {
-        for (id, hash) in names { stateOfNumber.append(state(named: id, hash: hash)) }
-    }
-
-    /// The index in `states` of account `id`, added (not yet loaded) when new.
-    private mutating func state(named id: AccountID, hash: UInt32? = nil) -> Int {
-        if let i = stateOfName[id] { return i }
-        ids.append(id)
-        states.append(nil)
-        loaded.append(false)
-        nameHashes.append(hash ?? HistoryView.nameHash(id.name))
-        stateOfName[id] = states.count - 1
-        return states.count - 1
+        accounts.add(numbered: names)
     }
 
     /// Starts loading the memory a later `apply` of a line with these accounts and key looks at
     /// (cache misses otherwise: thousands of accounts, a million keys).
     func prefetch(first: Int32, second: Int32, idHash: UInt64) {
-        states.withUnsafeBufferPointer { states in
-            func state(_ number: Int32) {
-                if number >= 0 && Int(number) < stateOfNumber.count { Prefetch.forRead(states.baseAddress! + stateOfNumber[Int(number)]) }
-            }
-            state(first)
-            state(second)
-        }
+        accounts.prefetch(number: first)
+        accounts.prefetch(number: second)
         if idHash != 0 {
             keys.prefetch(idHash)
             spilledKeys.prefetch(idHash)
         }
     }
 
-    /// Loads the state at `i` from the views on its first use.
-    private mutating func load(_ i: Int) throws {
-        guard !loaded[i] else { return }
-        states[i] = try views.account(ids[i])
-        loaded[i] = true
-    }
-
     /// Accounts that changed, in their final state.
-    var changedAccounts: [Account] {
-        states.compactMap { $0 }.filter { $0.lastPosition > startHead }
-    }
+    var changedAccounts: [Account] { accounts.changed(after: startHead) }
 
     // MARK: One line
 
     mutating func apply(_ request: ImportRequest, line: Int) throws {
         // The event its idempotency key was used for before, if any: looked up once, here.
         var earlier: Event?
-        if let key = request.metadata.id, request.idHash != 0 { earlier = try earlierEvent(withID: key, hash: request.idHash) }
+        if request.idHash != 0, mayBeRepeated(request.idHash), let key = request.metadata.id {
+            earlier = try earlierEvent(withID: key, hash: request.idHash)
+        }
         if earlier == nil, try applyMoney(request, line: line) { return }
-        let command = request.command { ids[stateOfNumber[Int($0)]] }
+        let command = request.command { accounts.ids[accounts.index(ofNumber: $0)] }
         let options = CommandOptions(metadata: request.metadata)
         // A reversal works on the accounts of the event it undoes (stored, or earlier in this import).
         var original: Event?
@@ -234,16 +201,16 @@ private struct ImportRun {
             original = p >= 1 ? try event(at: p) : nil
             guard let original else { throw LedgerError.usage("no event at position \(p)") }
             let (f, t) = Self.accounts(of: original.body)
-            i = f.map { state(named: $0) }
-            j = t.map { state(named: $0) }
+            i = f.map { accounts.index(named: $0) }
+            j = t.map { accounts.index(named: $0) }
         } else {
-            if request.first >= 0 { i = stateOfNumber[Int(request.first)] }
-            if request.second >= 0 { j = stateOfNumber[Int(request.second)] }
+            if request.first >= 0 { i = accounts.index(ofNumber: request.first) }
+            if request.second >= 0 { j = accounts.index(ofNumber: request.second) }
         }
-        if let i { try load(i) }
-        if let j { try load(j) }
-        let first = i.map { ids[$0] }, second = j.map { ids[$0] }
-        let a = i.flatMap { states[$0] }, b = j.flatMap { states[$0] }
+        if let i { try accounts.load(i, from: views) }
+        if let j { try accounts.load(j, from: views) }
+        let first = i.map { accounts.ids[$0] }, second = j.map { accounts.ids[$0] }
+        let a = i.flatMap { accounts.account($0) }, b = j.flatMap { accounts.account($0) }
         let lookup: (AccountID) -> Account? = { id in id == first ? a : id == second ? b : nil }
 
         if let earlier, let key = options.metadata.id {
@@ -272,10 +239,10 @@ private struct ImportRun {
         payload.reset()
         let (type, version) = EventCodec.encode(event, into: &payload)
         let position = try record(type: type, version: version, micros: micros, line: line)
-        if let i { states[i] = a.map { $0.applying(event.body, at: position) } ?? Account.opened(event.body, at: position) }
-        if let j { states[j] = b.map { $0.applying(event.body, at: position) } ?? Account.opened(event.body, at: position) }
-        if let i { addHistory(i, side: HistoryView.side(of: ids[i], in: event.body), before: a, position: position) }
-        if let j { addHistory(j, side: HistoryView.side(of: ids[j], in: event.body), before: b, position: position) }
+        if let i { accounts.set(i, a.map { $0.applying(event.body, at: position) } ?? Account.opened(event.body, at: position)) }
+        if let j { accounts.set(j, b.map { $0.applying(event.body, at: position) } ?? Account.opened(event.body, at: position)) }
+        if let i { addHistory(i, side: HistoryView.side(of: accounts.ids[i], in: event.body), before: a, position: position) }
+        if let j { addHistory(j, side: HistoryView.side(of: accounts.ids[j], in: event.body), before: b, position: position) }
         if request.idHash != 0 { try addKey(request.idHash, position: position) }
         if case .reverse(let p) = command { reversedHere[p] = position }
         summary.imported += 1
@@ -294,36 +261,34 @@ private struct ImportRun {
         case .transfer: code = .moneyTransferred
         default: return false
         }
-        let i = stateOfNumber[Int(request.first)]
-        let j = request.second >= 0 ? stateOfNumber[Int(request.second)] : i
-        try load(i)
-        try load(j)
-        guard states[i]?.status == .open, states[j]?.status == .open, let scale = states[i]?.scale,
-              let units = try? request.amount!.minorUnits(scale: scale) else { return false }
+        let i = accounts.index(ofNumber: request.first)
+        let j = request.second >= 0 ? accounts.index(ofNumber: request.second) : i
+        try accounts.load(i, from: views)
+        try accounts.load(j, from: views)
+        let from = accounts.funds[i], to = accounts.funds[j]
+        guard from.isOpen, to.isOpen, let units = try? request.amount!.minorUnits(scale: Int(from.scale)) else { return false }
         switch code {
         case .moneyDeposited:
-            guard Decide.canCredit(balance: states[i]!.balance, units) else { return false }
+            guard Decide.canCredit(balance: from.balance, units) else { return false }
         case .moneyWithdrawn:
-            guard Decide.canDebit(balance: states[i]!.balance, overdraft: states[i]!.overdraft, units) else { return false }
+            guard Decide.canDebit(balance: from.balance, overdraft: from.overdraft, units) else { return false }
         default:
-            guard states[j]!.scale == scale, states[j]!.currency == states[i]!.currency,
-                  Decide.canDebit(balance: states[i]!.balance, overdraft: states[i]!.overdraft, units),
-                  Decide.canCredit(balance: states[j]!.balance, units) else { return false }
+            guard to.scale == from.scale, to.currency == from.currency,
+                  Decide.canDebit(balance: from.balance, overdraft: from.overdraft, units),
+                  Decide.canCredit(balance: to.balance, units) else { return false }
         }
         if let at = request.at, at.micros < lastMicros { return false }
 
         let micros = try timestamp(request.at)
         payload.reset()
-        let (type, version) = EventCodec.encodeMoney(code, states[i]!.id, code == .moneyTransferred ? states[j]!.id : nil, amount: units,
+        let (type, version) = EventCodec.encodeMoney(code, accounts.ids[i], code == .moneyTransferred ? accounts.ids[j] : nil, amount: units,
                                                      metadata: request.metadata, into: &payload)
         let position = try record(type: type, version: version, micros: micros, line: line)
-        let headI = states[i]!.lastPosition
-        states[i]!.move(code == .moneyDeposited ? units : 0 &- units, at: position)
-        addHistory(i, side: 0, head: headI, position: position)
+        accounts.move(i, code == .moneyDeposited ? units : 0 &- units, at: position)
+        addHistory(i, side: 0, head: from.lastPosition, position: position)
         if code == .moneyTransferred {
-            let headJ = states[j]!.lastPosition
-            states[j]!.move(units, at: position)
-            addHistory(j, side: 1, head: headJ, position: position)
+            accounts.move(j, units, at: position)
+            addHistory(j, side: 1, head: to.lastPosition, position: position)
         }
         if request.idHash != 0 { try addKey(request.idHash, position: position) }
         summary.imported += 1
@@ -364,9 +329,12 @@ private struct ImportRun {
     }
 
     private func addHistory(_ i: Int, side: Int, head: UInt64, opened: Bool = false, position: UInt64) {
-        guard let history, let after = states[i] else { return }
-        history.add(HistoryView.Change(position: position, slot: i, side: side, opened: opened, closed: after.status == .closed,
-                                       balance: after.balance, version: after.version, head: head, nameHash: nameHashes[i]))
+        guard let history else { return }
+        let after = accounts.funds[i]
+        guard after.status != 0 else { return }
+        history.add(HistoryView.Change(position: position, slot: i, side: side, opened: opened,
+                                       closed: after.status == Account.Status.closed.rawValue,
+                                       balance: after.balance, version: after.version, head: head, nameHash: accounts.nameHashes[i]))
     }
 
     private mutating func addKey(_ hash: UInt64, position: UInt64) throws {
@@ -398,6 +366,12 @@ private struct ImportRun {
         do { return try EventCodec.decode(type: r.type, version: r.schemaVersion, payload: r.payload) } catch let e as DomainError {
             throw Ledger.translate(e)
         }
+    }
+
+    /// False when no key with hash `hash` was seen, by this import or the store: most lines, at
+    /// the cost of a probe in memory (no event is read, nothing is copied).
+    private func mayBeRepeated(_ hash: UInt64) -> Bool {
+        keys.holds(hash) || spilledKeys.mayHold(hash) || views.holdsIDs
     }
 
     /// The event carrying idempotency key `key`, stored or earlier in this import, if any

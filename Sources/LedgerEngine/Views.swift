@@ -309,6 +309,9 @@ final class Views {
         return out
     }
 
+    /// Whether the ids table holds any key (when it holds none, no lookup needs a read).
+    var holdsIDs: Bool { ids.count > 0 }
+
     /// Positions in the ids table whose key has hash `hash` (a probe of a few slots).
     func positions(forIDHash hash: UInt64, _ visit: (UInt64) throws -> Void) throws {
         guard ids.count > 0 else { return }

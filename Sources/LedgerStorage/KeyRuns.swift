@@ -101,15 +101,24 @@ public final class KeyRuns {
         }
     }
 
+    /// False when no run holds `key` (no read); true when one may.
+    public func mayHold(_ key: UInt64) -> Bool {
+        runs.contains { Self.mayHold(key, $0) }
+    }
+
+    private static func mayHold(_ key: UInt64, _ run: Run) -> Bool {
+        var maybe = true
+        let first = filterBlock(key, blocks: run.filter.count / blockWords)
+        run.filter.withUnsafeBufferPointer { filter in
+            filterBits(key) { if filter[first + ($0 >> 6)] & (1 << UInt64($0 & 63)) == 0 { maybe = false } }
+        }
+        return maybe
+    }
+
     /// The values stored under `key`, run by run.
     public func forEachValue(of key: UInt64, _ visit: (UInt64) throws -> Void) throws {
         for run in runs {
-            var maybe = true
-            let first = Self.filterBlock(key, blocks: run.filter.count / Self.blockWords)
-            run.filter.withUnsafeBufferPointer { filter in
-                Self.filterBits(key) { if filter[first + ($0 >> 6)] & (1 << UInt64($0 & 63)) == 0 { maybe = false } }
-            }
-            guard maybe else { continue }
+            guard Self.mayHold(key, run) else { continue }
             // The last block that starts below the key; equal keys may begin at its end.
             var lo = 0, hi = run.firstKeys.count
             while lo < hi {
