@@ -78,29 +78,43 @@ public enum EventCodec {
 
     /// The payload of a deposit or withdrawal (`second` nil) or a transfer (`first` → `second`),
     /// from its parts: the one place their layout is written (`encode` of such an event calls it;
-    /// an import calls it without building the Event).
+    /// an import calls it without building the Event). `metadata` appends the metadata.
     public static func encodeMoney(_ code: TypeCode, _ first: AccountID, _ second: AccountID?, amount: Int64,
-                                   metadata: EventMetadata, into w: inout ByteWriter) -> (type: UInt16, version: UInt16) {
+                                   into w: inout ByteWriter, metadata: (inout ByteWriter) -> Void) -> (type: UInt16, version: UInt16) {
         precondition(code == .moneyDeposited || code == .moneyWithdrawn || code == .moneyTransferred)
         precondition((second != nil) == (code == .moneyTransferred))
         w.string(first.name)
         if let second { w.string(second.name) }
         w.i64(amount)
-        encodeMetadata(metadata, &w)
+        metadata(&w)
         return (code.rawValue, currentVersion(code))
     }
 
+    public static func encodeMoney(_ code: TypeCode, _ first: AccountID, _ second: AccountID?, amount: Int64,
+                                   metadata: EventMetadata, into w: inout ByteWriter) -> (type: UInt16, version: UInt16) {
+        encodeMoney(code, first, second, amount: amount, into: &w) { encodeMetadata(metadata, &$0) }
+    }
+
+    /// Metadata: a flags byte (bit 0 id, 1 memo, 2 correlation id, 3 causation id), then each
+    /// text present, in that order.
     static func encodeMetadata(_ m: EventMetadata, _ w: inout ByteWriter) {
-        var flags: UInt8 = 0
-        if m.id != nil { flags |= 1 }
-        if m.memo != nil { flags |= 2 }
-        if m.correlationID != nil { flags |= 4 }
-        if m.causationID != nil { flags |= 8 }
-        w.u8(flags)
+        w.u8(metadataFlags(id: m.id != nil, memo: m.memo != nil, correlationID: m.correlationID != nil, causationID: m.causationID != nil))
         if let f = m.id { w.string(f) }
         if let f = m.memo { w.string(f) }
         if let f = m.correlationID { w.string(f) }
         if let f = m.causationID { w.string(f) }
+    }
+
+    /// The same layout for metadata with only an id and a memo, given as UTF-8 bytes (an
+    /// import line's, without making Strings).
+    public static func encodeMetadata(id: UnsafeRawBufferPointer?, memo: UnsafeRawBufferPointer?, into w: inout ByteWriter) {
+        w.u8(metadataFlags(id: id != nil, memo: memo != nil, correlationID: false, causationID: false))
+        if let id { w.text(id) }
+        if let memo { w.text(memo) }
+    }
+
+    private static func metadataFlags(id: Bool, memo: Bool, correlationID: Bool, causationID: Bool) -> UInt8 {
+        (id ? 1 : 0) | (memo ? 2 : 0) | (correlationID ? 4 : 0) | (causationID ? 8 : 0)
     }
 
     // MARK: Decoding
@@ -203,11 +217,13 @@ public struct ByteWriter {
     public mutating func i64(_ v: Int64) { u64(UInt64(bitPattern: v)) }
     public mutating func string(_ s: String) {
         var s = s
-        s.withUTF8 { u in
-            precondition(u.count <= Int(UInt16.max))
-            u16(UInt16(u.count))
-            bytes.append(contentsOf: u)
-        }
+        s.withUTF8 { text(UnsafeRawBufferPointer($0)) }
+    }
+    /// A string's layout (u16 length, bytes) for text given as UTF-8 bytes.
+    public mutating func text(_ utf8: UnsafeRawBufferPointer) {
+        precondition(utf8.count <= Int(UInt16.max))
+        u16(UInt16(utf8.count))
+        bytes.append(contentsOf: utf8)
     }
     /// Empties the buffer, keeping its capacity (a writer reused for many events).
     public mutating func reset() { bytes.removeAll(keepingCapacity: true) }

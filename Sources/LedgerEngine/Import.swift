@@ -56,27 +56,7 @@ extension Ledger {
             let startHead = writer.head.position
             do {
                 while let chunk = try parser.next() {
-                    run.add(names: chunk.newNames)
-                    let parsed = chunk.lines
-                    for k in parsed.indices {
-                        // The state and key lookups of a line a few ahead start loading now.
-                        if k + Self.importLookahead < parsed.count, case .request(let ahead) = parsed[k + Self.importLookahead].outcome {
-                            run.prefetch(first: ahead.first, second: ahead.second, idHash: ahead.idHash)
-                        }
-                        run.summary.lines += 1
-                        let number = parsed[k].number
-                        do {
-                            switch parsed[k].outcome {
-                            case .request(let request): try run.apply(request, line: number)
-                            case .failure(let error): throw error
-                            }
-                        } catch let error as LedgerError {
-                            // A bad line may be skipped; a failing disk or damaged store stops the import.
-                            guard continueOnError, error.concernsTheLine else { throw error.onLine(number) }
-                            run.summary.rejected += 1
-                            rejected(number, error)
-                        }
-                    }
+                    try run.apply(chunk, continueOnError: continueOnError, rejected: rejected)
                 }
                 try run.finishValidation(lastLine: lines.lineNumber)
             } catch {
@@ -164,14 +144,9 @@ private struct ImportRun {
 
     // MARK: Accounts
 
-    /// Takes in the names the parser numbered in the chunk about to be applied.
-    mutating func add(names: [(id: AccountID, nameHash: UInt32)]) {
-        accounts.add(numbered: names)
-    }
-
     /// Starts loading the memory a later `apply` of a line with these accounts and key looks at
     /// (cache misses otherwise: thousands of accounts, a million keys).
-    func prefetch(first: Int32, second: Int32, idHash: UInt64) {
+    private func prefetch(first: Int32, second: Int32, idHash: UInt64) {
         accounts.prefetch(number: first)
         accounts.prefetch(number: second)
         if idHash != 0 {
@@ -183,17 +158,47 @@ private struct ImportRun {
     /// Accounts that changed, in their final state.
     var changedAccounts: [Account] { accounts.changed(after: startHead) }
 
-    // MARK: One line
+    // MARK: Lines
 
-    mutating func apply(_ request: ImportRequest, line: Int) throws {
+    /// Validates and records a chunk of lines. With `continueOnError`, a bad line is passed to
+    /// `rejected` and the rest go on; otherwise its error (naming the line) ends the import.
+    mutating func apply(_ chunk: ParsedChunk, continueOnError: Bool, rejected: (Int, LedgerError) -> Void) throws {
+        accounts.add(numbered: chunk.newNames)
+        var failures = chunk.failures.makeIterator()
+        let lookahead = Ledger.importLookahead
+        try chunk.lines.withUnsafeBufferPointer { lines in
+            try chunk.text.withUnsafeBytes { text in
+                for k in lines.indices {
+                    // The state and key lookups of a line a few ahead start loading now.
+                    if k + lookahead < lines.count, let ahead = lines[k + lookahead].request {
+                        prefetch(first: ahead.first, second: ahead.second, idHash: ahead.idHash)
+                    }
+                    summary.lines += 1
+                    let number = lines[k].number
+                    do {
+                        guard let request = lines[k].request else { throw failures.next()! }
+                        try apply(request, text: text, opens: chunk.opens, line: number)
+                    } catch let error as LedgerError {
+                        // A bad line may be skipped; a failing disk or damaged store stops the import.
+                        guard continueOnError, error.concernsTheLine else { throw error.onLine(number) }
+                        summary.rejected += 1
+                        rejected(number, error)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Validates and records one line; `text` holds its id and memo bytes, `opens` an open's fields.
+    mutating func apply(_ request: ImportRequest, text: UnsafeRawBufferPointer, opens: [ImportRequest.Open], line: Int) throws {
         // The event its idempotency key was used for before, if any: looked up once, here.
         var earlier: Event?
-        if request.idHash != 0, mayBeRepeated(request.idHash), let key = request.metadata.id {
+        if request.idHash != 0, mayBeRepeated(request.idHash), let key = ImportRequest.string(request.id, in: text) {
             earlier = try earlierEvent(withID: key, hash: request.idHash)
         }
-        if earlier == nil, try applyMoney(request, line: line) { return }
-        let command = request.command { accounts.ids[accounts.index(ofNumber: $0)] }
-        let options = CommandOptions(metadata: request.metadata)
+        if earlier == nil, try applyMoney(request, text: text, line: line) { return }
+        let command = request.command(opens: opens) { accounts.ids[accounts.index(ofNumber: $0)] }
+        let options = CommandOptions(metadata: request.metadata(text: text))
         // A reversal works on the accounts of the event it undoes (stored, or earlier in this import).
         var original: Event?
         var i: Int?, j: Int?
@@ -253,7 +258,7 @@ private struct ImportRun {
     /// and scale on both sides, Decide's funds and overflow rules, a time not before the last
     /// event's (the caller found no earlier use of its idempotency key). False when any of that
     /// does not hold: the line then takes the general path, which gives its rejection.
-    private mutating func applyMoney(_ request: ImportRequest, line: Int) throws -> Bool {
+    private mutating func applyMoney(_ request: ImportRequest, text: UnsafeRawBufferPointer, line: Int) throws -> Bool {
         let code: EventCodec.TypeCode
         switch request.operation {
         case .deposit: code = .moneyDeposited
@@ -281,8 +286,10 @@ private struct ImportRun {
 
         let micros = try timestamp(request.at)
         payload.reset()
-        let (type, version) = EventCodec.encodeMoney(code, accounts.ids[i], code == .moneyTransferred ? accounts.ids[j] : nil, amount: units,
-                                                     metadata: request.metadata, into: &payload)
+        let (type, version) = EventCodec.encodeMoney(code, accounts.ids[i], code == .moneyTransferred ? accounts.ids[j] : nil,
+                                                     amount: units, into: &payload) {
+            EventCodec.encodeMetadata(id: ImportRequest.bytes(request.id, in: text), memo: ImportRequest.bytes(request.memo, in: text), into: &$0)
+        }
         let position = try record(type: type, version: version, micros: micros, line: line)
         accounts.move(i, code == .moneyDeposited ? units : 0 &- units, at: position)
         addHistory(i, side: 0, head: from.lastPosition, position: position)

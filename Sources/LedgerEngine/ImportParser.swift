@@ -12,23 +12,22 @@ import Musl
 
 import LedgerDomain
 
-/// One non-blank line of the input: its number and the request it asks for, or why it is bad.
-/// (Kept small: a million of them are copied from the parser's thread to the validating one.)
+/// One non-blank line of the input: its number and the request it asks for, or (nil) that it
+/// is bad: its error is then the chunk's next `failures` entry.
 struct ParsedLine {
-    enum Outcome {
-        case request(ImportRequest)
-        case failure(LedgerError)
-    }
-
     let number: Int
-    let outcome: Outcome
+    let request: ImportRequest?
 }
 
-/// Lines handed over together, with the account names they were the first to mention (with
-/// their HistoryView.nameHash), in order of number.
+/// Lines handed over together, with what their requests refer to: the account names they were
+/// the first to mention (with their HistoryView.nameHash, in order of number), the bytes of
+/// their ids and memos, the fields of their opens, and the errors of their bad lines.
 struct ParsedChunk {
     var lines: [ParsedLine] = []
     var newNames: [(id: AccountID, nameHash: UInt32)] = []
+    var text: [UInt8] = []
+    var opens: [ImportRequest.Open] = []
+    var failures: [LedgerError] = []
 }
 
 final class ImportParser: @unchecked Sendable {
@@ -99,6 +98,7 @@ final class ImportParser: @unchecked Sendable {
         }
         var chunk = ParsedChunk()
         chunk.lines.reserveCapacity(Self.chunkLines)
+        chunk.text.reserveCapacity(Self.chunkLines * 16)
         do {
             while chunk.lines.count < Self.chunkLines, let bytes = try lines.next() {
                 let number = lines.lineNumber
@@ -109,10 +109,13 @@ final class ImportParser: @unchecked Sendable {
                 }
                 do {
                     try split(bytes)
-                    let request = try ImportRequest(fields, config: config, names: &names) { chunk.newNames.append(($0, $1)) }
-                    chunk.lines.append(ParsedLine(number: number, outcome: .request(request)))
+                    let request = try ImportRequest(fields, config: config, names: &names, text: &chunk.text, opens: &chunk.opens) {
+                        chunk.newNames.append(($0, $1))
+                    }
+                    chunk.lines.append(ParsedLine(number: number, request: request))
                 } catch let e as LedgerError {
-                    chunk.lines.append(ParsedLine(number: number, outcome: .failure(e)))
+                    chunk.lines.append(ParsedLine(number: number, request: nil))
+                    chunk.failures.append(e)
                 }
             }
         } catch {

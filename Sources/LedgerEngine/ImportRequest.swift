@@ -13,22 +13,39 @@ import Musl
 
 struct ImportRequest {
     enum Operation {
-        // Boxed: opens are rare, and the request is copied from thread to thread line by line.
-        indirect case open(currency: Currency, scale: Int, overdraft: DecimalText?)
+        /// Its currency, scale and overdraft are the chunk's `opens[index]` (rare: kept apart).
+        case open(index: Int32)
         case close, deposit, withdraw, transfer
         case reverse(position: UInt64)
     }
 
+    /// What an `open` line asks for beyond its account.
+    struct Open {
+        let currency: Currency
+        let scale: Int
+        let overdraft: DecimalText?
+    }
+
+    /// A text field (id, memo) as bytes in its chunk's `text`; count -1: the line has none.
+    struct Text {
+        let start: Int32
+        let count: Int32
+        static let none = Text(start: 0, count: -1)
+        var isPresent: Bool { count >= 0 }
+    }
+
+    // No String, array or class in here: a million requests cross from thread to thread and
+    // are read in place, with no reference counted and no copy outlined.
     let operation: Operation
     /// The accounts named (their numbers in the parser's NameIndex; -1: none): `account`, or `from` and `to`.
     let first: Int32
     let second: Int32
     /// Nil when the operation moves no money.
     let amount: DecimalText?
-    /// The idempotency key and memo (an import line carries no other metadata). Stored whole:
-    /// an accepted line's event is encoded with it as it is, no copy made.
-    let metadata: EventMetadata
-    /// Views.idHash of metadata.id; 0 without one.
+    /// The idempotency key and memo (an import line carries no other metadata).
+    let id: Text
+    let memo: Text
+    /// Views.idHash of the id; 0 without one.
     let idHash: UInt64
     let at: Timestamp?
 
@@ -58,8 +75,8 @@ struct ImportRequest {
     }
 
     /// `newName` is called with each account name this line is the first to mention, in order
-    /// of its number.
-    init(_ fields: LineFields, config: StoreConfig, names: inout NameIndex,
+    /// of its number; `id` and `memo` bytes are appended to `text`, an open's fields to `opens`.
+    init(_ fields: LineFields, config: StoreConfig, names: inout NameIndex, text: inout [UInt8], opens: inout [Open],
          newName: (AccountID, UInt32) -> Void) throws {
         // The op's bytes, made a String only when a message names it.
         var opBytes: UnsafeRawBufferPointer?
@@ -90,12 +107,14 @@ struct ImportRequest {
                 return d
             } catch DecimalText.ParseError.invalid(let m) { throw LedgerError.usage(m) }
         }
-        func text(_ field: ImportField) throws -> String? {
-            guard let value = fields[field] else { return nil }
+        func metadataText(_ field: ImportField) throws -> Text {
+            guard let value = fields[field] else { return .none }
             if value.isEmpty || value.count > EventMetadata.textBytesMax || value.contains(where: { $0 < 0x20 && $0 != 0x09 }) {
                 throw LedgerError.usage("'\(field.name)' must be 1-\(EventMetadata.textBytesMax) bytes without control characters")
             }
-            return String(decoding: value, as: UTF8.self)
+            let start = Int32(text.count)
+            text.append(contentsOf: value)
+            return Text(start: start, count: Int32(value.count))
         }
 
         opBytes = try need(.op)
@@ -106,7 +125,8 @@ struct ImportRequest {
         if extra != 0 {
             throw LedgerError.usage("field '\(ImportField(rawValue: extra.trailingZeroBitCount)!.name)' does not apply to \(opName())")
         }
-        metadata = EventMetadata(id: try text(.id), memo: try text(.memo))
+        id = try metadataText(.id)
+        memo = try metadataText(.memo)
         if let id = fields[.id] { idHash = Views.idHash(id) } else { idHash = 0 }
         do { at = try fields[.at].map { try Timestamp.parse($0, dateIsEndOfDay: false) } } catch Timestamp.ParseError.invalid(let m) {
             throw LedgerError.usage("at: \(m)")
@@ -126,7 +146,8 @@ struct ImportRequest {
                 throw LedgerError.usage("overdraft: \(m)")
             }
             first = try account(.account)
-            operation = .open(currency: currency, scale: scale, overdraft: overdraft)
+            operation = .open(index: Int32(opens.count))
+            opens.append(Open(currency: currency, scale: scale, overdraft: overdraft))
             amount = nil
         case .close:
             first = try account(.account)
@@ -152,16 +173,32 @@ struct ImportRequest {
         self.second = second
     }
 
-    /// The command this line asks for, `name` giving the account of each number.
-    func command(_ name: (Int32) -> AccountID) -> Command {
+    /// The command this line asks for, `name` giving the account of each number, `opens` the
+    /// chunk's open fields.
+    func command(opens: [Open], _ name: (Int32) -> AccountID) -> Command {
         switch operation {
-        case .open(let currency, let scale, let overdraft):
-            return .open(account: name(first), currency: currency, scale: scale, overdraft: overdraft)
+        case .open(let index):
+            let o = opens[Int(index)]
+            return .open(account: name(first), currency: o.currency, scale: o.scale, overdraft: o.overdraft)
         case .close: return .close(account: name(first))
         case .deposit: return .deposit(account: name(first), amount: amount!)
         case .withdraw: return .withdraw(account: name(first), amount: amount!)
         case .transfer: return .transfer(from: name(first), to: name(second), amount: amount!)
         case .reverse(let p): return .reverse(position: p)
         }
+    }
+
+    /// The line's metadata, its texts read from its chunk's `text`.
+    func metadata(text: UnsafeRawBufferPointer) -> EventMetadata {
+        EventMetadata(id: Self.string(id, in: text), memo: Self.string(memo, in: text))
+    }
+
+    static func string(_ t: Text, in text: UnsafeRawBufferPointer) -> String? {
+        t.isPresent ? String(decoding: bytes(t, in: text)!, as: UTF8.self) : nil
+    }
+
+    @inline(__always)
+    static func bytes(_ t: Text, in text: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        t.isPresent ? UnsafeRawBufferPointer(rebasing: text[Int(t.start)..<Int(t.start + t.count)]) : nil
     }
 }

@@ -71,12 +71,16 @@ import Testing
         do {
             while let chunk = try parser.next() {
                 out += chunk.newNames.map { "name \($0.id)" }
+                var failures = chunk.failures.makeIterator()
                 for line in chunk.lines {
-                    switch line.outcome {
-                    case .request(let r): out.append("\(line.number) \(r.operation) \(r.first) \(r.second) \(r.metadata.id ?? "-")")
-                    case .failure(let e): out.append("\(line.number) error \(e)")
+                    if let r = line.request {
+                        let id = chunk.text.withUnsafeBytes { ImportRequest.string(r.id, in: $0) }
+                        out.append("\(line.number) \(r.operation) \(r.first) \(r.second) \(id ?? "-")")
+                    } else {
+                        out.append("\(line.number) error \(failures.next()!)")
                     }
                 }
+                #expect(failures.next() == nil, "one error per bad line")
             }
         } catch {
             out.append("ends: \(error)")
