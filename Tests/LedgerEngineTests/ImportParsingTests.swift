@@ -30,6 +30,39 @@ import Testing
         #expect(throws: ImportFormatError.self) { try Array(#"{"op":"close","op":"open"}"#.utf8).withUnsafeBytes { try NDJSONLine.parse($0, into: fields) } }
     }
 
+    /// The string scanner reads eight bytes at a time until a word holds something special: a
+    /// non-ASCII byte, escape or control character at every offset of strings of every length
+    /// up to 24 bytes (each word alignment, and the bytes after the last whole word) is found.
+    @Test func stringsAreScannedAlikeAtEveryOffset() throws {
+        let fields = LineFields()
+        func memo(_ body: [UInt8]) throws -> String? {
+            let line = Array(#"{"op":"close","memo":""#.utf8) + body + Array(#""}"#.utf8)
+            return try line.withUnsafeBytes { bytes in
+                try NDJSONLine.parse(bytes, into: fields)
+                return fields.string(.memo)
+            }
+        }
+        for length in 1...24 {
+            let plain = (0..<length).map { UInt8(0x61 + $0 % 26) }
+            #expect(try memo(plain) == String(decoding: plain, as: UTF8.self))
+            for at in 0..<length {
+                var accented = plain
+                accented.replaceSubrange(at...at, with: [0xC3, 0xA9])  // é
+                #expect(try memo(accented) == String(decoding: accented, as: UTF8.self), "é at \(at) of \(length)")
+                var escaped = plain
+                escaped.replaceSubrange(at...at, with: Array(#"\""#.utf8))
+                var decoded = plain
+                decoded[at] = 0x22
+                #expect(try memo(escaped) == String(decoding: decoded, as: UTF8.self), "escape at \(at) of \(length)")
+                for bad: UInt8 in [0xFF, 0x80, 0x01, 0x1F, 0x09] {
+                    var wrong = plain
+                    wrong[at] = bad
+                    #expect(throws: ImportFormatError.self, "byte \(bad) at \(at) of \(length)") { try memo(wrong) }
+                }
+            }
+        }
+    }
+
     @Test func fieldNamesAreFoundByTheirBytes() {
         // ImportField's order is ImportLine's (export writes one, import reads the other).
         #expect(ImportField.allCases.map(\.name) == ImportLine.fields)
