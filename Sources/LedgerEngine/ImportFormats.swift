@@ -163,14 +163,35 @@ private struct NDJSONScanner {
 
     func fail(_ why: String) -> ImportFormatError { ImportFormatError(message: "malformed JSON at byte \(i + 1): \(why)") }
 
+    @inline(__always)
     mutating func skipSpace() {
         while i < n, bytes[i] == 0x20 || bytes[i] == 0x09 || bytes[i] == 0x0D { i += 1 }
     }
 
+    /// Skips spaces and `c`, which must come next. (Inlined: a line has a dozen of these.)
+    @inline(__always)
     mutating func expect(_ c: UInt8, _ what: StaticString) throws {
         skipSpace()
-        guard i < n, bytes[i] == c else { throw fail(i < n ? "expected \(what)" : "line ends early, expected \(what)") }
+        guard i < n, bytes[i] == c else { throw expected(what) }
         i += 1
+    }
+
+    @inline(never)
+    func expected(_ what: StaticString) -> ImportFormatError {
+        fail(i < n ? "expected \(what)" : "line ends early, expected \(what)")
+    }
+
+    /// The high bit of each byte of `w` (little-endian) that is '"', '\\', below 0x20 or above
+    /// 0x7F, as the "has a zero byte" bit trick finds them: 0 exactly when there is none, and
+    /// the lowest flag set is exactly the first such byte (a flag above it may be false).
+    @inline(__always)
+    static func quoteBackslashControlOrHigh(_ w: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        func zeros(_ v: UInt64) -> UInt64 { (v &- ones) & ~v & highs }
+        let quote = zeros(w ^ (ones &* 0x22))
+        let backslash = zeros(w ^ (ones &* 0x5C))
+        let control = (w &- ones &* 0x20) & ~w & highs
+        return quote | backslash | control | (w & highs)
     }
 
     mutating func hex4() throws -> UInt32 {
@@ -196,22 +217,34 @@ private struct NDJSONScanner {
     mutating func string() throws -> UnsafeRawBufferPointer {
         try expect(0x22, "'\"'")
         let start = i
-        // The closing quote (memchr), then one pass over the bytes before it for a backslash or
-        // a control character (either means the slow path) and for non-ASCII bytes.
-        if let quote = memchr(bytes.baseAddress! + i, 0x22, n - i) {
-            let end = UnsafeRawPointer(quote) - bytes.baseAddress!
-            var special: UInt8 = 0, high: UInt8 = 0
-            for k in start..<end {
-                let b = bytes[k]
-                special |= (b == 0x5C ? 1 : 0) | (b < 0x20 ? 1 : 0)
-                high |= b
-            }
+        // One pass to the closing quote, eight bytes at a time while a word holds no quote,
+        // backslash, control character or non-ASCII byte; then byte by byte. A backslash or a
+        // control character means the slow path; a non-ASCII byte, a UTF-8 check.
+        let base = bytes.baseAddress!
+        var k = start
+        while k + 8 <= n {
+            let w = UInt64(littleEndian: (base + k).loadUnaligned(as: UInt64.self))
+            let special = Self.quoteBackslashControlOrHigh(w)
             if special == 0 {
-                i = end + 1
-                let value = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
-                guard high < 0x80 || isUTF8(value) else { throw fail("string is not valid UTF-8") }
-                return value
+                k += 8
+                continue
             }
+            // The lowest flag is exact: it is the first special byte.
+            k += special.trailingZeroBitCount / 8
+            break
+        }
+        var high: UInt8 = 0
+        while k < n {
+            let b = bytes[k]
+            if b == 0x22 || b == 0x5C || b < 0x20 { break }
+            high |= b
+            k += 1
+        }
+        if k < n, bytes[k] == 0x22 {
+            i = k + 1
+            let value = UnsafeRawBufferPointer(rebasing: bytes[start..<k])
+            guard high < 0x80 || isUTF8(value) else { throw fail("string is not valid UTF-8") }
+            return value
         }
         let value = try escapedString()
         guard isUTF8(value) else { throw fail("string is not valid UTF-8") }
