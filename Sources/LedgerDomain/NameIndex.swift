@@ -47,6 +47,14 @@ public struct NameIndex {
         return h ^ (h >> 33)
     }
 
+    /// Calls `body` with the address where a lookup of `name` starts (a caller about to look it
+    /// up starts loading it: the table is larger than a core's cache with thousands of names).
+    public func withHome(of name: UnsafeRawBufferPointer, _ body: (UnsafeRawPointer) -> Void) {
+        let mask = slots.count / 4 - 1
+        let i = Int(truncatingIfNeeded: Self.hash(name)) & mask
+        slots.withUnsafeBytes { body($0.baseAddress! + i * 32) }
+    }
+
     /// The number of `name`, or nil.
     public func index(of name: UnsafeRawBufferPointer) -> Int? {
         let h = Self.hash(name)

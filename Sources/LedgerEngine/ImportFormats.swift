@@ -111,10 +111,17 @@ final class LineFields {
 
     func isPresent(_ field: ImportField) -> Bool { present & field.bit != 0 }
 
+    /// Told each account name as the line is split (`account`, `from`, `to`), before the rest
+    /// of the line is read: the parser starts loading where the name will be looked up.
+    var nameSeen: ((UnsafeRawBufferPointer) -> Void)?
+
     func set(_ field: ImportField, _ value: UnsafeRawBufferPointer) {
         slices[field.rawValue] = value
         present |= field.bit
+        if field.bit & Self.nameFields != 0, let nameSeen { nameSeen(value) }
     }
+
+    private static var nameFields: UInt32 { ImportField.account.bit | ImportField.from.bit | ImportField.to.bit }
 
     /// Where the next decoded value goes: bytes are added with `decoded(_:)`, then `endDecoded()`
     /// gives the value.

@@ -11,6 +11,7 @@ import Musl
 #endif
 
 import LedgerDomain
+import LedgerStorage
 
 /// One non-blank line of the input: its number and the request it asks for, or (nil) that it
 /// is bad: its error is then the chunk's next `failures` entry.
@@ -43,6 +44,7 @@ final class ImportParser: @unchecked Sendable {
         self.lines = lines
         self.format = format
         self.config = config
+        fields.nameSeen = { [unowned self] name in names.withHome(of: name) { Prefetch.forRead($0) } }
     }
 
     deinit { stop() }
