@@ -284,6 +284,9 @@ final class Views {
 
     func account(_ id: AccountID) throws -> Account? {
         if let tail = tailAccounts[id] { return tail }
+        // A writer's count is exact: an empty table holds no account, and is not read (an
+        // import into a new store would read it once for each of its accounts).
+        if writable && accounts.count == 0 { return nil }
         guard let slot = try Self.translating({ try accounts.find(Array(id.name.utf8)) }) else { return nil }
         return try decode(id, slot.value)
     }
