@@ -190,13 +190,22 @@ private struct ImportRun {
     }
 
     /// Validates and records one line; `text` holds its id and memo bytes, `opens` an open's fields.
+    @inline(__always)
     mutating func apply(_ request: ImportRequest, text: UnsafeRawBufferPointer, opens: [ImportRequest.Open], line: Int) throws {
-        // The event its idempotency key was used for before, if any: looked up once, here.
+        // The event its idempotency key was used for before, if any: looked up once, here (most
+        // lines have no key, or one whose hash was never seen: no lookup).
         var earlier: Event?
         if request.idHash != 0, mayBeRepeated(request.idHash), let key = ImportRequest.string(request.id, in: text) {
             earlier = try earlierEvent(withID: key, hash: request.idHash)
         }
         if earlier == nil, try applyMoney(request, text: text, line: line) { return }
+        try applyDeciding(request, earlier: earlier, text: text, opens: opens, line: line)
+    }
+
+    /// A line that is not money moved as Decide would accept (an open, close or reversal, a
+    /// repeated id, a line to reject): its Command goes through Decide.
+    private mutating func applyDeciding(_ request: ImportRequest, earlier: Event?, text: UnsafeRawBufferPointer,
+                                        opens: [ImportRequest.Open], line: Int) throws {
         let command = request.command(opens: opens) { accounts.ids[accounts.index(ofNumber: $0)] }
         let options = CommandOptions(metadata: request.metadata(text: text))
         // A reversal works on the accounts of the event it undoes (stored, or earlier in this import).
