@@ -99,6 +99,63 @@ import Testing
         #expect(try log.lastPosition(atOrBefore: Int64.max) == 120)
     }
 
+    @Test(arguments: [UInt64(1), 2, 3])
+    func searchByTimeIsRightForUnevenTimes(seed: UInt64) throws {
+        // Bursts of equal timestamps, long gaps, steady stretches: the guesses by time go wrong
+        // often, and the answer must still be the naive one, in one segment and across many.
+        var rng = SplitMix64(seed: seed)
+        var times: [Int64] = [0]
+        var t: Int64 = 5_000_000
+        for _ in 1...400 {
+            switch rng.next() % 4 {
+            case 0: t += 0
+            case 1: t += Int64(rng.next() % 3)
+            case 2: t += 1_000
+            default: t += Int64(rng.next() % 50_000_000)
+            }
+            times.append(t)
+        }
+        for segmentBytes in [Limits.segmentBytesDefault, 700] {
+            let dir = TemporaryDirectory()
+            try LogFixture.append(dir, batches: (1...400).map { "r\($0)" }.chunked(7), segmentBytes: segmentBytes,
+                                  time: { times[Int($0)] })
+            let log = try Log.open(directory: dir.logDirectory)
+            var probes = Set(times.flatMap { [$0 - 1, $0, $0 + 1] })
+            for _ in 0..<200 { probes.insert(Int64(rng.next() % UInt64(t + 10))) }
+            for probe in probes.sorted() {
+                let naive = UInt64(times.lastIndex { $0 <= probe } ?? 0)
+                #expect(try log.lastPosition(atOrBefore: probe) == naive, "time \(probe), segment bytes \(segmentBytes)")
+            }
+        }
+    }
+
+    @Test func searchByTimeChecksOnlyTheSegmentItLandsIn() throws {
+        let dir = TemporaryDirectory()
+        try LogFixture.append(dir, batches: (1...120).map { "r\($0)" }.chunked(5), segmentBytes: 300)
+        let log = try Log.open(directory: dir.logDirectory)
+        let sealed = log.segments.count - 1
+        #expect(sealed > 5 && log.segments.dropLast().allSatisfy(\.unchecked))
+        // The segments the search passes over are read through their index's first entry only.
+        #expect(try log.lastPosition(atOrBefore: 1_000_000 + 50 * 1_000) == 50)
+        let landed = log.segments.firstIndex { $0.base <= 50 && 50 <= $0.lastPosition }!
+        #expect(!log.segments[landed].unchecked)
+        #expect(log.segments.dropLast().filter { !$0.unchecked }.count == 1)
+
+        // A damaged or missing first entry: that segment is checked instead (its index rebuilt in
+        // memory), and every answer is still right.
+        let damaged = TemporaryDirectory()
+        try LogFixture.append(damaged, batches: (1...120).map { "r\($0)" }.chunked(5), segmentBytes: 300)
+        let paths = try LogFixture.segmentPaths(damaged)
+        for (k, path) in paths.dropLast().enumerated() {
+            let index = String(path.dropLast(4)) + ".idx"
+            if k % 2 == 0 { FileDamage.flipBit(index, offset: 9) } else { try FileManager.default.removeItem(atPath: index) }
+        }
+        let reopened = try Log.open(directory: damaged.logDirectory)
+        for position in Int64(1)...120 {
+            #expect(try reopened.lastPosition(atOrBefore: 1_000_000 + position * 1_000 + 500) == UInt64(position))
+        }
+    }
+
     @Test func readerStopsAtTheHeadItOpenedWith() throws {
         let dir = TemporaryDirectory()
         try LogFixture.append(dir, batches: [["a"], ["b"]])

@@ -153,10 +153,12 @@ public enum Executables {
 
 /// Storage-level helpers: append simple records and read them back.
 public enum LogFixture {
-    /// Appends `batches` (each a list of payload strings) with increasing timestamps from `startMicros`.
+    /// Appends `batches` (each a list of payload strings) with increasing timestamps from `startMicros`,
+    /// or each position's timestamp from `time` (never decreasing).
     @discardableResult
     public static func append(_ dir: TemporaryDirectory, batches: [[String]], segmentBytes: Int = Limits.segmentBytesDefault,
-                              startMicros: Int64 = 1_000_000, stepMicros: Int64 = 1_000) throws -> [ClosedRange<UInt64>] {
+                              startMicros: Int64 = 1_000_000, stepMicros: Int64 = 1_000,
+                              time: ((UInt64) -> Int64)? = nil) throws -> [ClosedRange<UInt64>] {
         let lock = try StoreLock.acquire(dir.path + "/LOCK", timeoutMillis: 1000)
         defer { lock.release() }
         let writer = try LogWriter(directory: dir.logDirectory, segmentBytes: segmentBytes, holding: lock)
@@ -164,7 +166,7 @@ public enum LogFixture {
         for payloads in batches {
             var batch = writer.makeBatch()
             for payload in payloads {
-                let t = startMicros + Int64(batch.nextPosition) * stepMicros
+                let t = time?(batch.nextPosition) ?? startMicros + Int64(batch.nextPosition) * stepMicros
                 try batch.append(timestampMicros: t, type: 7, schemaVersion: 1, payload: Array(payload.utf8))
             }
             ranges.append(try writer.append(batch))
