@@ -65,6 +65,17 @@ public enum Money {
         withFormatted(units, scale: scale) { out.append(contentsOf: $0) }
     }
 
+    /// The most bytes `format` writes: a sign, 19 digits and a point, or "-0." and 18 digits.
+    public static let textBytesMax = 21
+
+    /// Writes the text `format` gives at `out` (room for `textBytesMax` bytes); returns its length.
+    public static func format(_ units: Int64, scale: Int, to out: UnsafeMutablePointer<UInt8>) -> Int {
+        withFormatted(units, scale: scale) { text in
+            out.update(from: text.baseAddress!, count: text.count)
+            return text.count
+        }
+    }
+
     private static func withFormatted<R>(_ units: Int64, scale: Int, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
         // Int64.min has no positive counterpart: work on the magnitude as UInt64.
         var magnitude = units.magnitude

@@ -30,4 +30,12 @@ import Testing
         // A header alone.
         #expect(TextTable.render(["A", "B"], [], rightAligned: []) == Array("A  B".utf8))
     }
+
+    @Test func anAllASCIITableIsMeasuredByBytesAlike() {
+        // Every cell ASCII: widths come from byte counts (no per-cell widths); the layout rules
+        // (two spaces, alignment, no trailing spaces, a cell of spaces trimmed at a line's end) hold.
+        let rows = [["a", "1", "x "], ["bbb", "22", ""], ["", "", "  "], ["cc", "333", "yy"]]
+        let out = String(decoding: TextTable.render(["K", "V", "NOTE"], rows, rightAligned: [1]), as: UTF8.self)
+        #expect(out == "K      V  NOTE\na      1  x\nbbb   22\n\ncc   333  yy")
+    }
 }

@@ -56,22 +56,25 @@ enum BalanceCommand: Subcommand {
         }
         if context.json {
             // One buffer: the answer's fields, then its accounts rendered straight after them.
-            var out: [UInt8] = []
-            out.reserveCapacity(answer.accounts.count * 80 + 160)
+            var head: [UInt8] = []
             JSON.object([
                 ("as_of", asOfText.isEmpty ? .null : .string(asOfText)),
                 ("position", .uint(answer.position)),
                 ("snapshot_position", answer.startPosition.map(JSON.uint) ?? .null),
                 ("replayed", .uint(answer.replayed)),
-            ]).render(into: &out)
-            out.removeLast()
-            JSON.literal(#","accounts":["#, into: &out)
-            for (i, a) in answer.accounts.enumerated() {
-                if i > 0 { out.append(UInt8(ascii: ",")) }
-                EventJSON.renderAccount(a, into: &out)
+            ]).render(into: &head)
+            head.removeLast()
+            context.console.out { out in
+                head.withUnsafeBufferPointer { out.reserve($0.count); out.bytes($0) }
+                out.reserve(16)
+                out.literal(#","accounts":["#)
+                for i in answer.accounts.indices {
+                    if i > 0 { out.reserve(1); out.byte(UInt8(ascii: ",")) }
+                    EventJSON.renderAccount(answer.accounts[i], into: &out)
+                }
+                out.reserve(2)
+                out.literal("]}")
             }
-            JSON.literal("]}", into: &out)
-            context.console.out(bytes: out)
         } else {
             if asOf != nil || atPosition != nil {
                 context.console.out("as of \(asOfText.isEmpty ? "the beginning" : asOfText) (position \(answer.position))")
@@ -84,7 +87,7 @@ enum BalanceCommand: Subcommand {
                 cells.add(a.version)
                 cells.add(a.status == .closed ? "closed" : "")
             }
-            context.console.out(bytes: TextTable.render(["ACCOUNT", "BALANCE", "CURRENCY", "VERSION", "STATUS"], cells, rightAligned: [1, 3]))
+            context.console.out { TextTable.write(["ACCOUNT", "BALANCE", "CURRENCY", "VERSION", "STATUS"], cells, rightAligned: [1, 3], into: &$0) }
         }
         return ExitStatus.success
     }

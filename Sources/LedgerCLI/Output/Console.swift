@@ -50,14 +50,16 @@ final class Console {
 
     var stderrIsTerminal: Bool { isatty(2) == 1 }
 
+    /// A large answer written by `body` straight to stdout, a buffer at a time, then a newline.
+    func out(streaming body: (inout OutputBytes) -> Void) {
+        flush()
+        OutputBytes.write(to: 1, body)
+        buffer.append(UInt8(ascii: "\n"))
+    }
+
     private static func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
         bytes.withUnsafeBytes { raw in
-            var done = 0
-            while done < raw.count {
-                let n = write(fd, raw.baseAddress! + done, raw.count - done)
-                if n < 0 { if errno == EINTR { continue }; return }
-                done += n
-            }
+            if let p = raw.baseAddress { OutputBytes.writeAll(fd, p, count: raw.count) }
         }
     }
 }

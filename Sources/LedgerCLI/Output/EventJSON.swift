@@ -42,16 +42,19 @@ enum EventJSON {
     /// An account as balance answers list it, rendered straight into `out` (no JSON value
     /// built: a 10k-account answer has no 10k objects to build and free):
     /// {"account", "balance", "currency", "version"}.
-    static func renderAccount(_ a: Account, into out: inout [UInt8]) {
-        JSON.literal(#"{"account":"#, into: &out)
-        JSON.escape(a.id.name, into: &out)
-        JSON.literal(#","balance":""#, into: &out)
-        Money.format(a.balance, scale: a.scale, into: &out)
-        JSON.literal(#"","currency":"#, into: &out)
-        JSON.escape(a.currency.code, into: &out)
-        JSON.literal(#","version":"#, into: &out)
-        JSON.digits(a.version, into: &out)
-        out.append(UInt8(ascii: "}"))
+    static func renderAccount(_ a: Account, into out: inout OutputBytes) {
+        out.reserve(12)
+        out.literal(#"{"account":"#)
+        out.jsonString(a.id.name)
+        out.reserve(14 + Money.textBytesMax)
+        out.literal(#","balance":""#)
+        out.money(a.balance, scale: a.scale)
+        out.literal(#"","currency":"#)
+        out.jsonString(a.currency.code)
+        out.reserve(32)
+        out.literal(#","version":"#)
+        out.digits(a.version)
+        out.byte(UInt8(ascii: "}"))
     }
 
     /// The object printed after a successful (or duplicate) append.

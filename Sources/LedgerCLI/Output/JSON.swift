@@ -70,29 +70,52 @@ enum JSON {
         out.append(UInt8(ascii: "\""))
         // Most strings (names, amounts, times) need no escaping: copy their bytes whole.
         var text = s
-        let plain = text.withUTF8 { bytes -> Bool in
-            for b in bytes where b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") { return false }
-            out.append(contentsOf: bytes)
-            return true
-        }
-        if plain {
-            out.append(UInt8(ascii: "\""))
-            return
-        }
-        for b in s.utf8 {
-            switch b {
-            case UInt8(ascii: "\""): out += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
-            case UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
-            case 0x0A: out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
-            case 0x0D: out += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
-            case 0x09: out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
-            case 0..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                out += Array("\\u00".utf8) + [hex[Int(b >> 4)], hex[Int(b & 0xF)]]
-            default:
-                out.append(b)
+        text.withUTF8 { bytes in
+            if !bytes.contains(where: needsEscape) {
+                out.append(contentsOf: bytes)
+            } else {
+                for b in bytes { escaped(b) { out.append($0) } }
             }
         }
         out.append(UInt8(ascii: "\""))
+    }
+
+    /// Whether byte `b` of a string's UTF-8 is written as an escape.
+    @inline(__always)
+    static func needsEscape(_ b: UInt8) -> Bool {
+        b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\")
+    }
+
+    /// At most 6 bytes: the escape of `b`, or `b` itself.
+    static func escaped(_ b: UInt8, _ put: (UInt8) -> Void) {
+        let hex: StaticString = "0123456789abcdef"
+        switch b {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"): put(UInt8(ascii: "\\")); put(b)
+        case 0x0A: put(UInt8(ascii: "\\")); put(UInt8(ascii: "n"))
+        case 0x0D: put(UInt8(ascii: "\\")); put(UInt8(ascii: "r"))
+        case 0x09: put(UInt8(ascii: "\\")); put(UInt8(ascii: "t"))
+        case 0..<0x20:
+            for c in "\\u00".utf8 { put(c) }
+            put(hex.utf8Start[Int(b >> 4)])
+            put(hex.utf8Start[Int(b & 0xF)])
+        default: put(b)
+        }
+    }
+}
+
+extension OutputBytes {
+    /// `s` as a JSON string, escaped as JSON.escape does (it makes its own room).
+    mutating func jsonString(_ s: String) {
+        var text = s
+        text.withUTF8 { bytes in
+            reserve(bytes.count * 6 + 2)
+            byte(UInt8(ascii: "\""))
+            if !bytes.contains(where: JSON.needsEscape) {
+                self.bytes(bytes)
+            } else {
+                for b in bytes { JSON.escaped(b) { byte($0) } }
+            }
+            byte(UInt8(ascii: "\""))
+        }
     }
 }

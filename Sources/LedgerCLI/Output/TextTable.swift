@@ -47,64 +47,90 @@ enum TextTable {
         }
     }
 
-    /// The table as UTF-8 lines joined by newlines (no final one), columns two spaces apart, rendered
-    /// in one buffer: a 10k-account balance answer builds no String per line or cell.
+    /// The table as UTF-8 lines joined by newlines (no final one), columns two spaces apart.
     static func render(_ header: [String], _ rows: [[String]], rightAligned: Set<Int>) -> [UInt8] {
-        render(header, Cells(rows), rightAligned: rightAligned)
+        OutputBytes.build(capacity: 1 << 12) { write(header, Cells(rows), rightAligned: rightAligned, into: &$0) }
     }
 
     static func render(_ header: [String], _ cells: Cells, rightAligned: Set<Int>) -> [UInt8] {
+        OutputBytes.build(capacity: 1 << 12) { write(header, cells, rightAligned: rightAligned, into: &$0) }
+    }
+
+    /// Writes the table's lines into `out`: a 10k-account balance answer builds no String per
+    /// line or cell, and a table of ASCII cells (the usual one) measures each cell by its bytes.
+    static func write(_ header: [String], _ cells: Cells, rightAligned: Set<Int>, into out: inout OutputBytes) {
         let columns = header.count
         var titles = Cells(capacity: columns)
         for title in header { titles.add(title) }
         // Each cell's display width (its characters; an ASCII cell's bytes), and each column's.
-        var widths = [Int](repeating: 0, count: columns)
-        func cellWidths(_ source: Cells) -> [Int] {
-            source.bytes.withUnsafeBufferPointer { b in
-                var out = [Int](repeating: 0, count: source.ends.count)
-                var start = 0
-                for (k, end) in source.ends.enumerated() {
-                    let cell = UnsafeBufferPointer(rebasing: b[start..<end])
-                    out[k] = cell.allSatisfy { $0 < 0x80 } ? cell.count : String(decoding: cell, as: UTF8.self).count
-                    widths[k % columns] = max(widths[k % columns], out[k])
-                    start = end
-                }
-                return out
-            }
-        }
-        let titleWidths = cellWidths(titles), rowWidths = cellWidths(cells)
+        // (Values handed around, not variables the nested functions capture: a captured var is
+        // boxed and every access to it checked for exclusivity at run time, per cell.)
+        var columnWidths = [Int](repeating: 0, count: columns)
+        let titleWidths = cellWidths(titles, columns: columns, widest: &columnWidths)
+        let rowWidths = cellWidths(cells, columns: columns, widest: &columnWidths)
+        let widths = columnWidths
         let right = header.indices.map { rightAligned.contains($0) }
         let rows = cells.ends.count / columns
         // Padding is by characters, so a line has at most its padded width plus its cells' bytes.
-        let capacity = (rows + 1) * (widths.reduce(0, +) + 2 * columns + 1) + titles.bytes.count + cells.bytes.count
-        return [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
-            let out = buffer.baseAddress!
-            var o = 0
-            func line(_ source: Cells, _ sourceWidths: [Int], firstCell: Int) {
-                source.bytes.withUnsafeBufferPointer { b in
-                    let lineStart = o
-                    var from = firstCell == 0 ? 0 : source.ends[firstCell - 1]
-                    for i in 0..<columns {
-                        let to = source.ends[firstCell + i]
-                        let pad = widths[i] - sourceWidths[firstCell + i]
-                        if i > 0 { (out + o).initialize(repeating: 0x20, count: 2); o += 2 }
-                        if right[i] { (out + o).initialize(repeating: 0x20, count: pad); o += pad }
-                        if to > from { (out + o).initialize(from: b.baseAddress! + from, count: to - from); o += to - from }
-                        if !right[i] { (out + o).initialize(repeating: 0x20, count: pad); o += pad }
-                        from = to
-                    }
-                    // No trailing spaces (a left-aligned last column, or empty cells at the end).
-                    while o > lineStart, out[o - 1] == 0x20 { o -= 1 }
+        let lineMax = widths.reduce(0, +) + 2 * columns + 1
+        func line(_ source: Cells, _ sourceWidths: [Int]?, firstCell: Int) {
+            source.bytes.withUnsafeBufferPointer { b in
+                var from = firstCell == 0 ? 0 : source.ends[firstCell - 1]
+                out.reserve(lineMax + source.ends[firstCell + columns - 1] - from)
+                let lineStart = out.offset
+                for i in 0..<columns {
+                    let to = source.ends[firstCell + i]
+                    let pad = widths[i] - (sourceWidths?[firstCell + i] ?? to - from)
+                    if i > 0 { out.repeating(0x20, count: 2) }
+                    if right[i] { out.repeating(0x20, count: pad) }
+                    out.bytes(UnsafeBufferPointer(rebasing: b[from..<to]))
+                    if !right[i] { out.repeating(0x20, count: pad) }
+                    from = to
                 }
+                // No trailing spaces (a left-aligned last column, or empty cells at the end).
+                out.trimTrailing(0x20, downTo: lineStart)
             }
-            line(titles, titleWidths, firstCell: 0)
-            for r in 0..<rows {
-                out[o] = 0x0A
-                o += 1
-                line(cells, rowWidths, firstCell: r * columns)
-            }
-            precondition(o <= capacity)
-            count = o
         }
+        line(titles, titleWidths, firstCell: 0)
+        for r in 0..<rows {
+            out.reserve(1)
+            out.byte(0x0A)
+            line(cells, rowWidths, firstCell: r * columns)
+        }
+    }
+
+    /// Each cell's display width, nil when every cell is ASCII (its width is then its byte
+    /// count); raises `widest` to each column's widest cell.
+    private static func cellWidths(_ source: Cells, columns: Int, widest: inout [Int]) -> [Int]? {
+        source.bytes.withUnsafeBufferPointer { b in
+            let ascii = isASCII(b)
+            var out: [Int] = ascii ? [] : [Int](repeating: 0, count: source.ends.count)
+            var start = 0, column = 0
+            for (k, end) in source.ends.enumerated() {
+                var width = end - start
+                if !ascii {
+                    let cell = UnsafeBufferPointer(rebasing: b[start..<end])
+                    if !cell.allSatisfy({ $0 < 0x80 }) { width = String(decoding: cell, as: UTF8.self).count }
+                    out[k] = width
+                }
+                widest[column] = max(widest[column], width)
+                start = end
+                column = column + 1 == columns ? 0 : column + 1
+            }
+            return ascii ? nil : out
+        }
+    }
+
+    /// Whether every byte is below 0x80, eight at a time.
+    static func isASCII(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let p = b.baseAddress else { return true }
+        var i = 0
+        var any: UInt64 = 0
+        while i + 8 <= b.count {
+            any |= UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self)
+            i += 8
+        }
+        while i < b.count { any |= UInt64(p[i]); i += 1 }
+        return any & 0x8080_8080_8080_8080 == 0
     }
 }
