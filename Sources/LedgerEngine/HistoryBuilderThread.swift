@@ -11,12 +11,7 @@ enum HistoryBuilderThread {
     static func start(view: HistoryView) -> ChunkedWorker<HistoryView.Change, Void> {
         let builder = HistoryView.Builder(view)
         return ChunkedWorker(chunkItems: 4096, chunksMax: 8, consume: { chunk in
-            // Each account's spine head is a likely cache miss: start it a few changes early.
-            let ahead = 8
-            for k in chunk.indices {
-                if k + ahead < chunk.count { builder.prefetch(slot: chunk[k + ahead].slot) }
-                try builder.add(chunk[k])
-            }
+            try builder.add(chunk)
         }, finish: {
             try builder.finish()
             try view.table.flush()

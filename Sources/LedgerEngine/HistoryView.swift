@@ -156,10 +156,19 @@ final class HistoryView {
     /// more reads).
     final class Builder {
         let view: HistoryView
-        private var spines = Spines()
+        /// What adding a change updates. A batch of changes is added with it in a local variable
+        /// (swapped out of the object and back): a class's stored var is checked for exclusive
+        /// access at run time on every use, which was a fifth of a replay's history thread.
+        private var state = State()
+
+        private struct State {
+            var spines = Spines()
+            /// The position of the record being built (0: none).
+            var recordPosition: UInt64 = 0
+        }
+
         /// The record being built (both sides), written when the next position starts.
         private let record = UnsafeMutableRawPointer.allocate(byteCount: 2 * HistoryView.sideBytes, alignment: 8)
-        private var recordPosition: UInt64 = 0
 
         init(_ view: HistoryView) {
             self.view = view
@@ -170,9 +179,29 @@ final class HistoryView {
 
         /// Adds `change` (one account's node, on its side) to the record of its event.
         func add(_ change: Change) throws {
-            if recordPosition != change.position { try finish() }
-            recordPosition = change.position
-            let node = try spines.push(change, view: view)
+            try add(CollectionOfOne(change))
+        }
+
+        /// Adds `changes` in order; each account's spine head starts loading a few changes before
+        /// its push (a likely cache miss).
+        func add<C: RandomAccessCollection>(_ changes: C) throws where C.Element == Change, C.Index == Int {
+            var s = State()
+            swap(&s, &state)
+            defer { swap(&s, &state) }
+            // The view and the record buffer as locals: each use of a class's property in the
+            // loop was a retain and a release.
+            let view = self.view, record = self.record
+            let ahead = 8
+            for k in changes.indices {
+                if k + ahead < changes.endIndex { s.spines.prefetch(slot: changes[k + ahead].slot) }
+                try Self.add(changes[k], to: &s, view: view, record: record)
+            }
+        }
+
+        private static func add(_ change: Change, to s: inout State, view: HistoryView, record: UnsafeMutableRawPointer) throws {
+            if s.recordPosition != change.position { try finish(&s, view: view, record: record) }
+            s.recordPosition = change.position
+            let node = try s.spines.push(change, view: view)
             let p = record + change.side * HistoryView.sideBytes
             LE.store(UInt64(bitPattern: change.balance), p, 0)
             LE.store(node.prev, p, 8)
@@ -183,15 +212,16 @@ final class HistoryView {
             p.storeBytes(of: UInt8(1 | (change.closed ? 2 : 0)), toByteOffset: 36, as: UInt8.self)
         }
 
-        /// A hint: `slot`'s spine is pushed soon.
-        func prefetch(slot: Int) { spines.prefetch(slot: slot) }
-
         /// Writes the pending record (call once after the last event).
         func finish() throws {
-            guard recordPosition > 0 else { return }
-            try view.table.write(recordPosition, UnsafeRawBufferPointer(start: record, count: 2 * HistoryView.sideBytes))
+            try Self.finish(&state, view: view, record: record)
+        }
+
+        private static func finish(_ s: inout State, view: HistoryView, record: UnsafeMutableRawPointer) throws {
+            guard s.recordPosition > 0 else { return }
+            try view.table.write(s.recordPosition, UnsafeRawBufferPointer(start: record, count: 2 * HistoryView.sideBytes))
             record.initializeMemory(as: UInt8.self, repeating: 0, count: 2 * HistoryView.sideBytes)
-            recordPosition = 0
+            s.recordPosition = 0
         }
     }
 
@@ -216,8 +246,9 @@ final class HistoryView {
             var below: UInt32
         }
         private var heads: [Head] = []
-        /// Entry 0 is unused, so that 0 can mean "none".
-        private var pool = [Entry(pointer: 0, version: 0, below: 0)]
+        /// Entry 0 is unused, so that 0 can mean "none" (added with the first entry: an empty
+        /// Spines allocates nothing).
+        private var pool: [Entry] = []
         private var free: [UInt32] = []
 
         /// The links of a new record's node.
@@ -292,6 +323,7 @@ final class HistoryView {
         }
 
         private mutating func allocate(_ entry: Entry) -> UInt32 {
+            if pool.isEmpty { pool.append(Entry(pointer: 0, version: 0, below: 0)) }
             if let k = free.popLast() {
                 pool[Int(k)] = entry
                 return k

@@ -221,11 +221,11 @@ extension Ledger {
         return try withWriter { writer, config in
             let started = Clock.system.nowMicros()
             let head = writer.head.position
-            var targets = Set<UInt64>()
-            if snapshots && config.snapshotEvery > 0 {
-                let every = UInt64(config.snapshotEvery)
-                let multiples = stride(from: every, through: head, by: Int(every)).map { $0 }
-                targets = Snapshots.kept(multiples, every: config.snapshotEvery)
+            let rewritesSnapshots = snapshots && config.snapshotEvery > 0
+            let targets = rewritesSnapshots
+                ? Snapshots.kept(stride(from: UInt64(config.snapshotEvery), through: head, by: config.snapshotEvery).map { $0 }, every: config.snapshotEvery)
+                : []
+            if rewritesSnapshots {
                 for p in try LedgerError.translating({ try SnapshotFile.list(directory: layout.snapshotDirectory) }) {
                     try LedgerError.translating { try FileSystem.remove(layout.snapshotDirectory + "/" + SnapshotFile.name(position: p)) }
                 }
@@ -237,7 +237,7 @@ extension Ledger {
             let snapshotWriter = SerialWorker.start()
             // All views are rebuilt together: they come from one fold of the log.
             do {
-                _ = try Views.rebuild(layout, log: writer.log) { position, micros, state in
+                _ = try Views.rebuild(layout, log: writer.log, visits: { $0 % 65_536 == 0 || $0 % every == 0 && targets.contains($0) }) { position, micros, state in
                     if position % 65_536 == 0 { progress?(position, head) }
                     if position % every == 0 && targets.contains(position) {
                         let accounts = state.accounts

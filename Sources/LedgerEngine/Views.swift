@@ -97,8 +97,11 @@ final class Views {
     }
 
     /// Folds the whole log in memory and writes both views in one go, durable through the head.
-    /// `visit` sees the position, timestamp and state after each event (replay: progress, snapshots).
-    static func rebuild(_ layout: StoreLayout, log: Log, visit: ((UInt64, Int64, CompactState) throws -> Void)? = nil) throws -> Views {
+    /// `visit` sees the position, timestamp and state after each event at a position `visits`
+    /// selects (replay: progress, snapshots). Handing the state to a closure copies it (four
+    /// retains and releases), so it is not done for every event.
+    static func rebuild(_ layout: StoreLayout, log: Log, visits: (UInt64) -> Bool = { _ in false },
+                        visit: ((UInt64, Int64, CompactState) throws -> Void)? = nil) throws -> Views {
         var state = CompactState()
         // The ids view is built on a thread of its own from (hash, position) pairs sent in chunks.
         let idsThread = IDsViewThread.start(path: idsPath(layout), checkpoint: log.head.position)
@@ -128,7 +131,7 @@ final class Views {
                     }
                     if let id = e.id { idsThread.add((idHash(id), record.position)) }
                     if let reverses = e.reverses { idsThread.add((idHash(reversalKey(reverses)), record.position)) }
-                    try visit?(record.position, record.timestampMicros, state)
+                    if let visit, visits(record.position) { try visit(record.position, record.timestampMicros, state) }
                     return true
                 }
             }
