@@ -165,6 +165,10 @@ final class HistoryView {
             var spines = Spines()
             /// The position of the record being built (0: none).
             var recordPosition: UInt64 = 0
+            /// Finished records' payloads for consecutive positions from `batchFirst`, handed to
+            /// the table together at the end of a batch of changes.
+            var batch: [UInt8] = []
+            var batchFirst: UInt64 = 0
         }
 
         /// The record being built (both sides), written when the next position starts.
@@ -196,6 +200,13 @@ final class HistoryView {
                 if k + ahead < changes.endIndex { s.spines.prefetch(slot: changes[k + ahead].slot) }
                 try Self.add(changes[k], to: &s, view: view, record: record)
             }
+            try Self.writeBatch(&s, view: view)
+        }
+
+        private static func writeBatch(_ s: inout State, view: HistoryView) throws {
+            guard !s.batch.isEmpty else { return }
+            try s.batch.withUnsafeBytes { try view.table.write(first: s.batchFirst, payloads: $0) }
+            s.batch.removeAll(keepingCapacity: true)
         }
 
         private static func add(_ change: Change, to s: inout State, view: HistoryView, record: UnsafeMutableRawPointer) throws {
@@ -215,11 +226,16 @@ final class HistoryView {
         /// Writes the pending record (call once after the last event).
         func finish() throws {
             try Self.finish(&state, view: view, record: record)
+            try Self.writeBatch(&state, view: view)
         }
 
+        /// Moves the record being built into the batch.
         private static func finish(_ s: inout State, view: HistoryView, record: UnsafeMutableRawPointer) throws {
             guard s.recordPosition > 0 else { return }
-            try view.table.write(s.recordPosition, UnsafeRawBufferPointer(start: record, count: 2 * HistoryView.sideBytes))
+            let recordBytes = 2 * HistoryView.sideBytes
+            if !s.batch.isEmpty && s.recordPosition != s.batchFirst + UInt64(s.batch.count / recordBytes) { try writeBatch(&s, view: view) }
+            if s.batch.isEmpty { s.batchFirst = s.recordPosition }
+            s.batch.append(contentsOf: UnsafeRawBufferPointer(start: record, count: recordBytes))
             record.initializeMemory(as: UInt8.self, repeating: 0, count: 2 * HistoryView.sideBytes)
             s.recordPosition = 0
         }

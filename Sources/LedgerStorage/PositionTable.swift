@@ -189,11 +189,33 @@ public final class PositionTable {
     /// Writes record `position` (payloadBytes long). Consecutive writes are gathered and written
     /// together; flush() (or any read, checkpoint or truncate) writes them out.
     public func write(_ position: UInt64, _ payload: UnsafeRawBufferPointer) throws {
-        precondition(payload.count == payloadBytes && position >= 1)
-        if !pending.isEmpty && position != pendingFirst + UInt64(pending.count / recordBytes) { try flush() }
-        if pending.isEmpty { pendingFirst = position }
-        pending.append(contentsOf: payload)
-        pending.appendLE(CRC32C.checksum(payload))
+        try write(first: position, payloads: payload)
+    }
+
+    /// Writes records `first`, `first + 1`, … whose payloads lie back to back in `payloads`: a
+    /// bulk build hands over a batch at once, its records framed in a local buffer (the class's
+    /// own buffer, used directly, was two appends and run-time exclusivity checks per record).
+    public func write(first: UInt64, payloads: UnsafeRawBufferPointer) throws {
+        let count = payloads.count / payloadBytes
+        precondition(count * payloadBytes == payloads.count && first >= 1)
+        guard count > 0, let source = payloads.baseAddress else { return }
+        if !pending.isEmpty && first != pendingFirst + UInt64(pending.count / recordBytes) { try flush() }
+        if pending.isEmpty { pendingFirst = first }
+        var out: [UInt8] = []
+        swap(&out, &pending)
+        let start = out.count
+        out.append(contentsOf: repeatElement(0, count: count * recordBytes))
+        let payloadBytes = self.payloadBytes, recordBytes = self.recordBytes
+        out.withUnsafeMutableBytes { raw in
+            var to = raw.baseAddress! + start
+            for i in 0..<count {
+                let payload = UnsafeRawBufferPointer(start: source + i * payloadBytes, count: payloadBytes)
+                to.copyMemory(from: payload.baseAddress!, byteCount: payloadBytes)
+                to.storeBytes(of: CRC32C.checksum(payload).littleEndian, toByteOffset: payloadBytes, as: UInt32.self)
+                to += recordBytes
+            }
+        }
+        swap(&out, &pending)
         if pending.count >= 1 << 20 { try flush() }
     }
 

@@ -32,6 +32,33 @@ import Testing
         #expect(throws: SlotTableError.self) { try reopened.forEach(from: 1, through: 200) { _, _ in } }
     }
 
+    @Test func batchesWriteTheSameFileAsSingleRecords() throws {
+        // Batches of uneven sizes, a gap between two of them, a batch running into a pending
+        // run and one past the 1 MiB flush: the file equals the one written a record at a time.
+        let dir = TemporaryDirectory()
+        func payload(_ p: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: p &* 131 &+ UInt64($0)) } }
+        let positions = Array(UInt64(1)...150_000).filter { $0 < 500 || $0 > 520 }
+        let one = try PositionTable.create(path: dir.path + "/one.tbl", recordBytes: 12)
+        for p in positions { try payload(p).withUnsafeBytes { try one.write(p, $0) } }
+        try one.flush()
+        let batched = try PositionTable.create(path: dir.path + "/batched.tbl", recordBytes: 12)
+        var i = 0, size = 1
+        while i < positions.count {
+            // A batch is consecutive positions only.
+            var run = [positions[i]]
+            while run.count < size, i + run.count < positions.count, positions[i + run.count] == run.last! + 1 { run.append(positions[i + run.count]) }
+            let bytes = run.flatMap(payload)
+            try bytes.withUnsafeBytes { try batched.write(first: run[0], payloads: $0) }
+            i += run.count
+            size = size * 3 % 10_007 + 1
+        }
+        try batched.flush()
+        let a = try Data(contentsOf: URL(fileURLWithPath: dir.path + "/one.tbl"))
+        let b = try Data(contentsOf: URL(fileURLWithPath: dir.path + "/batched.tbl"))
+        #expect(a.count == PositionTable.headerBytes + 150_000 * 12)
+        #expect(a == b)
+    }
+
     @Test func aRecordCaughtMidWriteIsReadAgainAndPatchedIntoItsChunk() throws {
         let dir = TemporaryDirectory()
         let path = dir.path + "/t.tbl"
