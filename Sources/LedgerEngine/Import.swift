@@ -127,6 +127,8 @@ private struct ImportRun {
     private var payload = ByteWriter()
     /// Builds the history records on their own thread.
     let history: ChunkedWorker<HistoryView.Change, Void>?
+    /// Its changes, gathered here and handed over a chunk at a time.
+    private var historyChanges: [HistoryView.Change] = []
 
     init(writer: LogWriter, views: Views, config: StoreConfig, clock: Clock, ledger: Ledger, keysInMemoryMax: Int) throws {
         self.writer = writer
@@ -340,17 +342,18 @@ private struct ImportRun {
     }
 
     /// The history record of the account at `i` after the event at `position` (its state now).
-    private func addHistory(_ i: Int, side: Int, before: Account?, position: UInt64) {
+    private mutating func addHistory(_ i: Int, side: Int, before: Account?, position: UInt64) {
         addHistory(i, side: side, head: before?.lastPosition ?? 0, opened: before == nil, position: position)
     }
 
-    private func addHistory(_ i: Int, side: Int, head: UInt64, opened: Bool = false, position: UInt64) {
+    private mutating func addHistory(_ i: Int, side: Int, head: UInt64, opened: Bool = false, position: UInt64) {
         guard let history else { return }
         let after = accounts.funds[i]
         guard after.status != 0 else { return }
-        history.add(HistoryView.Change(position: position, slot: i, side: side, opened: opened,
-                                       closed: after.status == Account.Status.closed.rawValue,
-                                       balance: after.balance, version: after.version, head: head, nameHash: accounts.nameHashes[i]))
+        historyChanges.append(HistoryView.Change(position: position, slot: i, side: side, opened: opened,
+                                                 closed: after.status == Account.Status.closed.rawValue,
+                                                 balance: after.balance, version: after.version, head: head, nameHash: accounts.nameHashes[i]))
+        if historyChanges.count >= history.chunkItems { history.add(chunk: &historyChanges) }
     }
 
     private mutating func addKey(_ hash: UInt64, position: UInt64) throws {
@@ -435,6 +438,7 @@ private struct ImportRun {
     }
 
     mutating func finishValidation(lastLine: Int) throws {
+        history?.add(chunk: &historyChanges)
         history?.end()
         guard !batch.isEmpty else { return }
         try LedgerError.translating { try spool.add(batch) }

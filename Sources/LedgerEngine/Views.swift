@@ -114,6 +114,11 @@ final class Views {
         let builder = HistoryBuilderThread.start(view: history)
         /// HistoryView.nameHash of each account, by its index in `state`.
         var nameHashes: [UInt32] = []
+        // What the two threads get, gathered here and handed over a chunk at a time.
+        var changes: [HistoryView.Change] = []
+        changes.reserveCapacity(builder.chunkItems)
+        var keys: [(hash: UInt64, position: UInt64)] = []
+        keys.reserveCapacity(idsThread.chunkItems)
         do {
             try LedgerError.translating {
                 try log.forEach(from: 1) { record in
@@ -124,18 +129,22 @@ final class Views {
                     let touched = state.apply(e, at: record.position)
                     if touched.account == nameHashes.count && e.type == .accountOpened { nameHashes.append(HistoryView.nameHash(e.account)) }
                     if touched.account >= 0 {
-                        builder.add(historyChange(state, touched.account, side: 0, of: e, at: record.position, nameHash: nameHashes[touched.account]))
+                        changes.append(historyChange(state, touched.account, side: 0, of: e, at: record.position, nameHash: nameHashes[touched.account]))
                     }
                     if touched.other >= 0 {
-                        builder.add(historyChange(state, touched.other, side: 1, of: e, at: record.position, nameHash: nameHashes[touched.other]))
+                        changes.append(historyChange(state, touched.other, side: 1, of: e, at: record.position, nameHash: nameHashes[touched.other]))
                     }
-                    if let id = e.id { idsThread.add((idHash(id), record.position)) }
-                    if let reverses = e.reverses { idsThread.add((idHash(reversalKey(reverses)), record.position)) }
+                    if changes.count >= builder.chunkItems { builder.add(chunk: &changes) }
+                    if let id = e.id { keys.append((idHash(id), record.position)) }
+                    if let reverses = e.reverses { keys.append((idHash(reversalKey(reverses)), record.position)) }
+                    if keys.count >= idsThread.chunkItems { idsThread.add(chunk: &keys) }
                     if let visit, visits(record.position) { try visit(record.position, record.timestampMicros, state) }
                     return true
                 }
             }
+            builder.add(chunk: &changes)
             builder.end()
+            idsThread.add(chunk: &keys)
             idsThread.end()
             return try translating {
                 let accounts = SlotTableWriter(path: accountsPath(layout), keyBytesMax: StateCodec.keyBytesMax, valueBytes: StateCodec.accountBytes)

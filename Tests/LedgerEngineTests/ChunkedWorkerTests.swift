@@ -27,6 +27,33 @@ import Testing
     }
 
     @Test(arguments: [true, false])
+    func chunksHandedOverWholeKeepTheirOrderAmongSingleItems(threaded: Bool) throws {
+        let seen = Seen()
+        let worker = ChunkedWorker<Int, Int>(chunkItems: 64, chunksMax: 2, threaded: threaded, consume: { seen.chunks.append($0) },
+                                             finish: { seen.chunks.count })
+        var local: [Int] = []
+        local.reserveCapacity(worker.chunkItems)
+        var next = 0
+        for round in 0..<300 {
+            // Some items one by one, then some gathered in the producer's own array and handed
+            // over (in chunks of chunkItems, and the rest): they arrive in the order handed over.
+            for _ in 0..<(round % 5) { worker.add(next); next += 1 }
+            for _ in 0..<(round % 197) {
+                local.append(next)
+                next += 1
+                if local.count >= worker.chunkItems { worker.add(chunk: &local) }
+            }
+            #expect(local.count < worker.chunkItems)
+            worker.add(chunk: &local)
+            #expect(local.isEmpty && local.capacity >= worker.chunkItems)
+        }
+        worker.add(chunk: &local)
+        worker.end()
+        _ = try worker.result()
+        #expect(seen.chunks.flatMap { $0 } == Array(0..<next))
+    }
+
+    @Test(arguments: [true, false])
     func theFirstFailureIsTheResultAndLaterChunksAreDropped(threaded: Bool) throws {
         let seen = Seen()
         let worker = ChunkedWorker<Int, Int>(chunkItems: 10, chunksMax: 2, threaded: threaded, consume: { chunk in
