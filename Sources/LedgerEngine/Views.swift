@@ -115,10 +115,11 @@ final class Views {
         /// HistoryView.nameHash of each account, by its index in `state`.
         var nameHashes: [UInt32] = []
         // What the two threads get, gathered here and handed over a chunk at a time.
+        let changesMax = builder.chunkItems, keysMax = idsThread.chunkItems
         var changes: [HistoryView.Change] = []
-        changes.reserveCapacity(builder.chunkItems)
+        changes.reserveCapacity(changesMax)
         var keys: [(hash: UInt64, position: UInt64)] = []
-        keys.reserveCapacity(idsThread.chunkItems)
+        keys.reserveCapacity(keysMax)
         do {
             try LedgerError.translating {
                 try log.forEach(from: 1) { record in
@@ -134,11 +135,11 @@ final class Views {
                     if touched.other >= 0 {
                         changes.append(historyChange(state, touched.other, side: 1, of: e, at: record.position, nameHash: nameHashes[touched.other]))
                     }
-                    if changes.count >= builder.chunkItems { builder.add(chunk: &changes) }
+                    if changes.count >= changesMax { builder.add(chunk: &changes) }
                     if let id = e.id { keys.append((idHash(id), record.position)) }
                     if let reverses = e.reverses { keys.append((idHash(reversalKey(reverses)), record.position)) }
-                    if keys.count >= idsThread.chunkItems { idsThread.add(chunk: &keys) }
-                    if let visit, visits(record.position) { try visit(record.position, record.timestampMicros, state) }
+                    if keys.count >= keysMax { idsThread.add(chunk: &keys) }
+                    if visits(record.position), let visit { try visit(record.position, record.timestampMicros, state) }
                     return true
                 }
             }
