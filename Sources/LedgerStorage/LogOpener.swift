@@ -57,8 +57,10 @@ struct LogOpener {
     func checkSealed(_ segment: Segment) throws -> LogHead {
         let expected = segment.lastPosition
         do {
-            // Opened as the segment's lookup descriptor: the read that asked for the check uses it next.
-            let fd = try segment.reader()
+            // Not kept open: a read of every segment (replay, export, verify) checks each, and
+            // a descriptor or two kept per segment would run out on a long log.
+            let fd = try StorageError.wrapping { try FileDescriptor.open(segment.path, O_RDONLY) }
+            defer { fd.close() }
             let head = try openSealed(segment, fd, previous: LogHead(position: segment.base - 1, timestampMicros: Int64.min, chain: []))
             if head.position < expected {
                 throw StorageError.missingSegment(afterPosition: head.position, found: RecordFormat.segmentName(base: expected + 1))
@@ -219,9 +221,8 @@ struct LogOpener {
 
     /// Cheap agreement check: size, first and last entries, and the last entry's frame.
     private func indexProblem(_ segment: Segment, _ segmentFD: FileDescriptor) throws -> String? {
-        // The segment's own index descriptor, kept for the lookups that follow (a rebuilt index,
-        // written anew under the same name, closes it first: Segment.useRebuiltIndex).
-        guard let fd = try segment.indexReader() else { return "index file missing" }
+        guard let fd = try StorageError.wrapping({ try FileDescriptor.openIfExists(segment.indexPath, O_RDONLY) }) else { return "index file missing" }
+        defer { fd.close() }
         let size = try StorageError.wrapping { try fd.size() }
         let count = Int(segment.recordCount)
         if size != count * RecordFormat.indexEntryBytes {

@@ -129,6 +129,27 @@ import Testing
         }
     }
 
+    @Test func readingEverySegmentKeepsNoDescriptorPerSegment() throws {
+        // A replay or export of a long log checks every sealed segment as it goes: none may
+        // keep a descriptor open for it (thousands of segments would run out of them).
+        let dir = TemporaryDirectory()
+        try LogFixture.append(dir, batches: (1...300).map { "r\($0)" }.chunked(3), segmentBytes: 256)
+        // Descriptors open on this log's files (other tests run alongside in this process).
+        func openDescriptors() throws -> Int {
+            try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").filter {
+                ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + $0)) ?? "").hasPrefix(dir.logDirectory)
+            }.count
+        }
+        let log = try Log.open(directory: dir.logDirectory)
+        #expect(log.segments.count > 40)
+        let before = try openDescriptors()
+        var seen = 0
+        try log.forEach(from: 1) { _ in seen += 1; return true }
+        #expect(seen == 300)
+        #expect(log.segments.dropLast().allSatisfy { !$0.unchecked })
+        #expect(try openDescriptors() - before <= 2)
+    }
+
     @Test func searchByTimeChecksOnlyTheSegmentItLandsIn() throws {
         let dir = TemporaryDirectory()
         try LogFixture.append(dir, batches: (1...120).map { "r\($0)" }.chunked(5), segmentBytes: 300)
