@@ -211,7 +211,7 @@ extension Ledger {
         public let seconds: Double
     }
 
-    public static let viewNames = ["accounts", "ids", "history"]
+    public static let viewNames = Views.Name.allCases.map(\.rawValue)
 
     /// Rebuilds the views (and with `snapshots`, every retained snapshot) from position 1.
     public func replay(view: String?, snapshots: Bool, progress: ((UInt64, UInt64) -> Void)? = nil) throws -> ReplayResult {
@@ -235,9 +235,10 @@ extension Ledger {
             // Snapshots are written on a second thread while the fold goes on (each holds its own
             // copy of the accounts; at most two wait).
             let snapshotWriter = SerialWorker.start()
-            // All views are rebuilt together: they come from one fold of the log.
+            // The views asked for (all by default) come from one fold of the log.
             do {
-                _ = try Views.rebuild(layout, log: writer.log, visits: { $0 % 65_536 == 0 || $0 % every == 0 && targets.contains($0) }) { position, micros, state in
+                try Views.rebuild(layout, log: writer.log, views: Set(view.flatMap(Views.Name.init(rawValue:)).map { [$0] } ?? Views.Name.allCases),
+                                  visits: { $0 % 65_536 == 0 || $0 % every == 0 && targets.contains($0) }) { position, micros, state in
                     if position % 65_536 == 0 { progress?(position, head) }
                     if position % every == 0 && targets.contains(position) {
                         let accounts = state.accounts

@@ -47,27 +47,37 @@ final class Views {
 
     /// For the writer (lock held): opens or rebuilds the views and applies the log up to its head.
     static func openForWriting(_ layout: StoreLayout, log: Log, notes: inout [String]) throws -> Views {
+        /// The three views, or nil when one is missing or ahead of the log.
+        func open() throws -> Views? {
+            guard let a = try SlotTable.open(path: accountsPath(layout), keyBytesMax: StateCodec.keyBytesMax, valueBytes: StateCodec.accountBytes, writable: true),
+                  let i = try SlotTable.open(path: idsPath(layout), keyBytesMax: 8, valueBytes: 0, writable: true),
+                  let h = try PositionTable.open(path: historyPath(layout), recordBytes: HistoryView.recordBytes, writable: true),
+                  a.checkpoint <= log.head.position, i.checkpoint <= log.head.position, h.checkpoint <= log.head.position else { return nil }
+            // Records after the head belong to events that were never committed (a failed import).
+            try translating { try h.truncate(after: log.head.position) }
+            return Views(accounts: a, ids: i, history: HistoryView(table: h), writable: true)
+        }
+        func rebuilt() throws -> Views {
+            try rebuild(layout, log: log)
+            guard let views = try open() else { throw LedgerError.integrity("the views rebuilt from the log cannot be opened") }
+            return views
+        }
         var views: Views
         do {
-            if let a = try SlotTable.open(path: accountsPath(layout), keyBytesMax: StateCodec.keyBytesMax, valueBytes: StateCodec.accountBytes, writable: true),
-               let i = try SlotTable.open(path: idsPath(layout), keyBytesMax: 8, valueBytes: 0, writable: true),
-               let h = try PositionTable.open(path: historyPath(layout), recordBytes: HistoryView.recordBytes, writable: true),
-               a.checkpoint <= log.head.position, i.checkpoint <= log.head.position, h.checkpoint <= log.head.position {
-                // Records after the head belong to events that were never committed (a failed import).
-                try translating { try h.truncate(after: log.head.position) }
-                views = Views(accounts: a, ids: i, history: HistoryView(table: h), writable: true)
+            if let opened = try open() {
+                views = opened
             } else {
                 if FileSystem.exists(accountsPath(layout)) || FileSystem.exists(idsPath(layout)) {
                     notes.append("views were missing or ahead of the log; rebuilt from the log")
                 }
-                views = try rebuild(layout, log: log)
+                views = try rebuilt()
             }
             try views.catchUp(log)
         } catch let error as SlotTableError {
             guard case .damaged = error else { throw translate(error) }
             notes.append("\(error); rebuilt from the log")
-            views = try rebuild(layout, log: log)
-            try views.catchUp(log)
+            views = try translating { try rebuilt() }
+            try translating { try views.catchUp(log) }
         }
         return views
     }
@@ -96,26 +106,33 @@ final class Views {
         }
     }
 
-    /// Folds the whole log in memory and writes both views in one go, durable through the head.
-    /// `visit` sees the position, timestamp and state after each event at a position `visits`
-    /// selects (replay: progress, snapshots). Handing the state to a closure copies it (four
-    /// retains and releases), so it is not done for every event.
-    static func rebuild(_ layout: StoreLayout, log: Log, visits: (UInt64) -> Bool = { _ in false },
-                        visit: ((UInt64, Int64, CompactState) throws -> Void)? = nil) throws -> Views {
+    /// The views, by the names `ledger replay --view` takes.
+    enum Name: String, CaseIterable {
+        case accounts, ids, history
+    }
+
+    /// Folds the whole log and writes the views in `names` again from it, durable through the
+    /// head; the others are left as they are (each view has its own checkpoint). `visit` sees
+    /// the position, timestamp and state after each event at a position `visits` selects
+    /// (replay: progress, snapshots). Handing the state to a closure copies it (four retains
+    /// and releases), so it is not done for every event.
+    static func rebuild(_ layout: StoreLayout, log: Log, views names: Set<Name> = Set(Name.allCases),
+                        visits: (UInt64) -> Bool = { _ in false },
+                        visit: ((UInt64, Int64, CompactState) throws -> Void)? = nil) throws {
         var state = CompactState()
         // The ids view is built on a thread of its own from (hash, position) pairs sent in chunks.
-        let idsThread = IDsViewThread.start(path: idsPath(layout), checkpoint: log.head.position)
+        let idsThread = names.contains(.ids) ? IDsViewThread.start(path: idsPath(layout), checkpoint: log.head.position) : nil
         // Built under another name and renamed at the end, like the tables: a rebuild that fails
         // half-way leaves the old views in place.
         let historyBuilding = historyPath(layout) + ".build"
-        let historyTable = try translating { try PositionTable.create(path: historyBuilding, recordBytes: HistoryView.recordBytes) }
-        let history = HistoryView(table: historyTable)
+        let historyTable = try names.contains(.history)
+            ? translating { try PositionTable.create(path: historyBuilding, recordBytes: HistoryView.recordBytes) } : nil
         // The history records are built on a second thread while this one reads and folds the log.
-        let builder = HistoryBuilderThread.start(view: history)
+        let builder = historyTable.map { HistoryBuilderThread.start(view: HistoryView(table: $0)) }
         /// HistoryView.nameHash of each account, by its index in `state`.
         var nameHashes: [UInt32] = []
         // What the two threads get, gathered here and handed over a chunk at a time.
-        let changesMax = builder.chunkItems, keysMax = idsThread.chunkItems
+        let changesMax = builder?.chunkItems ?? 0, keysMax = idsThread?.chunkItems ?? 0
         var changes: [HistoryView.Change] = []
         changes.reserveCapacity(changesMax)
         var keys: [(hash: UInt64, position: UInt64)] = []
@@ -128,46 +145,53 @@ final class Views {
                         throw LedgerError.integrity("event at position \(record.position) does not decode: \(error)")
                     }
                     let touched = state.apply(e, at: record.position)
-                    if touched.account == nameHashes.count && e.type == .accountOpened { nameHashes.append(HistoryView.nameHash(e.account)) }
-                    if touched.account >= 0 {
-                        changes.append(historyChange(state, touched.account, side: 0, of: e, at: record.position, nameHash: nameHashes[touched.account]))
+                    if let builder {
+                        if touched.account == nameHashes.count && e.type == .accountOpened { nameHashes.append(HistoryView.nameHash(e.account)) }
+                        if touched.account >= 0 {
+                            changes.append(historyChange(state, touched.account, side: 0, of: e, at: record.position, nameHash: nameHashes[touched.account]))
+                        }
+                        if touched.other >= 0 {
+                            changes.append(historyChange(state, touched.other, side: 1, of: e, at: record.position, nameHash: nameHashes[touched.other]))
+                        }
+                        if changes.count >= changesMax { builder.add(chunk: &changes) }
                     }
-                    if touched.other >= 0 {
-                        changes.append(historyChange(state, touched.other, side: 1, of: e, at: record.position, nameHash: nameHashes[touched.other]))
+                    if let idsThread {
+                        if let id = e.id { keys.append((idHash(id), record.position)) }
+                        if let reverses = e.reverses { keys.append((idHash(reversalKey(reverses)), record.position)) }
+                        if keys.count >= keysMax { idsThread.add(chunk: &keys) }
                     }
-                    if changes.count >= changesMax { builder.add(chunk: &changes) }
-                    if let id = e.id { keys.append((idHash(id), record.position)) }
-                    if let reverses = e.reverses { keys.append((idHash(reversalKey(reverses)), record.position)) }
-                    if keys.count >= keysMax { idsThread.add(chunk: &keys) }
                     if visits(record.position), let visit { try visit(record.position, record.timestampMicros, state) }
                     return true
                 }
             }
-            builder.add(chunk: &changes)
-            builder.end()
-            idsThread.add(chunk: &keys)
-            idsThread.end()
-            return try translating {
-                let accounts = SlotTableWriter(path: accountsPath(layout), keyBytesMax: StateCodec.keyBytesMax, valueBytes: StateCodec.accountBytes)
-                for account in state.accounts {
-                    var name = account.id.name
-                    try name.withUTF8 { key in
-                        try StateCodec.encode(account).withUnsafeBytes {
-                            try accounts.add(key: UnsafeRawBufferPointer(key), appliedPosition: account.lastPosition, value: $0)
+            builder?.add(chunk: &changes)
+            builder?.end()
+            idsThread?.add(chunk: &keys)
+            idsThread?.end()
+            try translating {
+                if names.contains(.accounts) {
+                    let accounts = SlotTableWriter(path: accountsPath(layout), keyBytesMax: StateCodec.keyBytesMax, valueBytes: StateCodec.accountBytes)
+                    for account in state.accounts {
+                        var name = account.id.name
+                        try name.withUTF8 { key in
+                            try StateCodec.encode(account).withUnsafeBytes {
+                                try accounts.add(key: UnsafeRawBufferPointer(key), appliedPosition: account.lastPosition, value: $0)
+                            }
                         }
                     }
+                    _ = try accounts.finish(checkpoint: log.head.position)
                 }
-                let a = try accounts.finish(checkpoint: log.head.position)
-                let i = try idsThread.result()
-                try builder.result()
-                try historyTable.checkpoint(through: log.head.position)
-                do { try FileSystem.rename(historyBuilding, historyPath(layout)) } catch let e as SystemError { throw LedgerError.io(e) }
-                return Views(accounts: a, ids: i, history: history, writable: true)
+                _ = try idsThread?.result()
+                try builder?.result()
+                if let historyTable {
+                    try historyTable.checkpoint(through: log.head.position)
+                    do { try FileSystem.rename(historyBuilding, historyPath(layout)) } catch let e as SystemError { throw LedgerError.io(e) }
+                }
             }
         } catch {
             // Both stop (a finished one is only waited for); neither view is installed half-built.
-            builder.cancel()
-            idsThread.cancel()
+            builder?.cancel()
+            idsThread?.cancel()
             throw error
         }
     }

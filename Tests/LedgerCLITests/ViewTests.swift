@@ -29,6 +29,31 @@ import Testing
         #expect(same)
     }
 
+    @Test func replayOfOneViewRewritesOnlyThatOne() throws {
+        let s = CLIStore()
+        try populate(s)
+        try s.json("replay")
+        let full = viewBytes(s)
+        let names = ["accounts", "ids", "history"]
+        for (k, name) in names.enumerated() {
+            // The other two are deleted first: a replay of one view leaves them as they are.
+            for other in names where other != name { try FileManager.default.removeItem(atPath: s.dir.path + "/views/\(other).tbl") }
+            try FileManager.default.removeItem(atPath: s.dir.path + "/views/\(name).tbl")
+            let r = try s.json("replay", "--view", name)
+            #expect(r["views"] as? [String] == [name] && r["events"] as? Int == 12 + 30 + 10)
+            let present = names.filter { FileManager.default.fileExists(atPath: s.dir.path + "/views/\($0).tbl") }
+            #expect(present == [name])
+            let same = FileDamage.read(s.dir.path + "/views/\(name).tbl") == full[k]
+            #expect(same, "\(name)")
+            // Back to all three for the next round.
+            try s.json("replay")
+        }
+        // An unknown view is a usage error that changes nothing.
+        try s.fails(2, "usage", "replay", "--view", "balances")
+        let untouched = viewBytes(s) == full
+        #expect(untouched)
+    }
+
     @Test func viewsKeptByImportsAndCommandsEqualReplayedOnes() throws {
         let s = CLIStore()
         var lines = ["{\"op\":\"open\",\"account\":\"x\",\"at\":\"2020-01-01T00:00:00Z\"}",

@@ -40,23 +40,24 @@ enum ReplayCommand: Subcommand {
     static let options = [OptionSpec(name: "--view", takesValue: true), OptionSpec(name: "--snapshots", takesValue: false)]
     static let help = """
         Folds the whole log from position 1 and rewrites the views: `accounts` (current
-        state by account) and `ids` (idempotency keys). Both come from one fold, so
-        --view NAME only checks the name. With --snapshots, every snapshot is
-        deleted and the retained ones are written again. Shows progress on stderr when
-        it is a terminal. The result is byte-identical to the views kept incrementally.
+        state by account), `ids` (idempotency keys) and `history` (each account's
+        state after each of its events). --view NAME rewrites only that one (the others
+        keep their own checkpoints). With --snapshots, every snapshot is deleted and
+        the retained ones are written again. Shows progress on stderr when it is a
+        terminal (events/s, time left). The result is byte-identical to the views kept
+        incrementally.
 
         examples:
           ledger replay
+          ledger replay --view history
           ledger --json replay --snapshots | jq .events_per_second
         """
 
     static func run(_ args: Arguments, _ context: Context) throws -> Int32 {
         try args.expectPositionals(0...0, usage: usage)
         let console = context.console
-        let progress: ((UInt64, UInt64) -> Void)? = console.stderrIsTerminal ? { done, total in
-            let percent = total == 0 ? 100 : Int(done * 100 / total)
-            console.errPartial("\rreplay: \(done)/\(total) events (\(percent)%)" + (done == total ? "\n" : ""))
-        } : nil
+        let line = console.stderrIsTerminal ? ProgressLine("replay", console: console) : nil
+        let progress: ((UInt64, UInt64) -> Void)? = line.map { line in { line.update(done: $0, total: $1) } }
         let r = try context.ledger.replay(view: args.value("--view"), snapshots: args.has("--snapshots"), progress: progress)
         let rate = r.seconds > 0 ? Double(r.events) / r.seconds : 0
         if context.json {

@@ -25,11 +25,10 @@ enum VerifyCommand: Subcommand {
     static func run(_ args: Arguments, _ context: Context) throws -> Int32 {
         try args.expectPositionals(0...0, usage: usage)
         let console = context.console
-        let progress: ((UInt64, UInt64) -> Void)? = console.stderrIsTerminal ? { done, total in
-            if done % 65_536 == 0 || done == total {
-                console.errPartial("\rverify: \(done)/\(total) events" + (done == total ? "\n" : ""))
-            }
-        } : nil
+        let line = console.stderrIsTerminal ? ProgressLine("verify", console: console) : nil
+        let progress: ((UInt64, UInt64) -> Void)? = line.map { line in
+            { done, total in if done % 65_536 == 0 || done == total { line.update(done: done, total: total) } }
+        }
         let report = try context.ledger.verify(expectHead: args.value("--expect-head"), progress: progress)
         let ok = report.isSound
         if context.json {
