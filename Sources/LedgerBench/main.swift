@@ -276,7 +276,8 @@ func timeTravel(root: String) throws {
     print("time travel on \(operations) events / \(accounts) accounts:")
     let last = try History.write(root: dir, accounts: accounts, operations: operations)
     let first = History.startMicros
-    for (label, argv) in [("ledger replay (the three views)", ["replay"]), ("ledger replay --snapshots", ["replay", "--snapshots"])] {
+    for (label, argv) in [("ledger replay (the three views)", ["replay"]), ("ledger replay --snapshots", ["replay", "--snapshots"]),
+                          ("ledger replay --view accounts (balances alone)", ["replay", "--view", "accounts"])] {
         var samples: [Double] = []
         var rss = 0.0
         for _ in 0..<3 {
@@ -285,7 +286,7 @@ func timeTravel(root: String) throws {
             rss = max(rss, lastChildPeakRSSMiB)
         }
         let st = Stats(samples: samples)
-        let snapshots = argv.count > 1 ? " (\(try FileSystem.list(dir + "/snapshots").filter { $0.hasSuffix(".snap") }.count) snapshots)" : ""
+        let snapshots = argv.contains("--snapshots") ? " (\(try FileSystem.list(dir + "/snapshots").filter { $0.hasSuffix(".snap") }.count) snapshots)" : ""
         print("\(label)\(snapshots): \(fmt(st.median, 3)) s median of 3 (\(fmt(st.min, 3))–\(fmt(st.max, 3))) = \(fmt(Double(operations) / st.median / 1e6, 2)) M events/s, peak RSS \(fmt(rss, 1)) MiB   (goal ≥ 30 M/s)")
     }
     // The fold alone, in this process: every record read, CRC-checked, decoded and folded into
