@@ -133,6 +133,8 @@ final class Views {
         var nameHashes: [UInt32] = []
         // What the two threads get, gathered here and handed over a chunk at a time.
         let changesMax = builder?.chunkItems ?? 0, keysMax = idsThread?.chunkItems ?? 0
+        // Tested per event instead of binding the optional workers (a retain and release each).
+        let buildsHistory = builder != nil, buildsIDs = idsThread != nil
         var changes: [HistoryView.Change] = []
         changes.reserveCapacity(changesMax)
         var keys: [(hash: UInt64, position: UInt64)] = []
@@ -145,7 +147,7 @@ final class Views {
                         throw LedgerError.integrity("event at position \(record.position) does not decode: \(error)")
                     }
                     let touched = state.apply(e, at: record.position)
-                    if let builder {
+                    if buildsHistory {
                         if touched.account == nameHashes.count && e.type == .accountOpened { nameHashes.append(HistoryView.nameHash(e.account)) }
                         if touched.account >= 0 {
                             changes.append(historyChange(state, touched.account, side: 0, of: e, at: record.position, nameHash: nameHashes[touched.account]))
@@ -153,12 +155,12 @@ final class Views {
                         if touched.other >= 0 {
                             changes.append(historyChange(state, touched.other, side: 1, of: e, at: record.position, nameHash: nameHashes[touched.other]))
                         }
-                        if changes.count >= changesMax { builder.add(chunk: &changes) }
+                        if changes.count >= changesMax { builder?.add(chunk: &changes) }
                     }
-                    if let idsThread {
+                    if buildsIDs {
                         if let id = e.id { keys.append((idHash(id), record.position)) }
                         if let reverses = e.reverses { keys.append((idHash(reversalKey(reverses)), record.position)) }
-                        if keys.count >= keysMax { idsThread.add(chunk: &keys) }
+                        if keys.count >= keysMax { idsThread?.add(chunk: &keys) }
                     }
                     if visits(record.position), let visit { try visit(record.position, record.timestampMicros, state) }
                     return true
