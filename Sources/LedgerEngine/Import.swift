@@ -33,12 +33,14 @@ extension Ledger {
     static let importSpoolMemoryBytes = 16 << 20
 
     /// Imports the operations `read` yields (a chunk reader: bytes read, 0 at the end).
-    /// `committed(line, position)` is called after each durable batch; with `continueOnError`,
+    /// `validated(line)` is called as lines are checked (every few thousand, with the last one's
+    /// number); `committed(line, position)` after each durable batch; with `continueOnError`,
     /// `rejected(line, error)` is called for each bad line and the rest go on.
     /// `keysInMemoryMax`: how many of its own idempotency keys the import keeps in memory before
     /// it spills them (the tests make it small).
     public func importOperations(reading read: @escaping (UnsafeMutableRawBufferPointer) throws -> Int, format: ImportFormat,
                                  continueOnError: Bool, keysInMemoryMax: Int = Ledger.importKeysInMemoryMax,
+                                 validated: (Int) -> Void = { _ in },
                                  committed: (Int, UInt64) -> Void,
                                  rejected: (Int, LedgerError) -> Void) throws -> ImportSummary {
         try withWriter { writer, config in
@@ -57,6 +59,7 @@ extension Ledger {
             do {
                 while let chunk = try parser.next() {
                     try run.apply(chunk, continueOnError: continueOnError, rejected: rejected)
+                    if let last = chunk.lines.last { validated(last.number) }
                 }
                 try run.finishValidation(lastLine: lines.lineNumber)
             } catch {

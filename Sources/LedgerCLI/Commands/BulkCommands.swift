@@ -2,6 +2,7 @@
 
 import LedgerDomain
 import LedgerEngine
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -31,7 +32,9 @@ enum ImportCommand: Subcommand {
         skipped, so an interrupted import can be run again to completion.
 
         Written in durable batches of 10000 (one fdatasync each); with --json each
-        batch is acknowledged by {"committed_through_line": N, "position": P}.
+        batch is acknowledged by {"committed_through_line": N, "position": P}. On a
+        terminal, stderr shows the lines checked (share of the file read, lines/s,
+        time left), then the batches committed.
 
         examples:
           ledger import history.ndjson
@@ -51,13 +54,15 @@ enum ImportCommand: Subcommand {
         }
         let input = try InputFile(path)
         let console = context.console
+        let progress = console.stderrIsTerminal && !context.json ? ImportProgress(console: console, input: input) : nil
         let summary = try context.ledger.importOperations(reading: input.read, format: format, continueOnError: args.has("--continue-on-error"),
+            validated: { line in progress?.validated(line: line) },
             committed: { line, position in
                 if context.json {
                     console.out(JSON.object([("committed_through_line", .int(Int64(line))), ("position", .uint(position))]).rendered())
                     console.flush()
-                } else if console.stderrIsTerminal {
-                    console.errPartial("\rimport: committed through line \(line), position \(position)")
+                } else {
+                    progress?.committed(line: line, position: position)
                 }
             },
             rejected: { line, error in
@@ -65,7 +70,7 @@ enum ImportCommand: Subcommand {
                     ("code", .string(ExitStatus.errorCode(for: error))), ("message", .string(error.description)),
                 ]))]).rendered())
             })
-        if console.stderrIsTerminal && !context.json { console.errPartial("\n") }
+        progress?.end()
         if context.json {
             console.out(JSON.object([
                 ("lines", .int(Int64(summary.lines))), ("imported", .int(Int64(summary.imported))),
@@ -80,14 +85,20 @@ enum ImportCommand: Subcommand {
 }
 
 /// The file (or standard input, "-") an import reads, chunk by chunk.
-final class InputFile {
+final class InputFile: Sendable {
     let path: String
     private let fd: Int32
+    /// The file's size when it is a regular file (nil for a pipe).
+    let size: Int?
+    /// Bytes read so far (by the parsing thread; the progress line reads it on another).
+    let bytesRead = Atomic<Int>(0)
 
     init(_ path: String) throws {
         self.path = path
         fd = path == "-" ? 0 : open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw LedgerError.usage("cannot open \(path): \(String(cString: strerror(errno)))") }
+        var st = stat()
+        size = fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG ? Int(st.st_size) : nil
     }
 
     deinit { if fd != 0 { close(fd) } }
@@ -96,7 +107,10 @@ final class InputFile {
     func read(_ buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         while true {
             let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
-            if n >= 0 { return n }
+            if n >= 0 {
+                bytesRead.add(n, ordering: .relaxed)
+                return n
+            }
             if errno == EINTR { continue }
             throw LedgerError.usage("cannot read \(path): \(String(cString: strerror(errno)))")
         }
