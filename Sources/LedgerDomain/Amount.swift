@@ -68,6 +68,15 @@ public enum Money {
     /// The most bytes `format` writes: a sign, 19 digits and a point, or "-0." and 18 digits.
     public static let textBytesMax = 21
 
+    /// The length of the text `format` gives, without writing it: at least scale + 1 digits, a
+    /// point when scale > 0, a sign when negative.
+    public static func textLength(_ units: Int64, scale: Int) -> Int {
+        var digits = 1
+        var rest = units.magnitude / 10
+        while rest > 0 { digits += 1; rest /= 10 }
+        return max(digits, scale + 1) + (scale > 0 ? 1 : 0) + (units < 0 ? 1 : 0)
+    }
+
     /// Writes the text `format` gives at `out` (room for `textBytesMax` bytes); returns its length.
     public static func format(_ units: Int64, scale: Int, to out: UnsafeMutablePointer<UInt8>) -> Int {
         withFormatted(units, scale: scale) { text in

@@ -79,15 +79,9 @@ enum BalanceCommand: Subcommand {
             if asOf != nil || atPosition != nil {
                 context.console.out("as of \(asOfText.isEmpty ? "the beginning" : asOfText) (position \(answer.position))")
             }
-            var cells = TextTable.Cells(capacity: answer.accounts.count * 5)
-            for a in answer.accounts {
-                cells.add(a.id.name)
-                cells.add { Money.format(a.balance, scale: a.scale, into: &$0) }
-                cells.add(a.currency.code)
-                cells.add(a.version)
-                cells.add(a.status == .closed ? "closed" : "")
+            context.console.out {
+                TextTable.write(BalanceRows.header, BalanceRows(accounts: answer.accounts), rightAligned: BalanceRows.rightAligned, into: &$0)
             }
-            context.console.out { TextTable.write(["ACCOUNT", "BALANCE", "CURRENCY", "VERSION", "STATUS"], cells, rightAligned: [1, 3], into: &$0) }
         }
         return ExitStatus.success
     }

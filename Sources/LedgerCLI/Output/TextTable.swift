@@ -1,5 +1,14 @@
 // Human tables: left/right aligned columns, rendered as bytes.
 
+/// A table's body, cell by cell: what TextTable needs to lay it out.
+protocol TableRows {
+    var count: Int { get }
+    /// Cell (row, column)'s width in characters, and its length in bytes.
+    func measure(_ row: Int, _ column: Int) -> (width: Int, bytes: Int)
+    /// Writes the cell's bytes (the room `measure` gave is made before).
+    func write(_ row: Int, _ column: Int, into out: inout OutputBytes)
+}
+
 /// Left/right aligned columns for human tables.
 enum TextTable {
     /// A table's cells, row by row, as bytes back to back (no String or array per cell or row).
@@ -56,68 +65,79 @@ enum TextTable {
         OutputBytes.build(capacity: 1 << 12) { write(header, cells, rightAligned: rightAligned, into: &$0) }
     }
 
-    /// Writes the table's lines into `out`: a 10k-account balance answer builds no String per
-    /// line or cell, and a table of ASCII cells (the usual one) measures each cell by its bytes.
     static func write(_ header: [String], _ cells: Cells, rightAligned: Set<Int>, into out: inout OutputBytes) {
+        write(header, CellRows(cells, columns: header.count), rightAligned: rightAligned, into: &out)
+    }
+
+    /// Writes the table's lines into `out`: the header, then `rows`, each cell measured for its
+    /// column's width and then written straight into the output (a 10k-account balance answer
+    /// builds no String, and no copy of its cells, per line or cell).
+    static func write<Rows: TableRows>(_ header: [String], _ rows: Rows, rightAligned: Set<Int>, into out: inout OutputBytes) {
         let columns = header.count
         var titles = Cells(capacity: columns)
         for title in header { titles.add(title) }
-        // Each cell's display width (its characters; an ASCII cell's bytes), and each column's.
-        // (Values handed around, not variables the nested functions capture: a captured var is
-        // boxed and every access to it checked for exclusivity at run time, per cell.)
-        var columnWidths = [Int](repeating: 0, count: columns)
-        let titleWidths = cellWidths(titles, columns: columns, widest: &columnWidths)
-        let rowWidths = cellWidths(cells, columns: columns, widest: &columnWidths)
-        let widths = columnWidths
-        let right = header.indices.map { rightAligned.contains($0) }
-        let rows = cells.ends.count / columns
-        // Padding is by characters, so a line has at most its padded width plus its cells' bytes.
-        let lineMax = widths.reduce(0, +) + 2 * columns + 1
-        func line(_ source: Cells, _ sourceWidths: [Int]?, firstCell: Int) {
-            source.bytes.withUnsafeBufferPointer { b in
-                var from = firstCell == 0 ? 0 : source.ends[firstCell - 1]
-                out.reserve(lineMax + source.ends[firstCell + columns - 1] - from)
-                let lineStart = out.offset
-                for i in 0..<columns {
-                    let to = source.ends[firstCell + i]
-                    let pad = widths[i] - (sourceWidths?[firstCell + i] ?? to - from)
-                    if i > 0 { out.repeating(0x20, count: 2) }
-                    if right[i] { out.repeating(0x20, count: pad) }
-                    out.bytes(UnsafeBufferPointer(rebasing: b[from..<to]))
-                    if !right[i] { out.repeating(0x20, count: pad) }
-                    from = to
-                }
-                // No trailing spaces (a left-aligned last column, or empty cells at the end).
-                out.trimTrailing(0x20, downTo: lineStart)
-            }
+        let titleRows = CellRows(titles, columns: columns)
+        var widths = (0..<columns).map { titleRows.measure(0, $0).width }
+        for r in 0..<rows.count {
+            for c in 0..<columns { widths[c] = max(widths[c], rows.measure(r, c).width) }
         }
-        line(titles, titleWidths, firstCell: 0)
-        for r in 0..<rows {
+        let right = header.indices.map { rightAligned.contains($0) }
+        line(titleRows, 0, widths: widths, right: right, into: &out)
+        for r in 0..<rows.count {
             out.reserve(1)
             out.byte(0x0A)
-            line(cells, rowWidths, firstCell: r * columns)
+            line(rows, r, widths: widths, right: right, into: &out)
         }
     }
 
-    /// Each cell's display width, nil when every cell is ASCII (its width is then its byte
-    /// count); raises `widest` to each column's widest cell.
-    private static func cellWidths(_ source: Cells, columns: Int, widest: inout [Int]) -> [Int]? {
-        source.bytes.withUnsafeBufferPointer { b in
-            let ascii = isASCII(b)
-            var out: [Int] = ascii ? [] : [Int](repeating: 0, count: source.ends.count)
-            var start = 0, column = 0
-            for (k, end) in source.ends.enumerated() {
-                var width = end - start
-                if !ascii {
-                    let cell = UnsafeBufferPointer(rebasing: b[start..<end])
-                    if !cell.allSatisfy({ $0 < 0x80 }) { width = String(decoding: cell, as: UTF8.self).count }
-                    out[k] = width
-                }
-                widest[column] = max(widest[column], width)
-                start = end
-                column = column + 1 == columns ? 0 : column + 1
+    /// Row `r`: cells padded to their column's width (left or right), two spaces apart, with no
+    /// trailing spaces (a left-aligned last column, or empty cells at the end).
+    private static func line<Rows: TableRows>(_ rows: Rows, _ r: Int, widths: [Int], right: [Bool], into out: inout OutputBytes) {
+        var bytes = 0
+        for c in widths.indices { bytes += rows.measure(r, c).bytes }
+        // Padding is by characters, so the line has at most its padded width plus its bytes.
+        out.reserve(widths.reduce(0, +) + 2 * widths.count + bytes)
+        let lineStart = out.offset
+        for c in widths.indices {
+            let pad = widths[c] - rows.measure(r, c).width
+            if c > 0 { out.repeating(0x20, count: 2) }
+            if right[c] { out.repeating(0x20, count: pad) }
+            rows.write(r, c, into: &out)
+            if !right[c] { out.repeating(0x20, count: pad) }
+        }
+        out.trimTrailing(0x20, downTo: lineStart)
+    }
+
+    /// `Cells` as rows of `columns` cells; an all-ASCII table (the usual one) is measured by bytes.
+    private struct CellRows: TableRows {
+        let cells: Cells
+        let columns: Int
+        let ascii: Bool
+
+        init(_ cells: Cells, columns: Int) {
+            self.cells = cells
+            self.columns = columns
+            ascii = cells.bytes.withUnsafeBufferPointer { TextTable.isASCII($0) }
+        }
+
+        var count: Int { cells.ends.count / columns }
+
+        private func range(_ r: Int, _ c: Int) -> Range<Int> {
+            let k = r * columns + c
+            return (k == 0 ? 0 : cells.ends[k - 1])..<cells.ends[k]
+        }
+
+        func measure(_ r: Int, _ c: Int) -> (width: Int, bytes: Int) {
+            let bytes = range(r, c)
+            guard !ascii else { return (bytes.count, bytes.count) }
+            return cells.bytes.withUnsafeBufferPointer { b in
+                let cell = UnsafeBufferPointer(rebasing: b[bytes])
+                return (cell.allSatisfy { $0 < 0x80 } ? cell.count : String(decoding: cell, as: UTF8.self).count, cell.count)
             }
-            return ascii ? nil : out
+        }
+
+        func write(_ r: Int, _ c: Int, into out: inout OutputBytes) {
+            cells.bytes.withUnsafeBufferPointer { out.bytes(UnsafeBufferPointer(rebasing: $0[range(r, c)])) }
         }
     }
 
