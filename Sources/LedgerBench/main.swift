@@ -211,6 +211,28 @@ func latency(_ label: String, runs: Int, _ argv: (Int) -> [String]) -> Stats {
     return st
 }
 
+/// Several commands timed in turn, one run of each per round (the first to go changes every
+/// round): a noisy stretch of the machine then slows them alike, and their medians compare.
+/// Returns each one's times and the largest peak RSS of its runs.
+func latencies(_ commands: [(label: String, argv: (Int) -> [String])], runs: Int) -> [(stats: Stats, peakRSS: Double)] {
+    var samples = [[Double]](repeating: [], count: commands.count)
+    var rss = [Double](repeating: 0, count: commands.count)
+    for i in 0..<runs {
+        for k in 0..<commands.count {
+            let c = (i + k) % commands.count
+            let (s, status) = timeProcess(commands[c].argv(i))
+            if status != 0 { print("  \(commands[c].label): run \(i) exited \(status)") }
+            samples[c].append(s)
+            rss[c] = max(rss[c], lastChildPeakRSSMiB)
+        }
+    }
+    return commands.indices.map { c in
+        let st = Stats(samples: samples[c])
+        print("\(commands[c].label.padding(44)) \(fmt(st.median * 1e3, 3)) ms median of \(runs) (\(fmt(st.min * 1e3, 3))–\(fmt(st.max * 1e3, 3)))")
+        return (st, rss[c])
+    }
+}
+
 extension String {
     func padding(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
 }
@@ -229,38 +251,38 @@ func commandLatency(root: String) throws {
     print("single-command latency (fresh process each, durable), \(runs) runs:")
     _ = latency("process start: true", runs: runs) { _ in ["/bin/true"] }
     _ = latency("process start: ledger --help", runs: runs) { _ in [ledger, "--help"] }
-    var medians: [String: Double] = [:]
-    for (label, accounts, operations) in [("1k events / 100 accounts", 100, 1_000), ("1M events / 10k accounts", 10_000, 1_000_000)] {
-        let dir = root + "-cmd"
+    // Both stores and sqlite3's table are built first; then every command is timed in turn
+    // (one run of each per round), so that the ratios compare runs on the same stretch.
+    let stores = [("1k events / 100 accounts", 100, 1_000), ("1M events / 10k accounts", 10_000, 1_000_000)]
+    var commands: [(label: String, argv: (Int) -> [String])] = []
+    for (k, (label, accounts, operations)) in stores.enumerated() {
+        let dir = root + "-cmd\(k)"
         run("rm -rf '\(dir)'")
         let t0 = nowSeconds()
         try History.write(root: dir, accounts: accounts, operations: operations)
         let written = nowSeconds() - t0
         let (rebuild, _) = timeProcess([ledger, "--dir", dir, "deposit", History.name(0), "1.00"])
         print("\(label): history written in \(fmt(written)) s; first command (builds the views) \(fmt(rebuild * 1e3, 1)) ms")
-        medians[label] = latency("  ledger deposit (\(label))", runs: runs) { i in
-            [ledger, "--dir", dir, "deposit", History.name((i * 7919) % accounts), "1.00"]
-        }.median
-        _ = latency("  ledger balance ACCOUNT (\(label))", runs: runs) { i in
-            [ledger, "--dir", dir, "balance", History.name((i * 7919) % accounts)]
-        }
-        run("rm -rf '\(dir)'")
+        commands.append(("  ledger deposit (\(label))", { i in [ledger, "--dir", dir, "deposit", History.name((i * 7919) % accounts), "1.00"] }))
+        commands.append(("  ledger balance ACCOUNT (\(label))", { i in [ledger, "--dir", dir, "balance", History.name((i * 7919) % accounts)] }))
     }
-    guard access(sqlite, X_OK) == 0 else {
-        print("sqlite3 not found at \(sqlite): no comparison")
-        return
-    }
+    let hasSQLite = access(sqlite, X_OK) == 0
     let db = root + "-sqlite.db"
-    run("rm -f '\(db)'")
-    run("\(sqlite) '\(db)' \"CREATE TABLE events(id INTEGER PRIMARY KEY, stream_id TEXT NOT NULL, version INTEGER NOT NULL, type TEXT NOT NULL, amount INTEGER, ts INTEGER NOT NULL, UNIQUE(stream_id, version)); WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 1000000) INSERT INTO events(stream_id, version, type, amount, ts) SELECT printf('acc_%06d', x % 10000), x / 10000, 'MoneyDeposited', x, x FROM c;\"")
-    let sq = latency("  sqlite3 FILE \"INSERT …\" (1M rows)", runs: runs) { i in
-        [sqlite, db, "INSERT INTO events(stream_id, version, type, amount, ts) VALUES('acc_000001', \(1_000 + i), 'MoneyDeposited', 100, \(i))"]
-    }.median
-    run("rm -f '\(db)'")
-    if let big = medians["1M events / 10k accounts"], let small = medians["1k events / 100 accounts"] {
-        print("ratio ledger deposit / sqlite3 insert (1M):  \(fmt(big / sq, 2))   (goal ≤ 0.75)")
-        print("ratio 1M-event store / 1k-event store:       \(fmt(big / small, 2))   (goal ≈ 1)")
+    if hasSQLite {
+        run("rm -f '\(db)'")
+        run("\(sqlite) '\(db)' \"CREATE TABLE events(id INTEGER PRIMARY KEY, stream_id TEXT NOT NULL, version INTEGER NOT NULL, type TEXT NOT NULL, amount INTEGER, ts INTEGER NOT NULL, UNIQUE(stream_id, version)); WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 1000000) INSERT INTO events(stream_id, version, type, amount, ts) SELECT printf('acc_%06d', x % 10000), x / 10000, 'MoneyDeposited', x, x FROM c;\"")
+        commands.append(("  sqlite3 FILE \"INSERT …\" (1M rows)", { i in
+            [sqlite, db, "INSERT INTO events(stream_id, version, type, amount, ts) VALUES('acc_000001', \(1_000 + i), 'MoneyDeposited', 100, \(i))"]
+        }))
+    } else {
+        print("sqlite3 not found at \(sqlite): no comparison")
     }
+    let timed = latencies(commands, runs: runs)
+    for k in stores.indices { run("rm -rf '\(root)-cmd\(k)'") }
+    run("rm -f '\(db)'")
+    let small = timed[0].stats.median, big = timed[2].stats.median
+    if hasSQLite { print("ratio ledger deposit / sqlite3 insert (1M):  \(fmt(big / timed[4].stats.median, 2))   (goal ≤ 0.75)") }
+    print("ratio 1M-event store / 1k-event store:       \(fmt(big / small, 2))   (goal ≈ 1)")
 }
 
 // MARK: Time travel: replay, snapshots, as-of queries vs sqlite3
@@ -305,27 +327,32 @@ func timeTravel(root: String) throws {
     var rng = SplitMix64(state: 7)
     let times = (0..<runs).map { _ in Int64.random(in: first...last, using: &rng) }
     func rfc(_ micros: Int64) -> String { Timestamp(micros: micros).rfc3339 }
-    let start = latency("process start: ledger --help", runs: runs) { _ in [ledger, "--help"] }.median
-    let one = latency("ledger balance ACCOUNT --as-of RANDOM", runs: runs) { i in
-        [ledger, "--dir", dir, "balance", History.name(i * 331 % accounts), "--as-of", rfc(times[i])]
-    }.median
-    let oneRSS = lastChildPeakRSSMiB
-    let all = latency("ledger balance --as-of RANDOM (all 10k)", runs: runs) { i in
-        [ledger, "--dir", dir, "balance", "--as-of", rfc(times[i])]
-    }.median
-    let allRSS = lastChildPeakRSSMiB
-    let allJSON = latency("ledger --json balance --as-of RANDOM (all 10k)", runs: runs) { i in
-        [ledger, "--dir", dir, "--json", "balance", "--as-of", rfc(times[i])]
-    }.median
-    print("  peak RSS: one account \(fmt(oneRSS, 1)) MiB, all accounts \(fmt(allRSS, 1)) MiB; all-accounts work beyond process start \(fmt((all - start) * 1e3, 2)) ms as a table, \(fmt((allJSON - start) * 1e3, 2)) ms as JSON (goal ≤ 10)")
-    guard access(sqlite, X_OK) == 0 else { return }
+    // sqlite3's postings as its users would keep them: one row per account movement, indexed
+    // by (account, ts); built first, so that its one-account query is timed with ledger's.
+    let hasSQLite = access(sqlite, X_OK) == 0
     let db = dir + ".db"
-    run("rm -f '\(db)'")
-    // Postings as sqlite users would keep them: one row per account movement, indexed by (account, ts).
-    run("\(sqlite) '\(db)' \"CREATE TABLE postings(account TEXT NOT NULL, ts INTEGER NOT NULL, delta INTEGER NOT NULL); WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < \(operations)) INSERT INTO postings SELECT printf('acc_%06d', (x * 7919) % \(accounts)), \(first) + x * 1000000, (x % 100) - 40 FROM c; CREATE INDEX postings_account_ts ON postings(account, ts);\"")
-    let sqOne = latency("sqlite3: one account's sum as of RANDOM", runs: runs) { i in
-        [sqlite, db, "SELECT sum(delta) FROM postings WHERE account = '\(History.name(i * 331 % accounts))' AND ts <= \(times[i])"]
-    }.median
+    if hasSQLite {
+        run("rm -f '\(db)'")
+        run("\(sqlite) '\(db)' \"CREATE TABLE postings(account TEXT NOT NULL, ts INTEGER NOT NULL, delta INTEGER NOT NULL); WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < \(operations)) INSERT INTO postings SELECT printf('acc_%06d', (x * 7919) % \(accounts)), \(first) + x * 1000000, (x % 100) - 40 FROM c; CREATE INDEX postings_account_ts ON postings(account, ts);\"")
+    }
+    // Interleaved: process start and the queries share the machine's noisy stretches.
+    var commands: [(label: String, argv: (Int) -> [String])] = [
+        ("process start: ledger --help", { _ in [ledger, "--help"] }),
+        ("ledger balance ACCOUNT --as-of RANDOM", { i in [ledger, "--dir", dir, "balance", History.name(i * 331 % accounts), "--as-of", rfc(times[i])] }),
+        ("ledger balance --as-of RANDOM (all 10k)", { i in [ledger, "--dir", dir, "balance", "--as-of", rfc(times[i])] }),
+        ("ledger --json balance --as-of RANDOM (all 10k)", { i in [ledger, "--dir", dir, "--json", "balance", "--as-of", rfc(times[i])] }),
+    ]
+    if hasSQLite {
+        commands.append(("sqlite3: one account's sum as of RANDOM", { i in
+            [sqlite, db, "SELECT sum(delta) FROM postings WHERE account = '\(History.name(i * 331 % accounts))' AND ts <= \(times[i])"]
+        }))
+    }
+    let timed = latencies(commands, runs: runs)
+    let start = timed[0].stats.median, one = timed[1].stats.median, all = timed[2].stats.median, allJSON = timed[3].stats.median
+    let oneRSS = timed[1].peakRSS, allRSS = max(timed[2].peakRSS, timed[3].peakRSS)
+    print("  peak RSS: one account \(fmt(oneRSS, 1)) MiB, all accounts \(fmt(allRSS, 1)) MiB; all-accounts work beyond process start \(fmt((all - start) * 1e3, 2)) ms as a table, \(fmt((allJSON - start) * 1e3, 2)) ms as JSON (goal ≤ 10)")
+    guard hasSQLite else { return }
+    let sqOne = timed[4].stats.median
     let sqAll = latency("sqlite3: every account's sum as of RANDOM", runs: 10) { i in
         [sqlite, db, "SELECT account, sum(delta) FROM postings WHERE ts <= \(times[i]) GROUP BY account"]
     }.median

@@ -82,24 +82,31 @@ enum TextTable {
             for c in 0..<columns { widths[c] = max(widths[c], rows.measure(r, c).width) }
         }
         let right = header.indices.map { rightAligned.contains($0) }
-        line(titleRows, 0, widths: widths, right: right, into: &out)
+        var sizes = [(width: Int, bytes: Int)](repeating: (0, 0), count: columns)
+        line(titleRows, 0, widths: widths, right: right, sizes: &sizes, into: &out)
         for r in 0..<rows.count {
             out.reserve(1)
             out.byte(0x0A)
-            line(rows, r, widths: widths, right: right, into: &out)
+            line(rows, r, widths: widths, right: right, sizes: &sizes, into: &out)
         }
     }
 
     /// Row `r`: cells padded to their column's width (left or right), two spaces apart, with no
-    /// trailing spaces (a left-aligned last column, or empty cells at the end).
-    private static func line<Rows: TableRows>(_ rows: Rows, _ r: Int, widths: [Int], right: [Bool], into out: inout OutputBytes) {
-        var bytes = 0
-        for c in widths.indices { bytes += rows.measure(r, c).bytes }
+    /// trailing spaces (a left-aligned last column, or empty cells at the end). `sizes`: room
+    /// for the row's measures, reused from row to row.
+    private static func line<Rows: TableRows>(_ rows: Rows, _ r: Int, widths: [Int], right: [Bool],
+                                              sizes: inout [(width: Int, bytes: Int)], into out: inout OutputBytes) {
+        var bytes = 0, padded = 0
+        for c in widths.indices {
+            sizes[c] = rows.measure(r, c)
+            bytes += sizes[c].bytes
+            padded += widths[c] + 2
+        }
         // Padding is by characters, so the line has at most its padded width plus its bytes.
-        out.reserve(widths.reduce(0, +) + 2 * widths.count + bytes)
+        out.reserve(padded + bytes)
         let lineStart = out.offset
         for c in widths.indices {
-            let pad = widths[c] - rows.measure(r, c).width
+            let pad = widths[c] - sizes[c].width
             if c > 0 { out.repeating(0x20, count: 2) }
             if right[c] { out.repeating(0x20, count: pad) }
             rows.write(r, c, into: &out)
