@@ -9,13 +9,20 @@ struct BalanceRows: TableRows {
 
     let accounts: [Account]
     /// Each name's width and bytes, measured once (every cell is measured twice).
-    private let names: [(width: Int32, bytes: Int32)]
+    private let names: [NameSize]
+
+    /// (A nominal type: an array of tuples has its metadata built at run time, which every
+    /// command would pay for.)
+    private struct NameSize {
+        let width: Int32
+        let bytes: Int32
+    }
 
     init(accounts: [Account]) {
         self.accounts = accounts
         names = accounts.map { a in
             let (width, bytes) = Self.measure(a.id.name)
-            return (Int32(width), Int32(bytes))
+            return NameSize(width: Int32(width), bytes: Int32(bytes))
         }
     }
 

@@ -82,7 +82,7 @@ enum TextTable {
             for c in 0..<columns { widths[c] = max(widths[c], rows.measure(r, c).width) }
         }
         let right = header.indices.map { rightAligned.contains($0) }
-        var sizes = [(width: Int, bytes: Int)](repeating: (0, 0), count: columns)
+        var sizes = [CellSize](repeating: CellSize(width: 0, bytes: 0), count: columns)
         line(titleRows, 0, widths: widths, right: right, sizes: &sizes, into: &out)
         for r in 0..<rows.count {
             out.reserve(1)
@@ -95,10 +95,11 @@ enum TextTable {
     /// trailing spaces (a left-aligned last column, or empty cells at the end). `sizes`: room
     /// for the row's measures, reused from row to row.
     private static func line<Rows: TableRows>(_ rows: Rows, _ r: Int, widths: [Int], right: [Bool],
-                                              sizes: inout [(width: Int, bytes: Int)], into out: inout OutputBytes) {
+                                              sizes: inout [CellSize], into out: inout OutputBytes) {
         var bytes = 0, padded = 0
         for c in widths.indices {
-            sizes[c] = rows.measure(r, c)
+            let (width, cellBytes) = rows.measure(r, c)
+            sizes[c] = CellSize(width: width, bytes: cellBytes)
             bytes += sizes[c].bytes
             padded += widths[c] + 2
         }
@@ -113,6 +114,12 @@ enum TextTable {
             if !right[c] { out.repeating(0x20, count: pad) }
         }
         out.trimTrailing(0x20, downTo: lineStart)
+    }
+
+    /// A cell's measure (a nominal type: an array of tuples has its metadata built at run time).
+    private struct CellSize {
+        var width: Int
+        var bytes: Int
     }
 
     /// `Cells` as rows of `columns` cells; an all-ASCII table (the usual one) is measured by bytes.
