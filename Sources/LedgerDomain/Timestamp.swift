@@ -45,6 +45,32 @@ public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible
     }
 
     public static func parse(_ u: UnsafeRawBufferPointer, dateIsEndOfDay: Bool = true, original: @autoclosure () -> String = "") throws -> Timestamp {
+        var memo = DateMemo()
+        return try parse(u, dateIsEndOfDay: dateIsEndOfDay, memo: &memo, original: original())
+    }
+
+    /// The day the last parsed date part named, by its ten bytes: an import's times mostly share
+    /// their date, whose checks and day count are then skipped.
+    public struct DateMemo {
+        var first8: UInt64 = 0
+        var last2: UInt16 = 0
+        var dayStartMicros: Int64 = 0
+        var known = false
+
+        public init() {}
+
+        init(first8: UInt64, last2: UInt16, dayStartMicros: Int64, known: Bool) {
+            self.first8 = first8
+            self.last2 = last2
+            self.dayStartMicros = dayStartMicros
+            self.known = known
+        }
+    }
+
+    /// As `parse(_:dateIsEndOfDay:original:)`, the date part taken from `memo` when it is the
+    /// one parsed last (and remembered otherwise).
+    public static func parse(_ u: UnsafeRawBufferPointer, dateIsEndOfDay: Bool = true, memo: inout DateMemo,
+                             original: @autoclosure () -> String = "") throws -> Timestamp {
         func fail(_ why: String) -> ParseError {
             .invalid("bad time '\(original().isEmpty ? String(decoding: u, as: UTF8.self) : original())': \(why) (use RFC 3339 like 2024-03-05T09:30:00Z, or a date like 2024-03-05)")
         }
@@ -58,12 +84,20 @@ public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible
             }
             return v
         }
-        guard let year = digits(0, 4), u.count >= 10, u[4] == UInt8(ascii: "-"), let month = digits(5, 2),
-              u[7] == UInt8(ascii: "-"), let day = digits(8, 2) else { throw fail("expected YYYY-MM-DD") }
-        guard yearRange.contains(Int(year)) else { throw fail("year out of range") }
-        guard (1...12).contains(month) else { throw fail("month out of range") }
-        guard day >= 1 && day <= daysIn(month: month, year: year) else { throw fail("day out of range") }
-        let dayStart = days(fromCivil: year, month, day) * microsPerDay
+        let dayStart: Int64
+        if u.count >= 10, memo.known, u.loadUnaligned(as: UInt64.self) == memo.first8,
+           u.loadUnaligned(fromByteOffset: 8, as: UInt16.self) == memo.last2 {
+            dayStart = memo.dayStartMicros
+        } else {
+            guard let year = digits(0, 4), u.count >= 10, u[4] == UInt8(ascii: "-"), let month = digits(5, 2),
+                  u[7] == UInt8(ascii: "-"), let day = digits(8, 2) else { throw fail("expected YYYY-MM-DD") }
+            guard yearRange.contains(Int(year)) else { throw fail("year out of range") }
+            guard (1...12).contains(month) else { throw fail("month out of range") }
+            guard day >= 1 && day <= daysIn(month: month, year: year) else { throw fail("day out of range") }
+            dayStart = days(fromCivil: year, month, day) * microsPerDay
+            memo = DateMemo(first8: u.loadUnaligned(as: UInt64.self), last2: u.loadUnaligned(fromByteOffset: 8, as: UInt16.self),
+                            dayStartMicros: dayStart, known: true)
+        }
         if u.count == 10 {
             return Timestamp(micros: dateIsEndOfDay ? dayStart + microsPerDay - 1 : dayStart)
         }

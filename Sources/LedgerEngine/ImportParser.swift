@@ -87,6 +87,8 @@ final class ImportParser: @unchecked Sendable {
 
     /// Account names numbered in order of first mention.
     private var names = NameIndex()
+    /// The date part of the last time parsed (consecutive lines mostly share it).
+    private var dates = Timestamp.DateMemo()
     private let fields = LineFields()
     /// CSV: the field of each column, from the header.
     private var columns: [ImportField]?
@@ -111,7 +113,7 @@ final class ImportParser: @unchecked Sendable {
                 }
                 do {
                     try split(bytes)
-                    let request = try ImportRequest(fields, config: config, names: &names, text: &chunk.text, opens: &chunk.opens) {
+                    let request = try ImportRequest(fields, config: config, names: &names, dates: &dates, text: &chunk.text, opens: &chunk.opens) {
                         chunk.newNames.append(($0, $1))
                     }
                     chunk.lines.append(ParsedLine(number: number, request: request))

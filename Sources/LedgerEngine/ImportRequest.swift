@@ -76,8 +76,8 @@ struct ImportRequest {
 
     /// `newName` is called with each account name this line is the first to mention, in order
     /// of its number; `id` and `memo` bytes are appended to `text`, an open's fields to `opens`.
-    init(_ fields: LineFields, config: StoreConfig, names: inout NameIndex, text: inout [UInt8], opens: inout [Open],
-         newName: (AccountID, UInt32) -> Void) throws {
+    init(_ fields: LineFields, config: StoreConfig, names: inout NameIndex, dates: inout Timestamp.DateMemo, text: inout [UInt8],
+         opens: inout [Open], newName: (AccountID, UInt32) -> Void) throws {
         // The op's bytes, made a String only when a message names it.
         var opBytes: UnsafeRawBufferPointer?
         func opName() -> String { opBytes.map { String(decoding: $0, as: UTF8.self) } ?? "a line" }
@@ -128,7 +128,7 @@ struct ImportRequest {
         id = try metadataText(.id)
         memo = try metadataText(.memo)
         if let id = fields[.id] { idHash = Views.idHash(id) } else { idHash = 0 }
-        do { at = try fields[.at].map { try Timestamp.parse($0, dateIsEndOfDay: false) } } catch Timestamp.ParseError.invalid(let m) {
+        do { at = try fields[.at].map { try Timestamp.parse($0, dateIsEndOfDay: false, memo: &dates) } } catch Timestamp.ParseError.invalid(let m) {
             throw LedgerError.usage("at: \(m)")
         }
         var first: Int32 = -1, second: Int32 = -1

@@ -134,6 +134,29 @@ import Testing
         #expect(throws: Timestamp.ParseError.self) { try Timestamp.parse(text) }
     }
 
+    @Test func aRememberedDateGivesTheSameTimesAndErrors() {
+        // One memo through a run of times (shared dates, a date change, bad dates and times, a
+        // date alone): each answer, or error, equals the one parsed without it.
+        let texts = ["2024-03-05T09:30:00Z", "2024-03-05T23:59:59.999999Z", "2024-03-05T00:00:00+02:00", "2024-03-05",
+                     "2024-03-06T00:00:01Z", "2024-02-29T12:00:00Z", "2024-02-30T12:00:00Z", "2024-03-06T24:00:00Z",
+                     "2024-03-06T09:30:00", "2024-03-06 09:30:00.5Z", "2023-02-29T00:00:00Z", "2024-03-06",
+                     "2024-03-06T09:30:00Zjunk", "x024-03-06T09:30:00Z", "2024-03-0", "2024-03-06T09:30:00.1234567Z"]
+        var memo = Timestamp.DateMemo()
+        for round in 0..<2 {
+            for text in texts {
+                for endOfDay in [true, false] {
+                    let plain = Result { try text.utf8CString.withUnsafeBytes { try Timestamp.parse(UnsafeRawBufferPointer(rebasing: $0.dropLast()), dateIsEndOfDay: endOfDay).micros } }
+                    let remembered = Result { try text.utf8CString.withUnsafeBytes { try Timestamp.parse(UnsafeRawBufferPointer(rebasing: $0.dropLast()), dateIsEndOfDay: endOfDay, memo: &memo).micros } }
+                    switch (plain, remembered) {
+                    case (.success(let a), .success(let b)): #expect(a == b, "\(text), round \(round)")
+                    case (.failure, .failure): break
+                    default: Issue.record("\(text), round \(round): \(plain) against \(remembered)")
+                    }
+                }
+            }
+        }
+    }
+
     @Test func extremeInstantsFormatWithoutTrapping() {
         #expect(Timestamp(micros: Int64.min).rfc3339.hasPrefix("-"))
         #expect(Timestamp(micros: Int64.max).rfc3339.hasSuffix("Z"))
