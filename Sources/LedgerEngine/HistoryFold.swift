@@ -64,14 +64,15 @@ struct HistoryFold {
         self.through = through
     }
 
-    /// Brings `accounts` (every account as of `from - 1`, in name order) to `through`. Accounts
-    /// opened in the range take their name and fixed terms from `openedAt` (every account there
-    /// is now, by opening position), asked only when there are some. false, with `accounts`
-    /// untouched, when the fold cannot be used: two accounts share a name hash, or an opened
-    /// account or a touched one is not known.
-    func apply(to accounts: inout [Account], openedAt: () throws -> [UInt64: Account]?) rethrows -> Bool {
+    /// Brings `accounts` (every account as of `from - 1`, in name order; `nameHashes`, their
+    /// names' HistoryView.nameHash) to `through`. Accounts opened in the range take their name
+    /// and fixed terms from `openedAt` (every account there is now, by opening position), asked
+    /// only when there are some. false, with `accounts` untouched, when the fold cannot be used:
+    /// two accounts share a name hash, or an opened account or a touched one is not known.
+    func apply(to accounts: inout [Account], nameHashes: [UInt32], openedAt: () throws -> [UInt64: Account]?) rethrows -> Bool {
+        precondition(nameHashes.count == accounts.count)
         var index = NameHashIndex(capacity: accounts.count + opened.count)
-        for (i, a) in accounts.enumerated() where !index.insert(HistoryView.nameHash(a.id.name), i) { return false }
+        for (i, hash) in nameHashes.enumerated() where !index.insert(hash, i) { return false }
         var added: [Account] = []
         if !opened.isEmpty {
             guard let all = try openedAt() else { return false }

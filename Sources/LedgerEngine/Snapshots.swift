@@ -66,6 +66,20 @@ enum Snapshots {
         return try payload.withUnsafeBytes { raw in try (0..<n).map { try record(raw, $0) } }
     }
 
+    /// Each record's HistoryView.nameHash, from the name bytes in place (an all-accounts answer
+    /// indexes the snapshot's accounts by it: hashing them as Strings cost more).
+    static func nameHashes(_ payload: [UInt8]) throws -> [UInt32] {
+        let n = try count(payload)
+        return try payload.withUnsafeBytes { raw in
+            try (0..<n).map { i in
+                let base = 4 + i * recordBytes
+                let nameLength = Int(raw[base]) | Int(raw[base + 1]) << 8
+                guard nameLength >= 1 && nameLength <= AccountID.bytesMax else { throw DomainError.undecodable("bad name length") }
+                return HistoryView.nameHash(UnsafeRawBufferPointer(rebasing: raw[(base + 2)..<(base + 2 + nameLength)]))
+            }
+        }
+    }
+
     /// Binary search for one account's record by name.
     static func find(_ name: [UInt8], in payload: [UInt8]) throws -> Account? {
         var lo = 0, hi = try count(payload)

@@ -49,10 +49,12 @@ extension Ledger {
         addNotes(snapshotNotes)
         // Start state: every account of the snapshot, or only the named ones (a binary search each).
         var start: [Account] = []
+        var startHashes: [UInt32] = []
         if let snapshot {
             do {
                 if ids.isEmpty {
                     start = try Snapshots.decodeAll(snapshot.payload)
+                    startHashes = try Snapshots.nameHashes(snapshot.payload)
                 } else {
                     for id in ids { if let a = try Snapshots.find(Array(id.name.utf8), in: snapshot.payload) { start.append(a) } }
                 }
@@ -63,7 +65,7 @@ extension Ledger {
         let from = (snapshot?.position ?? 0) + 1
         if ids.isEmpty, from <= position {
             let task = guess == from - 1 ? folding : startHistoryFold(from: from, through: position, log: log)
-            if let fold = try finishedHistoryFold(task), try fold.apply(to: &start, openedAt: { try accountsByOpening(log) }) {
+            if let fold = try finishedHistoryFold(task), try fold.apply(to: &start, nameHashes: startHashes, openedAt: { try accountsByOpening(log) }) {
                 let time = try LedgerError.translating { try log.timestamp(ofPosition: position) }
                 return (BalanceAnswer(position: position, accounts: start, startPosition: snapshot?.position, replayed: position - from + 1), time)
             }
