@@ -289,6 +289,9 @@ public struct ByteReader {
 
     public mutating func string() throws -> String {
         let bytes = try stringBytes()
+        // ASCII (names, ids, codes: nearly every string) needs no validation; the generic
+        // validating initializer looked its metadata up at run time on every call.
+        if bytes.allSatisfy({ $0 < 0x80 }) { return String(decoding: bytes, as: UTF8.self) }
         guard let s = String(validating: bytes, as: UTF8.self) else { throw DomainError.undecodable("string is not UTF-8 at byte \(offset)") }
         return s
     }

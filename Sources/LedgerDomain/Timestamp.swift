@@ -19,8 +19,41 @@ public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible
 
     /// "YYYY-MM-DDTHH:MM:SS.ffffffZ", always with six fractional digits.
     public var rfc3339: String {
-        // Wrapping arithmetic: the exact remainder always fits, even for Int64.min (a damaged record
-        // must print, not trap); years outside 0001...9999 print with as many digits as they need.
+        withRFC3339 { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Calls `body` with the bytes of `rfc3339`; a year from 0 to 9999 (every time a store
+    /// accepts) is written into 27 bytes on the stack, with no String built in between (an export
+    /// prints one per event).
+    public func withRFC3339<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        let days = Self.floorDiv(micros, Self.microsPerDay)
+        let inDay = micros &- days &* Self.microsPerDay
+        let (y, m, d) = Self.civil(fromDays: days)
+        guard (0...9999).contains(y) else {
+            var text = generalRFC3339
+            return text.withUTF8(body)
+        }
+        let seconds = inDay / Self.microsPerSecond
+        let fraction = inDay % Self.microsPerSecond
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 27) { b in
+            func put(_ v: Int64, _ at: Int, _ width: Int) {
+                var v = v
+                for k in stride(from: at + width - 1, through: at, by: -1) {
+                    b[k] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: v % 10)
+                    v /= 10
+                }
+            }
+            put(y, 0, 4); b[4] = UInt8(ascii: "-"); put(m, 5, 2); b[7] = UInt8(ascii: "-"); put(d, 8, 2)
+            b[10] = UInt8(ascii: "T"); put(seconds / 3600, 11, 2); b[13] = UInt8(ascii: ":"); put(seconds / 60 % 60, 14, 2)
+            b[16] = UInt8(ascii: ":"); put(seconds % 60, 17, 2); b[19] = UInt8(ascii: "."); put(fraction, 20, 6); b[26] = UInt8(ascii: "Z")
+            return body(UnsafeBufferPointer(b))
+        }
+    }
+
+    /// Any instant, years of any sign and width included (a damaged record must print, not trap).
+    private var generalRFC3339: String {
+        // Wrapping arithmetic: the exact remainder always fits, even for Int64.min; years outside
+        // 0001...9999 print with as many digits as they need.
         let days = Self.floorDiv(micros, Self.microsPerDay)
         let inDay = micros &- days &* Self.microsPerDay
         let (y, m, d) = Self.civil(fromDays: days)

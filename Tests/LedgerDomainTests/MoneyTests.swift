@@ -157,6 +157,18 @@ import Testing
         }
     }
 
+    @Test func instantsAtTheEdgesOfFourDigitYearsFormatAlike() {
+        // Years 0...9999 take the 27-byte path, others the general one; both give RFC 3339.
+        #expect(Timestamp(micros: 0).rfc3339 == "1970-01-01T00:00:00.000000Z")
+        #expect(Timestamp(micros: 253_402_300_799_999_999).rfc3339 == "9999-12-31T23:59:59.999999Z")
+        #expect(Timestamp(micros: 253_402_300_800_000_000).rfc3339 == "10000-01-01T00:00:00.000000Z")
+        #expect(Timestamp(micros: -62_167_219_200_000_000).rfc3339 == "0000-01-01T00:00:00.000000Z")
+        #expect(Timestamp(micros: -62_167_219_200_000_001).rfc3339 == "-0001-12-31T23:59:59.999999Z")
+        #expect(Timestamp(micros: 1_709_631_000_123_456).rfc3339 == "2024-03-05T09:30:00.123456Z")
+        let bytes = Timestamp(micros: 1_709_631_000_123_456).withRFC3339 { Array($0) }
+        #expect(bytes == Array("2024-03-05T09:30:00.123456Z".utf8))
+    }
+
     @Test func extremeInstantsFormatWithoutTrapping() {
         #expect(Timestamp(micros: Int64.min).rfc3339.hasPrefix("-"))
         #expect(Timestamp(micros: Int64.max).rfc3339.hasSuffix("Z"))

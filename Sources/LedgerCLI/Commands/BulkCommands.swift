@@ -144,11 +144,23 @@ enum ExportCommand: Subcommand {
         case .journal: ExportRender.journalPreamble.forEach(console.out)
         case .ndjson: break
         }
-        try context.ledger.exportEvents { recorded, line, accounts in
-            switch format {
-            case .ndjson: console.out(ExportRender.ndjson(line))
-            case .csv: console.out(ExportRender.csv(line))
-            case .journal: console.out(ExportRender.journal(recorded, accounts: accounts))
+        switch format {
+        case .ndjson, .csv:
+            // Written straight into the output, a buffer at a time (no String per line).
+            var failure: Error?
+            console.out(endingLine: false) { out in
+                do {
+                    try context.ledger.exportEvents { _, line, _ in
+                        if format == .csv { ExportRender.csv(line, into: &out) } else { ExportRender.ndjson(line, into: &out) }
+                        out.reserve(1)
+                        out.byte(0x0A)
+                    }
+                } catch { failure = error }
+            }
+            if let failure { throw failure }
+        case .journal:
+            try context.ledger.exportEvents { recorded, _, accounts in
+                console.out(ExportRender.journal(recorded, accounts: accounts))
             }
         }
         return ExitStatus.success

@@ -50,11 +50,12 @@ final class Console {
 
     var stderrIsTerminal: Bool { isatty(2) == 1 }
 
-    /// A large answer written by `body` straight to stdout, a buffer at a time, then a newline.
-    func out(streaming body: (inout OutputBytes) -> Void) {
+    /// A large answer written by `body` straight to stdout, a buffer at a time, then a newline
+    /// (`endingLine: false`: `body` ends its own lines).
+    func out(endingLine: Bool = true, streaming body: (inout OutputBytes) -> Void) {
         flush()
         OutputBytes.write(to: 1, body)
-        buffer.append(UInt8(ascii: "\n"))
+        if endingLine { buffer.append(UInt8(ascii: "\n")) }
     }
 
     private static func writeAll(_ fd: Int32, _ bytes: [UInt8]) {

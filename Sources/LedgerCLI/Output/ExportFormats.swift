@@ -12,25 +12,69 @@ enum ExportRender {
         "; money from outside is equity:deposits, money leaving is equity:withdrawals.",
     ]
 
-    static func ndjson(_ line: ImportLine) -> String {
-        JSON.object(ImportLine.fieldPaths.compactMap { field in
-            line[keyPath: field.path].map { value in
-                // scale and position are integers; every other field, amounts included, is a string.
-                (field.name, (field.name == "scale" || field.name == "position") ? Int64(value).map(JSON.int) ?? .string(value) : .string(value))
+    /// An import line as one NDJSON object, its fields in file order; scale and position are
+    /// integers, every other field (amounts included) a string.
+    static func ndjson(_ line: ImportLine, into out: inout OutputBytes) {
+        out.reserve(1)
+        out.byte(UInt8(ascii: "{"))
+        var first = true
+        for k in ImportLine.fields.indices {
+            guard let value = line[field: k] else { continue }
+            out.reserve(24)
+            if !first { out.byte(UInt8(ascii: ",")) }
+            first = false
+            out.jsonString(ImportLine.fields[k])
+            out.byte(UInt8(ascii: ":"))
+            if k == 9 || k == 11, let number = Int64(value) {
+                out.reserve(21)
+                if number < 0 { out.byte(UInt8(ascii: "-")) }
+                out.digits(number.magnitude)
+            } else {
+                out.jsonString(value)
             }
-        }).rendered()
+        }
+        out.reserve(1)
+        out.byte(UInt8(ascii: "}"))
+    }
+
+    static func ndjson(_ line: ImportLine) -> String {
+        String(decoding: OutputBytes.build(capacity: 256) { ndjson(line, into: &$0) }, as: UTF8.self)
     }
 
     static let csvHeader = ImportLine.fields.joined(separator: ",")
 
-    static func csv(_ line: ImportLine) -> String {
-        ImportLine.fieldPaths.map { csvField(line[keyPath: $0.path]) }.joined(separator: ",")
+    /// An import line as one CSV row, fields in file order (an unset one is empty).
+    static func csv(_ line: ImportLine, into out: inout OutputBytes) {
+        for k in ImportLine.fields.indices {
+            if k > 0 { out.reserve(1); out.byte(UInt8(ascii: ",")) }
+            if let value = line[field: k] { csvField(value, into: &out) }
+        }
     }
 
-    static func csvField(_ v: String?) -> String {
-        guard let v else { return "" }
-        guard v.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return v }
-        return "\"" + v.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") + "\""
+    static func csv(_ line: ImportLine) -> String {
+        String(decoding: OutputBytes.build(capacity: 256) { csv(line, into: &$0) }, as: UTF8.self)
+    }
+
+    /// A field as is, or quoted (quotes doubled) when it holds a comma, quote, CR or LF byte.
+    /// Judged by bytes: by Characters, a quote followed by a combining mark is one Character
+    /// that is not a quote, and went out unquoted.
+    static func csvField(_ value: String, into out: inout OutputBytes) {
+        var text = value
+        text.withUTF8 { bytes in
+            let special = bytes.contains { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 0x0A || $0 == 0x0D }
+            guard special else {
+                out.reserve(bytes.count)
+                out.bytes(bytes)
+                return
+            }
+            out.reserve(2 * bytes.count + 2)
+            out.byte(UInt8(ascii: "\""))
+            for b in bytes {
+                if b == UInt8(ascii: "\"") { out.byte(b) }
+                out.byte(b)
+            }
+            out.byte(UInt8(ascii: "\""))
+        }
     }
 
     /// One transaction; opens and closes carry no money and are comments.
