@@ -4,7 +4,7 @@ import LedgerDomain
 import Testing
 
 /// The raw output writer: short copies done as overlapping words, buffers sent to a descriptor
-/// when full, JSON escapes and amounts exactly as the [UInt8] writers give them.
+/// when full, JSON strings that read back as written, amounts as Money.format gives them.
 @Suite struct OutputBytesTests {
     @Test func copiesAndPadsOfEveryShortLengthAreExact() {
         let source = (0..<48).map { UInt8(ascii: "a") + UInt8($0 % 26) }
@@ -45,14 +45,17 @@ import Testing
         #expect(received == built)
     }
 
-    @Test func jsonStringsAndAmountsMatchTheArrayWriters() {
+    @Test func jsonStringsReadBackAndAmountsMatchTheirFormatter() {
         var texts = ["", "plain", "acc_000042", "q\"uote", "back\\slash", "tab\there", "line\nbreak", "café ☕", "\u{1}\u{1f}\r"]
         texts.append(String(decoding: (0..<128).map { UInt8($0) }, as: UTF8.self))
         for text in texts {
-            var expected: [UInt8] = []
-            JSON.escape(text, into: &expected)
-            #expect(OutputBytes.build(capacity: 0) { $0.jsonString(text) } == expected, "\(text.debugDescription)")
+            // Read back by Foundation's parser: the same text.
+            let json = OutputBytes.build(capacity: 0) { $0.jsonString(text) }
+            let parsed = try? JSONSerialization.jsonObject(with: Data(json), options: .fragmentsAllowed) as? String
+            #expect(parsed == text, "\(text.debugDescription)")
         }
+        // The escapes themselves: short forms where JSON has them, \u00XX for other controls.
+        #expect(OutputBytes.build(capacity: 0) { $0.jsonString("q\"b\\n\nt\tr\r\u{1}") } == Array(#""q\"b\\n\nt\tr\r\u0001""#.utf8))
         for units in [Int64.min, Int64.min + 1, -1_000_001, -5, -1, 0, 1, 7, 99, 100, 123_456_789, Int64.max] {
             for scale in 0...18 {
                 let out = OutputBytes.build(capacity: 0) { out in

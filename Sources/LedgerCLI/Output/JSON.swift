@@ -14,70 +14,53 @@ enum JSON {
     static func optional(_ s: String?) -> JSON { s.map(JSON.string) ?? .null }
 
     func rendered() -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity(256)
-        render(into: &out)
-        return String(decoding: out, as: UTF8.self)
+        String(decoding: OutputBytes.build(capacity: 256) { render(into: &$0) }, as: UTF8.self)
     }
 
     func render(into out: inout [UInt8]) {
+        out += OutputBytes.build(capacity: 256) { render(into: &$0) }
+    }
+
+    /// The value's JSON text, written into `out` (a feed of a million events renders each one
+    /// straight into the output).
+    func render(into out: inout OutputBytes) {
         switch self {
-        case .string(let s): JSON.escape(s, into: &out)
+        case .string(let s): out.jsonString(s)
         case .int(let v):
-            if v < 0 { out.append(UInt8(ascii: "-")) }
-            JSON.digits(v.magnitude, into: &out)
-        case .uint(let v): JSON.digits(v, into: &out)
-        case .bool(let b): out += (b ? "true" : "false").utf8
-        case .null: out += "null".utf8
+            out.reserve(21)
+            if v < 0 { out.byte(UInt8(ascii: "-")) }
+            out.digits(v.magnitude)
+        case .uint(let v):
+            out.reserve(20)
+            out.digits(v)
+        case .bool(let b):
+            out.reserve(5)
+            if b { out.literal("true") } else { out.literal("false") }
+        case .null:
+            out.reserve(4)
+            out.literal("null")
         case .array(let items):
-            out.append(UInt8(ascii: "["))
+            out.reserve(1)
+            out.byte(UInt8(ascii: "["))
             for (i, item) in items.enumerated() {
-                if i > 0 { out.append(UInt8(ascii: ",")) }
+                if i > 0 { out.reserve(1); out.byte(UInt8(ascii: ",")) }
                 item.render(into: &out)
             }
-            out.append(UInt8(ascii: "]"))
+            out.reserve(1)
+            out.byte(UInt8(ascii: "]"))
         case .object(let fields):
-            out.append(UInt8(ascii: "{"))
+            out.reserve(1)
+            out.byte(UInt8(ascii: "{"))
             for (i, (key, value)) in fields.enumerated() {
-                if i > 0 { out.append(UInt8(ascii: ",")) }
-                JSON.escape(key, into: &out)
-                out.append(UInt8(ascii: ":"))
+                if i > 0 { out.reserve(1); out.byte(UInt8(ascii: ",")) }
+                out.jsonString(key)
+                out.reserve(1)
+                out.byte(UInt8(ascii: ":"))
                 value.render(into: &out)
             }
-            out.append(UInt8(ascii: "}"))
+            out.reserve(1)
+            out.byte(UInt8(ascii: "}"))
         }
-    }
-
-    /// Already-rendered JSON text (keys and punctuation), copied as bytes.
-    static func literal(_ text: StaticString, into out: inout [UInt8]) {
-        out.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
-    }
-
-    /// The decimal digits of `v`, without a String in between.
-    static func digits(_ v: UInt64, into out: inout [UInt8]) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { b in
-            var i = 20, rest = v
-            repeat {
-                i -= 1
-                b[i] = UInt8(ascii: "0") + UInt8(rest % 10)
-                rest /= 10
-            } while rest > 0
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: b[i..<20]))
-        }
-    }
-
-    static func escape(_ s: String, into out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        // Most strings (names, amounts, times) need no escaping: copy their bytes whole.
-        var text = s
-        text.withUTF8 { bytes in
-            if !bytes.contains(where: needsEscape) {
-                out.append(contentsOf: bytes)
-            } else {
-                for b in bytes { escaped(b) { out.append($0) } }
-            }
-        }
-        out.append(UInt8(ascii: "\""))
     }
 
     /// Whether byte `b` of a string's UTF-8 is written as an escape.
