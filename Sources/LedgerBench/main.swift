@@ -324,6 +324,18 @@ func timeTravel(root: String) throws {
         snapshotSamples.append(s)
     }
     print("ledger snapshot (10k accounts, fresh process):     \(fmt(Stats(samples: snapshotSamples).median * 1e3, 2)) ms median of 5, peak RSS \(fmt(lastChildPeakRSSMiB, 1)) MiB")
+    // Every event out again (to /dev/null): the feed scripts read, and the import format.
+    for (label, argv) in [("ledger export (ndjson)", ["export"]), ("ledger export --format csv", ["export", "--format", "csv"]), ("ledger log", ["log"])] {
+        var samples: [Double] = []
+        var rss = 0.0
+        for _ in 0..<3 {
+            let (s, _) = timeProcess([ledger, "--dir", dir] + argv)
+            samples.append(s)
+            rss = max(rss, lastChildPeakRSSMiB)
+        }
+        let st = Stats(samples: samples)
+        print("\(label.padding(30)) \(fmt(st.median, 2)) s median of 3 (\(fmt(st.min, 2))–\(fmt(st.max, 2))) = \(fmt(Double(operations) / st.median / 1e6, 2)) M events/s, peak RSS \(fmt(rss, 1)) MiB")
+    }
     var rng = SplitMix64(state: 7)
     let times = (0..<runs).map { _ in Int64.random(in: first...last, using: &rng) }
     func rfc(_ micros: Int64) -> String { Timestamp(micros: micros).rfc3339 }
