@@ -199,6 +199,18 @@ func timeProcess(_ argv: [String]) -> (Double, Int32) {
     return (nowSeconds() - t0, (status >> 8) & 0xFF)
 }
 
+/// `argv` run `runs` times: its times, and the largest peak RSS of the runs.
+func timeRuns(_ argv: [String], runs: Int) -> (Stats, Double) {
+    var samples: [Double] = []
+    var rss = 0.0
+    for _ in 0..<runs {
+        let (s, _) = timeProcess(argv)
+        samples.append(s)
+        rss = max(rss, lastChildPeakRSSMiB)
+    }
+    return (Stats(samples: samples), rss)
+}
+
 func latency(_ label: String, runs: Int, _ argv: (Int) -> [String]) -> Stats {
     var samples: [Double] = []
     for i in 0..<runs {
@@ -300,14 +312,7 @@ func timeTravel(root: String) throws {
     let first = History.startMicros
     for (label, argv) in [("ledger replay (the three views)", ["replay"]), ("ledger replay --snapshots", ["replay", "--snapshots"]),
                           ("ledger replay --view accounts (balances alone)", ["replay", "--view", "accounts"])] {
-        var samples: [Double] = []
-        var rss = 0.0
-        for _ in 0..<3 {
-            let (s, _) = timeProcess([ledger, "--dir", dir] + argv)
-            samples.append(s)
-            rss = max(rss, lastChildPeakRSSMiB)
-        }
-        let st = Stats(samples: samples)
+        let (st, rss) = timeRuns([ledger, "--dir", dir] + argv, runs: 3)
         let snapshots = argv.contains("--snapshots") ? " (\(try FileSystem.list(dir + "/snapshots").filter { $0.hasSuffix(".snap") }.count) snapshots)" : ""
         print("\(label)\(snapshots): \(fmt(st.median, 3)) s median of 3 (\(fmt(st.min, 3))–\(fmt(st.max, 3))) = \(fmt(Double(operations) / st.median / 1e6, 2)) M events/s, peak RSS \(fmt(rss, 1)) MiB   (goal ≥ 30 M/s)")
     }
@@ -326,14 +331,7 @@ func timeTravel(root: String) throws {
     print("ledger snapshot (10k accounts, fresh process):     \(fmt(Stats(samples: snapshotSamples).median * 1e3, 2)) ms median of 5, peak RSS \(fmt(lastChildPeakRSSMiB, 1)) MiB")
     // Every event out again (to /dev/null): the feed scripts read, and the import format.
     for (label, argv) in [("ledger export (ndjson)", ["export"]), ("ledger export --format csv", ["export", "--format", "csv"]), ("ledger log", ["log"])] {
-        var samples: [Double] = []
-        var rss = 0.0
-        for _ in 0..<3 {
-            let (s, _) = timeProcess([ledger, "--dir", dir] + argv)
-            samples.append(s)
-            rss = max(rss, lastChildPeakRSSMiB)
-        }
-        let st = Stats(samples: samples)
+        let (st, rss) = timeRuns([ledger, "--dir", dir] + argv, runs: 3)
         print("\(label.padding(30)) \(fmt(st.median, 2)) s median of 3 (\(fmt(st.min, 2))–\(fmt(st.max, 2))) = \(fmt(Double(operations) / st.median / 1e6, 2)) M events/s, peak RSS \(fmt(rss, 1)) MiB")
     }
     var rng = SplitMix64(state: 7)
