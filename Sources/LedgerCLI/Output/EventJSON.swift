@@ -6,30 +6,38 @@ import LedgerEngine
 enum EventJSON {
     /// One `log` line: position, timestamp, type, then the event's own fields.
     static func fields(_ recorded: RecordedEvent, accounts: [AccountID: Account]) -> [(String, JSON)] {
-        var f: [(String, JSON)] = [
-            ("position", .uint(recorded.position)),
-            ("timestamp", .string(recorded.timestamp.rfc3339)),
-            ("type", .string(recorded.event.body.typeName)),
-        ]
-        func money(_ id: AccountID, _ units: Int64) -> [(String, JSON)] {
-            guard let a = accounts[id] else { return [("amount_units", .int(units))] }
-            return [("amount", .string(a.format(units))), ("currency", .string(a.currency.code))]
+        // One array per event, its fields appended in place (no temporary arrays: the feed
+        // renders a million of these).
+        var f: [(String, JSON)] = []
+        f.reserveCapacity(12)
+        f.append(("position", .uint(recorded.position)))
+        f.append(("timestamp", .string(recorded.timestamp.rfc3339)))
+        f.append(("type", .string(recorded.event.body.typeName)))
+        func money(_ id: AccountID, _ units: Int64) {
+            guard let a = accounts[id] else { return f.append(("amount_units", .int(units))) }
+            f.append(("amount", .string(a.format(units))))
+            f.append(("currency", .string(a.currency.code)))
         }
         switch recorded.event.body {
         case .accountOpened(let a, let c, let scale, let overdraft):
-            f += [("account", .string(a.name)), ("currency", .string(c.code)), ("scale", .int(Int64(scale))),
-                  ("overdraft", .string(Money.format(overdraft, scale: scale)))]
+            f.append(("account", .string(a.name)))
+            f.append(("currency", .string(c.code)))
+            f.append(("scale", .int(Int64(scale))))
+            f.append(("overdraft", .string(Money.format(overdraft, scale: scale))))
         case .accountClosed(let a):
-            f += [("account", .string(a.name))]
+            f.append(("account", .string(a.name)))
         case .moneyDeposited(let a, let amount), .moneyWithdrawn(let a, let amount):
-            f += [("account", .string(a.name))] + money(a, amount)
+            f.append(("account", .string(a.name)))
+            money(a, amount)
         case .moneyTransferred(let from, let to, let amount):
-            f += [("from", .string(from.name)), ("to", .string(to.name))] + money(from, amount)
+            f.append(("from", .string(from.name)))
+            f.append(("to", .string(to.name)))
+            money(from, amount)
         case .moneyReversed(let reverses, let from, let to, let amount):
             f.append(("reverses", .uint(reverses)))
             if let from { f.append(("from", .string(from.name))) }
             if let to { f.append(("to", .string(to.name))) }
-            if let side = from ?? to { f += money(side, amount) }
+            if let side = from ?? to { money(side, amount) }
         }
         let m = recorded.event.metadata
         if let id = m.id { f.append(("id", .string(id))) }
