@@ -233,6 +233,61 @@ import Testing
         #expect(try t.run("log").stdout == s.run("log").stdout)
     }
 
+    @Test func journalShowsEveryKindOfEvent() throws {
+        // The exact text, for opens, closes, deposits, withdrawals, transfers and a reversal of
+        // each money event (written straight into the output, byte by byte).
+        let s = CLIStore()
+        let lines = [
+            #"{"op":"open","account":"a","at":"2024-03-01T09:00:00Z"}"#,
+            #"{"op":"open","account":"b","currency":"EUR","at":"2024-03-01T09:00:01Z"}"#,
+            #"{"op":"open","account":"c","at":"2024-03-01T09:00:02Z"}"#,
+            #"{"op":"deposit","account":"a","amount":"5","id":"d1","memo":"pay day","at":"2024-03-02T10:00:00.5Z"}"#,
+            #"{"op":"withdraw","account":"a","amount":"1","at":"2024-03-03T00:00:00Z"}"#,
+            #"{"op":"transfer","from":"a","to":"c","amount":"2","at":"2024-03-04T00:00:00Z"}"#,
+            #"{"op":"reverse","position":5,"at":"2024-03-05T00:00:00Z"}"#,
+            #"{"op":"reverse","position":6,"at":"2024-03-05T00:00:01Z"}"#,
+            #"{"op":"reverse","position":4,"memo":"oops","at":"2024-03-05T00:00:02Z"}"#,
+            #"{"op":"close","account":"c","at":"2024-03-06T00:00:00Z"}"#,
+        ]
+        let r = try s.run("import", "-", stdin: lines.joined(separator: "\n"))
+        #expect(r.status == 0, "\(r.stderr)")
+        let journal = try s.run("export", "--format", "journal").stdout
+        let expected = """
+            ; ledger export --format journal: one transaction per event; accounts are assets:NAME,
+            ; money from outside is equity:deposits, money leaving is equity:withdrawals.
+            ; 2024-03-01 opened assets:a (USD)
+            ; 2024-03-01 opened assets:b (EUR)
+            ; 2024-03-01 opened assets:c (USD)
+            2024-03-02 pay day  ; position:4, time:2024-03-02T10:00:00.500000Z, id:d1
+                assets:a  5.00 USD
+                equity:deposits  -5.00 USD
+
+            2024-03-03 MoneyWithdrawn  ; position:5, time:2024-03-03T00:00:00.000000Z
+                equity:withdrawals  1.00 USD
+                assets:a  -1.00 USD
+
+            2024-03-04 MoneyTransferred  ; position:6, time:2024-03-04T00:00:00.000000Z
+                assets:c  2.00 USD
+                assets:a  -2.00 USD
+
+            2024-03-05 MoneyReversed  ; position:7, time:2024-03-05T00:00:00.000000Z
+                assets:a  1.00 USD
+                equity:withdrawals  -1.00 USD
+
+            2024-03-05 MoneyReversed  ; position:8, time:2024-03-05T00:00:01.000000Z
+                assets:a  2.00 USD
+                assets:c  -2.00 USD
+
+            2024-03-05 oops  ; position:9, time:2024-03-05T00:00:02.000000Z
+                equity:deposits  5.00 USD
+                assets:a  -5.00 USD
+
+            ; 2024-03-06 closed assets:c
+
+            """
+        #expect(journal == expected)
+    }
+
     @Test func exportImportRoundTripKeepsEventsBalancesAndAsOf() throws {
         let s = CLIStore()
         #expect(try s.run("import", "-", stdin: lines(600).joined(separator: "\n")).status == 0)

@@ -144,25 +144,22 @@ enum ExportCommand: Subcommand {
         case .journal: ExportRender.journalPreamble.forEach(console.out)
         case .ndjson: break
         }
-        switch format {
-        case .ndjson, .csv:
-            // Written straight into the output, a buffer at a time (no String per line).
-            var failure: Error?
-            console.out(endingLine: false) { out in
-                do {
-                    try context.ledger.exportEvents { _, line, _ in
-                        if format == .csv { ExportRender.csv(line, into: &out) } else { ExportRender.ndjson(line, into: &out) }
-                        out.reserve(1)
-                        out.byte(0x0A)
+        // Written straight into the output, a buffer at a time (no String per line).
+        var failure: Error?
+        console.out(endingLine: false) { out in
+            do {
+                try context.ledger.exportEvents { recorded, line, accounts in
+                    switch format {
+                    case .ndjson: ExportRender.ndjson(line, into: &out)
+                    case .csv: ExportRender.csv(line, into: &out)
+                    case .journal: return ExportRender.journal(recorded, accounts: accounts, into: &out)
                     }
-                } catch { failure = error }
-            }
-            if let failure { throw failure }
-        case .journal:
-            try context.ledger.exportEvents { recorded, _, accounts in
-                console.out(ExportRender.journal(recorded, accounts: accounts))
-            }
+                    out.reserve(1)
+                    out.byte(0x0A)
+                }
+            } catch { failure = error }
         }
+        if let failure { throw failure }
         return ExitStatus.success
     }
 }

@@ -77,35 +77,109 @@ enum ExportRender {
         }
     }
 
-    /// One transaction; opens and closes carry no money and are comments.
-    static func journal(_ r: RecordedEvent, accounts: [AccountID: Account]) -> String {
-        let date = String(r.timestamp.rfc3339.prefix(10))
-        func amount(_ id: AccountID, _ units: Int64) -> String {
-            guard let a = accounts[id] else { return String(units) }
-            return "\(a.format(units)) \(a.currency.code)"
-        }
-        func oneLine(_ s: String) -> String { String(s.map { $0 == "\n" || $0 == "\r" ? " " : $0 }) }
-        let description = oneLine(r.event.metadata.memo ?? r.event.body.typeName)
-        let head = "\(date) \(description)  ; position:\(r.position), time:\(r.timestamp.rfc3339)\(r.event.metadata.id.map { ", id:\(oneLine($0))" } ?? "")"
-        func transaction(credit: String, debit: String, _ side: AccountID, _ units: Int64) -> String {
-            "\(head)\n    \(credit)  \(amount(side, units))\n    \(debit)  -\(amount(side, units))\n"
-        }
-        switch r.event.body {
-        case .accountOpened(let a, let c, _, _):
-            return "; \(date) opened assets:\(a.name) (\(c.code))"
-        case .accountClosed(let a):
-            return "; \(date) closed assets:\(a.name)"
-        case .moneyDeposited(let a, let units):
-            return transaction(credit: "assets:\(a.name)", debit: "equity:deposits", a, units)
-        case .moneyWithdrawn(let a, let units):
-            return transaction(credit: "equity:withdrawals", debit: "assets:\(a.name)", a, units)
-        case .moneyTransferred(let from, let to, let units):
-            return transaction(credit: "assets:\(to.name)", debit: "assets:\(from.name)", from, units)
-        case .moneyReversed(_, let from, let to, let units):
-            // Undoing a deposit takes money back out to equity:deposits; undoing a withdrawal brings it in from equity:withdrawals.
-            guard let side = from ?? to else { return "; \(date) reversal without accounts at position \(r.position)" }
-            return transaction(credit: to.map { "assets:\($0.name)" } ?? "equity:deposits",
-                               debit: from.map { "assets:\($0.name)" } ?? "equity:withdrawals", side, units)
+    /// One side of a journal transaction.
+    private enum Posting {
+        case assets(AccountID)
+        case equity(StaticString)
+    }
+
+    /// One transaction; opens and closes carry no money and are comments. Written straight
+    /// into `out` (a journal of a million events built no String per line), ending with a
+    /// newline: a transaction with a second one, so that a blank line follows it.
+    static func journal(_ r: RecordedEvent, accounts: [AccountID: Account], into out: inout OutputBytes) {
+        var time = r.timestamp.rfc3339
+        time.withUTF8 { time in
+            let date = UnsafeBufferPointer(rebasing: time.prefix(10))
+            func put(_ bytes: UnsafeBufferPointer<UInt8>) {
+                out.reserve(bytes.count)
+                out.bytes(bytes)
+            }
+            func put(_ text: String) {
+                var text = text
+                text.withUTF8 { put($0) }
+            }
+            func put(_ text: StaticString) {
+                put(UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+            }
+            // Text on one line (memos and ids hold no line breaks; a damaged one must not break the journal).
+            func oneLine(_ text: String) {
+                var text = text
+                text.withUTF8 { bytes in
+                    out.reserve(bytes.count)
+                    for b in bytes { out.byte(b == 0x0A || b == 0x0D ? 0x20 : b) }
+                }
+            }
+            func amount(_ id: AccountID, _ units: Int64) {
+                guard let a = accounts[id] else { return put(String(units)) }
+                put(a.format(units))
+                put(" ")
+                put(a.currency.code)
+            }
+            func put(_ posting: Posting) {
+                switch posting {
+                case .assets(let id):
+                    put("assets:")
+                    put(id.name)
+                case .equity(let name): put(name)
+                }
+            }
+            func transaction(credit: Posting, debit: Posting, _ side: AccountID, _ units: Int64) {
+                put(date)
+                put(" ")
+                oneLine(r.event.metadata.memo ?? r.event.body.typeName)
+                put("  ; position:")
+                put(String(r.position))
+                put(", time:")
+                put(time)
+                if let id = r.event.metadata.id {
+                    put(", id:")
+                    oneLine(id)
+                }
+                put("\n    ")
+                put(credit)
+                put("  ")
+                amount(side, units)
+                put("\n    ")
+                put(debit)
+                put("  -")
+                amount(side, units)
+                put("\n\n")
+            }
+            switch r.event.body {
+            case .accountOpened(let a, let c, _, _):
+                put("; ")
+                put(date)
+                put(" opened assets:")
+                put(a.name)
+                put(" (")
+                put(c.code)
+                put(")\n")
+            case .accountClosed(let a):
+                put("; ")
+                put(date)
+                put(" closed assets:")
+                put(a.name)
+                put("\n")
+            case .moneyDeposited(let a, let units):
+                transaction(credit: .assets(a), debit: .equity("equity:deposits"), a, units)
+            case .moneyWithdrawn(let a, let units):
+                transaction(credit: .equity("equity:withdrawals"), debit: .assets(a), a, units)
+            case .moneyTransferred(let from, let to, let units):
+                transaction(credit: .assets(to), debit: .assets(from), from, units)
+            case .moneyReversed(_, let from, let to, let units):
+                // Undoing a deposit takes money back out to equity:deposits; undoing a withdrawal
+                // brings it in from equity:withdrawals.
+                guard let side = from ?? to else {
+                    put("; ")
+                    put(date)
+                    put(" reversal without accounts at position ")
+                    put(String(r.position))
+                    put("\n")
+                    return
+                }
+                transaction(credit: to.map(Posting.assets) ?? .equity("equity:deposits"),
+                            debit: from.map(Posting.assets) ?? .equity("equity:withdrawals"), side, units)
+            }
         }
     }
 }
