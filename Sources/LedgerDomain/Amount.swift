@@ -60,11 +60,6 @@ public enum Money {
         withFormatted(units, scale: scale) { String(decoding: $0, as: UTF8.self) }
     }
 
-    /// Appends the text `format` gives to `out` (large JSON answers: no String per amount).
-    public static func format(_ units: Int64, scale: Int, into out: inout [UInt8]) {
-        withFormatted(units, scale: scale) { out.append(contentsOf: $0) }
-    }
-
     /// The most bytes `format` writes: a sign, 19 digits and a point, or "-0." and 18 digits.
     public static let textBytesMax = 21
 

@@ -296,6 +296,32 @@ import Testing
         #expect(io.stderr.contains("\"code\":\"io\""))
     }
 
+    @Test func streamedOutputKeepsWhatCameBeforeDamage() throws {
+        // log and export write straight to stdout: a damaged record stops them with exit 4 and
+        // its position, after every event before it.
+        let s = CLIStore()
+        try s.json("open", "a")
+        try s.json("deposit", "a", "1")
+        for _ in 0..<3 { try s.json("deposit", "a", "2") }
+        // The views made durable through the head (else catching them up finds the damage
+        // first); position 3 damaged, later batches intact: found as the log is read.
+        try s.json("snapshot")
+        let index = FileDamage.read(s.dir.path + "/log/00000000000000000001.idx")
+        let offset = index[(2 * 32 + 16)..<(2 * 32 + 24)].reversed().reduce(0) { $0 << 8 | Int($1) }
+        FileDamage.flipBit(s.dir.path + "/log/00000000000000000001.seg", offset: offset + 30)
+        let before = [(["log"], #""amount":"1.00""#), (["export"], #""amount":"1.00""#),
+                      (["export", "--format", "csv"], "deposit,a,,,1.00,"), (["export", "--format", "journal"], "assets:a  1.00 USD")]
+        for (args, deposit) in before {
+            let r = try s.runArgs(args)
+            #expect(r.status == 4, "\(args)")
+            #expect(r.stderr.contains("position 3"), "\(args): \(r.stderr)")
+            #expect(r.stdout.contains(deposit), "\(args): \(r.stdout)")
+            #expect(!r.stdout.contains("2.00"), "\(args): \(r.stdout)")
+        }
+        let log = try s.run("log").stdout
+        #expect(log.split(separator: "\n").count == 2 && log.contains("\"amount\":\"1.00\""))
+    }
+
     @Test func logFollowStreamsNewEvents() throws {
         let s = CLIStore()
         try s.json("open", "a")

@@ -145,21 +145,17 @@ enum ExportCommand: Subcommand {
         case .ndjson: break
         }
         // Written straight into the output, a buffer at a time (no String per line).
-        var failure: Error?
-        console.out(endingLine: false) { out in
-            do {
-                try context.ledger.exportEvents { recorded, line, accounts in
-                    switch format {
-                    case .ndjson: ExportRender.ndjson(line, into: &out)
-                    case .csv: ExportRender.csv(line, into: &out)
-                    case .journal: return ExportRender.journal(recorded, accounts: accounts, into: &out)
-                    }
-                    out.reserve(1)
-                    out.byte(0x0A)
+        try console.out(endingLine: false) { out in
+            try context.ledger.exportEvents { recorded, line, accounts in
+                switch format {
+                case .ndjson: ExportRender.ndjson(line, into: &out)
+                case .csv: ExportRender.csv(line, into: &out)
+                case .journal: ExportRender.journal(recorded, accounts: accounts, into: &out)
                 }
-            } catch { failure = error }
+                out.reserve(1)
+                out.byte(0x0A)
+            }
         }
-        if let failure { throw failure }
         return ExitStatus.success
     }
 }

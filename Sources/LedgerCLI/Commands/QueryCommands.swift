@@ -182,18 +182,14 @@ enum LogCommand: Subcommand {
         while true {
             // Each pass's events rendered straight into the output, a buffer at a time.
             var head: UInt64 = 0
-            var failure: Error?
-            context.console.out(endingLine: false) { out in
-                do {
-                    head = try context.ledger.events(from: next) { recorded, accounts in
-                        JSON.object(EventJSON.fields(recorded, accounts: accounts)).render(into: &out)
-                        out.reserve(1)
-                        out.byte(0x0A)
-                        return true
-                    }
-                } catch { failure = error }
+            try context.console.out(endingLine: false) { out in
+                head = try context.ledger.events(from: next) { recorded, accounts in
+                    JSON.object(EventJSON.fields(recorded, accounts: accounts)).render(into: &out)
+                    out.reserve(1)
+                    out.byte(0x0A)
+                    return true
+                }
             }
-            if let failure { throw failure }
             next = max(next, head + 1)
             guard follow else { return ExitStatus.success }
             context.console.flush()

@@ -52,9 +52,9 @@ final class Console {
 
     /// A large answer written by `body` straight to stdout, a buffer at a time, then a newline
     /// (`endingLine: false`: `body` ends its own lines).
-    func out(endingLine: Bool = true, streaming body: (inout OutputBytes) -> Void) {
+    func out(endingLine: Bool = true, streaming body: (inout OutputBytes) throws -> Void) rethrows {
         flush()
-        OutputBytes.write(to: 1, body)
+        try OutputBytes.write(to: 1, body)
         if endingLine { buffer.append(UInt8(ascii: "\n")) }
     }
 

@@ -12,8 +12,11 @@ enum ExportRender {
         "; money from outside is equity:deposits, money leaving is equity:withdrawals.",
     ]
 
-    /// An import line as one NDJSON object, its fields in file order; scale and position are
-    /// integers, every other field (amounts included) a string.
+    /// Which of ImportLine.fields are JSON integers (scale and position); every other field,
+    /// amounts included, is a string.
+    private static let integerFields = ImportLine.fields.map { $0 == "scale" || $0 == "position" }
+
+    /// An import line as one NDJSON object, its fields in file order.
     static func ndjson(_ line: ImportLine, into out: inout OutputBytes) {
         out.reserve(1)
         out.byte(UInt8(ascii: "{"))
@@ -25,7 +28,7 @@ enum ExportRender {
             first = false
             out.jsonString(ImportLine.fields[k])
             out.byte(UInt8(ascii: ":"))
-            if k == 9 || k == 11, let number = Int64(value) {
+            if integerFields[k], let number = Int64(value) {
                 out.reserve(21)
                 if number < 0 { out.byte(UInt8(ascii: "-")) }
                 out.digits(number.magnitude)
@@ -37,10 +40,6 @@ enum ExportRender {
         out.byte(UInt8(ascii: "}"))
     }
 
-    static func ndjson(_ line: ImportLine) -> String {
-        String(decoding: OutputBytes.build(capacity: 256) { ndjson(line, into: &$0) }, as: UTF8.self)
-    }
-
     static let csvHeader = ImportLine.fields.joined(separator: ",")
 
     /// An import line as one CSV row, fields in file order (an unset one is empty).
@@ -49,10 +48,6 @@ enum ExportRender {
             if k > 0 { out.reserve(1); out.byte(UInt8(ascii: ",")) }
             if let value = line[field: k] { csvField(value, into: &out) }
         }
-    }
-
-    static func csv(_ line: ImportLine) -> String {
-        String(decoding: OutputBytes.build(capacity: 256) { csv(line, into: &$0) }, as: UTF8.self)
     }
 
     /// A field as is, or quoted (quotes doubled) when it holds a comma, quote, CR or LF byte.
@@ -84,8 +79,8 @@ enum ExportRender {
     }
 
     /// One transaction; opens and closes carry no money and are comments. Written straight
-    /// into `out` (a journal of a million events built no String per line), ending with a
-    /// newline: a transaction with a second one, so that a blank line follows it.
+    /// into `out` (a journal of a million events built no String per line), without the line
+    /// end of its last line; a transaction ends with an empty line after it.
     static func journal(_ r: RecordedEvent, accounts: [AccountID: Account], into out: inout OutputBytes) {
         var time = r.timestamp.rfc3339
         time.withUTF8 { time in
@@ -143,7 +138,7 @@ enum ExportRender {
                 put(debit)
                 put("  -")
                 amount(side, units)
-                put("\n\n")
+                put("\n")
             }
             switch r.event.body {
             case .accountOpened(let a, let c, _, _):
@@ -153,13 +148,12 @@ enum ExportRender {
                 put(a.name)
                 put(" (")
                 put(c.code)
-                put(")\n")
+                put(")")
             case .accountClosed(let a):
                 put("; ")
                 put(date)
                 put(" closed assets:")
                 put(a.name)
-                put("\n")
             case .moneyDeposited(let a, let units):
                 transaction(credit: .assets(a), debit: .equity("equity:deposits"), a, units)
             case .moneyWithdrawn(let a, let units):
@@ -174,7 +168,6 @@ enum ExportRender {
                     put(date)
                     put(" reversal without accounts at position ")
                     put(String(r.position))
-                    put("\n")
                     return
                 }
                 transaction(credit: to.map(Posting.assets) ?? .equity("equity:deposits"),

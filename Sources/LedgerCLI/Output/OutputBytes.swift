@@ -27,12 +27,15 @@ struct OutputBytes {
         return Array(UnsafeBufferPointer(start: out.base, count: out.at - out.base))
     }
 
-    /// `body` writes the output, which goes to `fd` a buffer at a time.
-    static func write(to fd: Int32, _ body: (inout OutputBytes) -> Void) {
+    /// `body` writes the output, which goes to `fd` a buffer at a time (what it wrote before
+    /// throwing, too: a command failing half-way has printed what came before).
+    static func write(to fd: Int32, _ body: (inout OutputBytes) throws -> Void) rethrows {
         var out = OutputBytes(capacity: 1 << 16, fd: fd)
-        defer { out.base.deallocate() }
-        body(&out)
-        out.send()
+        defer {
+            out.send()
+            out.base.deallocate()
+        }
+        try body(&out)
     }
 
     private init(capacity: Int, fd: Int32) {
@@ -162,10 +165,5 @@ struct OutputBytes {
     /// An amount as Money.format writes it (at most Money.textBytesMax bytes).
     mutating func money(_ units: Int64, scale: Int) {
         at += Money.format(units, scale: scale, to: at)
-    }
-
-    /// The bytes the text of `units` at `scale` takes (what `money` writes).
-    static func moneyWidth(_ units: Int64, scale: Int) -> Int {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Money.textBytesMax) { Money.format(units, scale: scale, to: $0.baseAddress!) }
     }
 }

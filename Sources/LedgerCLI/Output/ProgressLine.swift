@@ -50,10 +50,15 @@ final class ProgressLine {
         let percent = total == 0 ? 100 : Int(min(done, total) * 100 / total)
         var line = "\(label): \(done)/\(total) events (\(percent)%)"
         guard done > 0, seconds > 0 else { return line }
-        let rate = Double(done) / seconds
-        line += rate >= 1e6 ? ", \(fixed(rate / 1e6, 2)) M events/s" : ", \(Int(rate)) events/s"
-        if done < total { line += ", \(fixed(Double(total - done) / rate, 1)) s left" }
+        line += ", " + rate(Double(done), seconds, "events")
+        if done < total { line += ", \(fixed(Double(total - done) / (Double(done) / seconds), 1)) s left" }
         return line
+    }
+
+    /// "2.10 M events/s" from a million up, else "600 events/s".
+    static func rate(_ count: Double, _ seconds: Double, _ unit: String) -> String {
+        let r = count / seconds
+        return r >= 1e6 ? "\(fixed(r / 1e6, 2)) M \(unit)/s" : "\(Int(r)) \(unit)/s"
     }
 
     /// `value` with `digits` decimals (no Foundation formatting).
@@ -111,21 +116,16 @@ final class ImportProgress {
             let read = min(bytesRead, size)
             text += ", \(read * 100 / size)% of \(ProgressLine.fixed(Double(size) / 1e6, 1)) MB read"
             if seconds > 0, read > 0, read < size {
-                text += ", " + rate(line, seconds) + ", \(ProgressLine.fixed(Double(size - read) / (Double(read) / seconds), 1)) s left"
+                text += ", " + ProgressLine.rate(Double(line), seconds, "lines") + ", \(ProgressLine.fixed(Double(size - read) / (Double(read) / seconds), 1)) s left"
                 return text
             }
         }
-        if seconds > 0, line > 0 { text += ", " + rate(line, seconds) }
+        if seconds > 0, line > 0 { text += ", " + ProgressLine.rate(Double(line), seconds, "lines") }
         return text
     }
 
     /// "import: committed through line 20000 of 1000000, position 20000"
     static func committing(line: Int, of total: Int, position: UInt64) -> String {
         "import: committed through line \(line)" + (total >= line ? " of \(total)" : "") + ", position \(position)"
-    }
-
-    private static func rate(_ lines: Int, _ seconds: Double) -> String {
-        let r = Double(lines) / seconds
-        return r >= 1e6 ? "\(ProgressLine.fixed(r / 1e6, 2)) M lines/s" : "\(Int(r)) lines/s"
     }
 }
