@@ -35,11 +35,13 @@ enum History {
         var rng = SplitMix64(state: seed)
         var balances = [Int64](repeating: 0, count: accounts)
         let ids = (0..<accounts).map { AccountID(trusted: name($0)) }
+        // Opened in order: account i is number i.
+        let numbers = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($0.element, UInt32($0.offset)) })
         let usd = Currency(trusted: "USD")
         var t = startMicros
         var batch = writer.makeBatch()
         func add(_ event: Event) throws {
-            let e = EventCodec.encode(event)
+            let e = EventCodec.encode(event, numbers: { numbers[$0]! })
             try batch.append(timestampMicros: t, type: e.type, schemaVersion: e.version, payload: e.payload)
             t += stepMicros
             if batch.count == 10_000 {

@@ -7,14 +7,18 @@ import Musl
 // The binary payload of each event type, and the only place that knows type
 // codes and schema versions. Decoding an older version goes through Upcasters.
 //
-// Layouts (current versions), all little-endian; str = u16 length + UTF-8 bytes:
+// Layouts (current versions), all little-endian; str = u16 length + UTF-8 bytes;
+// acct = u32 account number + str name. An account's number is its place in the order
+// accounts were opened (the first AccountOpened is 0): the fold finds an account by
+// it without hashing the name; the name stays, so every event reads alone.
 //   1 AccountOpened    v2: str account, str currency, u8 scale, i64 overdraft, metadata
-//   2 AccountClosed    v1: str account, metadata
-//   3 MoneyDeposited   v1: str account, i64 amount, metadata
-//   4 MoneyWithdrawn   v1: str account, i64 amount, metadata
-//   5 MoneyTransferred v1: str from, str to, i64 amount, metadata
-//   6 MoneyReversed    v1: u64 reverses, u8 sides (bit 0 from, bit 1 to), str from?, str to?, i64 amount, metadata
+//   2 AccountClosed    v2: acct account, metadata
+//   3 MoneyDeposited   v2: acct account, i64 amount, metadata
+//   4 MoneyWithdrawn   v2: acct account, i64 amount, metadata
+//   5 MoneyTransferred v2: acct from, acct to, i64 amount, metadata
+//   6 MoneyReversed    v2: u64 reverses, u8 sides (bit 0 from, bit 1 to), acct from?, acct to?, i64 amount, metadata
 //   metadata := u8 flags (bit 0 id, 1 memo, 2 correlation, 3 causation), then each present str
+// Older versions (and how they are read) are in Upcasters.swift.
 
 public enum EventCodec {
     public enum TypeCode: UInt16, CaseIterable, Sendable {
@@ -27,12 +31,16 @@ public enum EventCodec {
     }
 
     /// The schema version each type is written with today.
-    public static func currentVersion(_ type: TypeCode) -> UInt16 {
-        switch type {
-        case .accountOpened: return 2
-        default: return 1
-        }
+    public static func currentVersion(_ type: TypeCode) -> UInt16 { 2 }
+
+    /// Whether events of `type` at schema `version` carry account numbers (all but AccountOpened, from v2).
+    @inline(__always)
+    public static func carriesNumbers(_ type: TypeCode, version: UInt16) -> Bool {
+        version >= 2 && type != .accountOpened
     }
+
+    /// An account's number for the encoder: its place in the order accounts were opened.
+    public typealias AccountNumbers = (AccountID) -> UInt32
 
     public static func typeCode(_ body: EventBody) -> TypeCode {
         switch body {
@@ -47,29 +55,30 @@ public enum EventCodec {
 
     // MARK: Encoding
 
-    public static func encode(_ event: Event) -> (type: UInt16, version: UInt16, payload: [UInt8]) {
+    public static func encode(_ event: Event, numbers: AccountNumbers) -> (type: UInt16, version: UInt16, payload: [UInt8]) {
         var w = ByteWriter()
-        let (type, version) = encode(event, into: &w)
+        let (type, version) = encode(event, numbers: numbers, into: &w)
         return (type, version, w.bytes)
     }
 
-    /// Appends the payload of `event` to `w` (a reused writer allocates nothing per event).
-    public static func encode(_ event: Event, into w: inout ByteWriter) -> (type: UInt16, version: UInt16) {
+    /// Appends the payload of `event` to `w` (a reused writer allocates nothing per event);
+    /// `numbers` gives the number of each account it names (an AccountOpened needs none).
+    public static func encode(_ event: Event, numbers: AccountNumbers, into w: inout ByteWriter) -> (type: UInt16, version: UInt16) {
         let code = typeCode(event.body)
         switch event.body {
         case .accountOpened(let a, let c, let scale, let overdraft):
             w.string(a.name); w.string(c.code); w.u8(UInt8(scale)); w.i64(overdraft)
         case .accountClosed(let a):
-            w.string(a.name)
+            w.account(numbers(a), a.name)
         case .moneyDeposited(let a, let amount), .moneyWithdrawn(let a, let amount):
-            return encodeMoney(code, a, nil, amount: amount, metadata: event.metadata, into: &w)
+            return encodeMoney(code, (a, numbers(a)), nil, amount: amount, metadata: event.metadata, into: &w)
         case .moneyTransferred(let from, let to, let amount):
-            return encodeMoney(code, from, to, amount: amount, metadata: event.metadata, into: &w)
+            return encodeMoney(code, (from, numbers(from)), (to, numbers(to)), amount: amount, metadata: event.metadata, into: &w)
         case .moneyReversed(let reverses, let from, let to, let amount):
             w.u64(reverses)
             w.u8((from == nil ? 0 : 1) | (to == nil ? 0 : 2))
-            if let from { w.string(from.name) }
-            if let to { w.string(to.name) }
+            if let from { w.account(numbers(from), from.name) }
+            if let to { w.account(numbers(to), to.name) }
             w.i64(amount)
         }
         encodeMetadata(event.metadata, &w)
@@ -79,19 +88,19 @@ public enum EventCodec {
     /// The payload of a deposit or withdrawal (`second` nil) or a transfer (`first` → `second`),
     /// from its parts: the one place their layout is written (`encode` of such an event calls it;
     /// an import calls it without building the Event). `metadata` appends the metadata.
-    public static func encodeMoney(_ code: TypeCode, _ first: AccountID, _ second: AccountID?, amount: Int64,
-                                   into w: inout ByteWriter, metadata: (inout ByteWriter) -> Void) -> (type: UInt16, version: UInt16) {
+    public static func encodeMoney(_ code: TypeCode, _ first: (id: AccountID, number: UInt32), _ second: (id: AccountID, number: UInt32)?,
+                                   amount: Int64, into w: inout ByteWriter, metadata: (inout ByteWriter) -> Void) -> (type: UInt16, version: UInt16) {
         precondition(code == .moneyDeposited || code == .moneyWithdrawn || code == .moneyTransferred)
         precondition((second != nil) == (code == .moneyTransferred))
-        w.string(first.name)
-        if let second { w.string(second.name) }
+        w.account(first.number, first.id.name)
+        if let second { w.account(second.number, second.id.name) }
         w.i64(amount)
         metadata(&w)
         return (code.rawValue, currentVersion(code))
     }
 
-    public static func encodeMoney(_ code: TypeCode, _ first: AccountID, _ second: AccountID?, amount: Int64,
-                                   metadata: EventMetadata, into w: inout ByteWriter) -> (type: UInt16, version: UInt16) {
+    public static func encodeMoney(_ code: TypeCode, _ first: (id: AccountID, number: UInt32), _ second: (id: AccountID, number: UInt32)?,
+                                   amount: Int64, metadata: EventMetadata, into w: inout ByteWriter) -> (type: UInt16, version: UInt16) {
         encodeMoney(code, first, second, amount: amount, into: &w) { encodeMetadata(metadata, &$0) }
     }
 
@@ -144,6 +153,15 @@ public enum EventCodec {
     }
 
     static func decodeCurrent(_ code: TypeCode, _ r: inout ByteReader) throws -> Event {
+        try decodeBody(code, &r) { r in
+            _ = try r.u32()
+            return AccountID(trusted: try r.string())
+        }
+    }
+
+    /// The body and metadata of the layouts that differ only in how an account is written
+    /// (v2: number and name; v1: the name, read by Upcasters through this too).
+    static func decodeBody(_ code: TypeCode, _ r: inout ByteReader, account: (inout ByteReader) throws -> AccountID) throws -> Event {
         let body: EventBody
         switch code {
         case .accountOpened:
@@ -151,22 +169,22 @@ public enum EventCodec {
             let scale = Int(try r.u8())
             body = .accountOpened(account: a, currency: c, scale: scale, overdraft: try r.i64())
         case .accountClosed:
-            body = .accountClosed(account: AccountID(trusted: try r.string()))
+            body = .accountClosed(account: try account(&r))
         case .moneyDeposited:
-            let a = AccountID(trusted: try r.string())
+            let a = try account(&r)
             body = .moneyDeposited(account: a, amount: try r.i64())
         case .moneyWithdrawn:
-            let a = AccountID(trusted: try r.string())
+            let a = try account(&r)
             body = .moneyWithdrawn(account: a, amount: try r.i64())
         case .moneyTransferred:
-            let from = AccountID(trusted: try r.string()), to = AccountID(trusted: try r.string())
+            let from = try account(&r), to = try account(&r)
             body = .moneyTransferred(from: from, to: to, amount: try r.i64())
         case .moneyReversed:
             let reverses = try r.u64()
             let sides = try r.u8()
             guard sides & 0xFC == 0, sides != 0 else { throw DomainError.undecodable("bad reversal sides \(sides)") }
-            let from = sides & 1 != 0 ? AccountID(trusted: try r.string()) : nil
-            let to = sides & 2 != 0 ? AccountID(trusted: try r.string()) : nil
+            let from = sides & 1 != 0 ? try account(&r) : nil
+            let to = sides & 2 != 0 ? try account(&r) : nil
             body = .moneyReversed(reverses: reverses, from: from, to: to, amount: try r.i64())
         }
         return Event(body, metadata: try decodeMetadata(&r))
@@ -184,7 +202,7 @@ public enum EventCodec {
     }
 
     /// Whether an encoded event touches an account named by one of `names`, without decoding or allocating.
-    public static func touches(type: UInt16, payload: UnsafeRawBufferPointer, anyOf names: [[UInt8]]) -> Bool {
+    public static func touches(type: UInt16, version: UInt16, payload: UnsafeRawBufferPointer, anyOf names: [[UInt8]]) -> Bool {
         func named(_ side: UnsafeRawBufferPointer) -> Bool {
             names.contains { n in n.count == side.count && n.withUnsafeBytes { memcmp($0.baseAddress!, side.baseAddress!, n.count) == 0 } }
         }
@@ -197,7 +215,9 @@ public enum EventCodec {
         } else if code == .moneyTransferred {
             sides = 2
         }
+        let numbered = carriesNumbers(code, version: version)
         for _ in 0..<sides {
+            if numbered { guard (try? r.u32()) != nil else { return false } }
             guard let side = try? r.stringBytes() else { return false }
             if named(side) { return true }
         }
@@ -224,6 +244,11 @@ public struct ByteWriter {
         precondition(utf8.count <= Int(UInt16.max))
         u16(UInt16(utf8.count))
         bytes.append(contentsOf: utf8)
+    }
+    /// An account as current layouts write it: its number, then its name.
+    public mutating func account(_ number: UInt32, _ name: String) {
+        u32(number)
+        string(name)
     }
     /// Empties the buffer, keeping its capacity (a writer reused for many events).
     public mutating func reset() { bytes.removeAll(keepingCapacity: true) }
@@ -264,6 +289,7 @@ public struct ByteReader {
         return UInt16(buffer[offset]) | UInt16(buffer[offset + 1]) << 8
     }
 
+    @inline(__always)
     public mutating func u32() throws -> UInt32 {
         try need(4)
         defer { offset += 4 }

@@ -1,20 +1,22 @@
 // Fixed-size binary form of one account's state, as stored in views and snapshots.
 // 60 bytes: currency[12] (zero padded), u8 scale, u8 status, u16 reserved,
-// i64 overdraft, i64 balance, u64 version, u64 lastPosition, u64 openedPosition, u32 reserved.
+// i64 overdraft, i64 balance, u64 version, u64 lastPosition, u64 openedPosition,
+// u32 account number + 1 (0: not recorded; snapshots do not record it, and records
+// written before account numbers were 0 there).
 
 public enum StateCodec {
     public static let accountBytes = 60
     public static let keyBytesMax = AccountID.bytesMax
 
-    public static func encode(_ a: Account) -> [UInt8] {
+    public static func encode(_ a: Account, number: UInt32? = nil) -> [UInt8] {
         [UInt8](unsafeUninitializedCapacity: accountBytes) { buffer, count in
-            encode(a, into: UnsafeMutableRawPointer(buffer.baseAddress!))
+            encode(a, number: number, into: UnsafeMutableRawPointer(buffer.baseAddress!))
             count = accountBytes
         }
     }
 
-    /// Writes the `accountBytes` bytes of `a`'s state at `p`.
-    public static func encode(_ a: Account, into p: UnsafeMutableRawPointer) {
+    /// Writes the `accountBytes` bytes of `a`'s state at `p`, with its number if given.
+    public static func encode(_ a: Account, number: UInt32? = nil, into p: UnsafeMutableRawPointer) {
         p.initializeMemory(as: UInt8.self, repeating: 0, count: accountBytes)
         var code = a.currency.code
         code.withUTF8 { if let b = $0.baseAddress { p.copyMemory(from: b, byteCount: min($0.count, Currency.bytesMax)) } }
@@ -25,7 +27,20 @@ public enum StateCodec {
         p.storeBytes(of: a.version.littleEndian, toByteOffset: 32, as: UInt64.self)
         p.storeBytes(of: a.lastPosition.littleEndian, toByteOffset: 40, as: UInt64.self)
         p.storeBytes(of: a.openedPosition.littleEndian, toByteOffset: 48, as: UInt64.self)
+        if let number {
+            precondition(number < UInt32.max)
+            p.storeBytes(of: (number + 1).littleEndian, toByteOffset: 56, as: UInt32.self)
+        }
     }
+
+    /// The account number recorded in an encoded state, or nil when none was.
+    public static func number(_ raw: UnsafeRawBufferPointer) -> UInt32? {
+        guard raw.count == accountBytes else { return nil }
+        let stored = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 56, as: UInt32.self))
+        return stored == 0 ? nil : stored - 1
+    }
+
+    public static func number(_ bytes: [UInt8]) -> UInt32? { bytes.withUnsafeBytes { number($0) } }
 
     public static func decode(id: AccountID, _ bytes: [UInt8]) throws -> Account {
         try bytes.withUnsafeBytes { try decode(id: id, $0) }

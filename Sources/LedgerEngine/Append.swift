@@ -40,8 +40,12 @@ extension Ledger {
                 original = event
             }
             var current: [AccountID: Account] = [:]
+            var numbers: [AccountID: UInt32] = [:]
             for id in original?.event.body.accounts ?? request.command.accounts {
-                if let a = try views.account(id) { current[id] = a }
+                if let (a, number) = try views.numberedAccount(id) {
+                    current[id] = a
+                    numbers[id] = number
+                }
             }
             if let key = request.options.metadata.id, let original = try findEvent(withID: key, views: views, log: writer.log) {
                 guard Decide.sameRequest(request.command, request.options, recorded: original.event, accounts: { current[$0] }) else {
@@ -73,7 +77,8 @@ extension Ledger {
             } else {
                 micros = clock.nextTimestamp(after: writer.head.position == 0 ? Int64.min : last)
             }
-            let encoded = EventCodec.encode(event)
+            // Decide named only existing accounts (an open's event numbers none): the writer's views have their numbers.
+            let encoded = EventCodec.encode(event, numbers: { numbers[$0]! })
             var batch = writer.makeBatch()
             try batch.append(timestampMicros: micros, type: encoded.type, schemaVersion: encoded.version, payload: encoded.payload)
             let position = try writer.append(batch).lowerBound

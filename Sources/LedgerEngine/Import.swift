@@ -114,7 +114,7 @@ private struct ImportRun {
     var summary = ImportSummary()
 
     /// The accounts touched so far, as of the line being checked.
-    private var accounts = ImportAccounts()
+    private var accounts: ImportAccounts
     /// This import's idempotency keys (the store's are in the ids view): the newest in memory,
     /// the rest spilled.
     private var keys = IDHashSet(minimumCapacity: 1024)
@@ -141,6 +141,7 @@ private struct ImportRun {
         self.clock = clock
         self.ledger = ledger
         startHead = writer.head.position
+        accounts = ImportAccounts(firstNewNumber: views.accountCount)
         spool = BatchSpool(directory: writer.log.directory, memoryBytesMax: Ledger.importSpoolMemoryBytes)
         batch = writer.makeBatch()
         lastMicros = writer.head.position == 0 ? Int64.min : writer.head.timestampMicros
@@ -161,7 +162,7 @@ private struct ImportRun {
     }
 
     /// Accounts that changed, in their final state.
-    var changedAccounts: [Account] { accounts.changed(after: startHead) }
+    var changedAccounts: [Views.NumberedAccount] { accounts.changed(after: startHead) }
 
     // MARK: Lines
 
@@ -256,10 +257,20 @@ private struct ImportRun {
 
         let micros = try timestamp(request.at)
         payload.reset()
-        let (type, version) = EventCodec.encode(event, into: &payload)
+        let (type, version) = EventCodec.encode(event, numbers: { id in
+            // Decide named only these accounts (existing ones: an opened account is not numbered in its event).
+            if let i, id == first { return accounts.number(i) }
+            return accounts.number(j!)
+        }, into: &payload)
         let position = try record(type: type, version: version, micros: micros, line: line)
-        if let i { accounts.set(i, a.map { $0.applying(event.body, at: position) } ?? Account.opened(event.body, at: position)) }
-        if let j { accounts.set(j, b.map { $0.applying(event.body, at: position) } ?? Account.opened(event.body, at: position)) }
+        for (k, before) in [(i, a), (j, b)] {
+            guard let k else { continue }
+            if let before {
+                accounts.set(k, before.applying(event.body, at: position))
+            } else if let opened = Account.opened(event.body, at: position) {
+                accounts.open(k, opened)
+            }
+        }
         if let i { addHistory(i, side: HistoryView.side(of: accounts.ids[i], in: event.body), before: a, position: position) }
         if let j { addHistory(j, side: HistoryView.side(of: accounts.ids[j], in: event.body), before: b, position: position) }
         if request.idHash != 0 { try addKey(request.idHash, position: position) }
@@ -300,7 +311,8 @@ private struct ImportRun {
 
         let micros = try timestamp(request.at)
         payload.reset()
-        let (type, version) = EventCodec.encodeMoney(code, accounts.ids[i], code == .moneyTransferred ? accounts.ids[j] : nil,
+        let (type, version) = EventCodec.encodeMoney(code, (accounts.ids[i], accounts.number(i)),
+                                                     code == .moneyTransferred ? (accounts.ids[j], accounts.number(j)) : nil,
                                                      amount: units, into: &payload) {
             EventCodec.encodeMetadata(id: ImportRequest.bytes(request.id, in: text), memo: ImportRequest.bytes(request.memo, in: text), into: &$0)
         }

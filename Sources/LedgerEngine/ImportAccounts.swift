@@ -31,6 +31,15 @@ struct ImportAccounts {
     private var identities: [Account?] = []
     private(set) var funds: [Funds] = []
     private var loaded: [Bool] = []
+    /// Each account's number (events carry it); UInt32.max until it is loaded or opened.
+    private(set) var numbers: [UInt32] = []
+    /// The number the next account opened gets.
+    private var nextNumber: UInt32
+
+    /// `firstNewNumber`: how many accounts the store has (the number of the first one this import opens).
+    init(firstNewNumber: Int) {
+        nextNumber = UInt32(firstNewNumber)
+    }
     /// The parser's account numbers → index.
     private var byNumber: [Int] = []
     /// Name → index: for the names the parser numbers and for those a reversal finds in the
@@ -56,6 +65,7 @@ struct ImportAccounts {
         identities.append(nil)
         funds.append(Funds())
         loaded.append(false)
+        numbers.append(.max)
         byName[id] = ids.count - 1
         return ids.count - 1
     }
@@ -69,8 +79,23 @@ struct ImportAccounts {
     /// Loads account `i` from the views on its first use.
     mutating func load(_ i: Int, from views: Views) throws {
         guard !loaded[i] else { return }
-        set(i, try views.account(ids[i]))
+        let found = try views.numberedAccount(ids[i])
+        set(i, found?.account)
+        if let number = found?.number { numbers[i] = number }
         loaded[i] = true
+    }
+
+    /// Account `i`'s number, for an event that names it.
+    func number(_ i: Int) -> UInt32 {
+        precondition(numbers[i] != .max, "account \(ids[i]) has no number")
+        return numbers[i]
+    }
+
+    /// Account `i`, just opened, becomes `account` and gets the next number.
+    mutating func open(_ i: Int, _ account: Account?) {
+        set(i, account)
+        numbers[i] = nextNumber
+        nextNumber += 1
     }
 
     /// Account `i` as of now; nil when it does not exist.
@@ -106,8 +131,11 @@ struct ImportAccounts {
         funds[i].lastPosition = position
     }
 
-    /// The accounts whose last event is after `position`, in their current state.
-    func changed(after position: UInt64) -> [Account] {
-        funds.indices.compactMap { funds[$0].lastPosition > position ? account($0) : nil }
+    /// The accounts whose last event is after `position`, in their current state, with their numbers.
+    func changed(after position: UInt64) -> [Views.NumberedAccount] {
+        funds.indices.compactMap { i in
+            guard funds[i].lastPosition > position, let a = account(i) else { return nil }
+            return (a, number(i))
+        }
     }
 }

@@ -71,7 +71,7 @@ extension Ledger {
         try LedgerError.translating {
             try log.forEach(from: from, through: last) { record in
                 // Skip events of other accounts without decoding them.
-                guard EventCodec.touches(type: record.type, payload: record.payload, anyOf: name) else { return true }
+                guard EventCodec.touches(type: record.type, version: record.schemaVersion, payload: record.payload, anyOf: name) else { return true }
                 let event: Event
                 do { event = try EventCodec.decode(type: record.type, version: record.schemaVersion, payload: record.payload) } catch {
                     throw LedgerError.integrity("event at position \(record.position) does not decode: \(error)")

@@ -76,7 +76,7 @@ extension Ledger {
             let wanted = ids.map { Array($0.name.utf8) }
             try LedgerError.translating {
                 try log.forEach(from: from, through: position) { record in
-                    if !wanted.isEmpty && !EventCodec.touches(type: record.type, payload: record.payload, anyOf: wanted) { return true }
+                    if !wanted.isEmpty && !EventCodec.touches(type: record.type, version: record.schemaVersion, payload: record.payload, anyOf: wanted) { return true }
                     do {
                         state.apply(try EventCodec.scan(type: record.type, version: record.schemaVersion, payload: record.payload), at: record.position)
                     } catch {

@@ -39,9 +39,18 @@ extension Ledger {
         let history = (try? PositionTable.open(path: Views.historyPath(layout), recordBytes: HistoryView.recordBytes, writable: false))
             .flatMap { $0 }.map(HistoryView.init)
         var historyProblems = 0
+        var numberProblems = 0
         try LedgerError.translating {
             try log.forEach(from: 1) { record in
                 let e = try EventCodec.scan(type: record.type, version: record.schemaVersion, payload: record.payload)
+                // The fold trusts the numbers events carry: each must be the number of the account the event names.
+                if numberProblems < 10 {
+                    for (number, name) in [(e.accountNumber, e.account), (e.otherNumber, e.other ?? UnsafeRawBufferPointer(start: nil, count: 0))]
+                    where number >= 0 && state.index(of: name) != Int(number) {
+                        numberProblems += 1
+                        problems.append("log: the event at position \(record.position) gives account '\(String(decoding: name, as: UTF8.self))' number \(number), which is not its number")
+                    }
+                }
                 state.apply(e, at: record.position)
                 checkSnapshots(upTo: record.position)
                 if let history, historyProblems < 10 {

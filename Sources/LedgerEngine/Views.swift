@@ -21,6 +21,10 @@ final class Views {
     /// How many events were folded after the views' checkpoint to answer.
     private(set) var replayed: UInt64 = 0
 
+    /// The accounts view's content version: 1 since its values record each account's number
+    /// (a view of version 0, from before account numbers, is rebuilt).
+    static let accountsContentVersion: UInt32 = 1
+
     static func accountsPath(_ layout: StoreLayout) -> String { layout.viewDirectory + "/accounts.tbl" }
     static func idsPath(_ layout: StoreLayout) -> String { layout.viewDirectory + "/ids.tbl" }
     static func historyPath(_ layout: StoreLayout) -> String { layout.viewDirectory + "/history.tbl" }
@@ -39,8 +43,8 @@ final class Views {
         if path.hasSuffix("history.tbl") {
             return (try? PositionTable.open(path: path, recordBytes: HistoryView.recordBytes, writable: false))??.checkpoint
         }
-        let shape = path.hasSuffix("ids.tbl") ? (8, 0) : (StateCodec.keyBytesMax, StateCodec.accountBytes)
-        return (try? SlotTable.open(path: path, keyBytesMax: shape.0, valueBytes: shape.1, writable: false))??.checkpoint
+        let shape = path.hasSuffix("ids.tbl") ? (8, 0, 0) : (StateCodec.keyBytesMax, StateCodec.accountBytes, accountsContentVersion)
+        return (try? SlotTable.open(path: path, keyBytesMax: shape.0, valueBytes: shape.1, contentVersion: shape.2, writable: false))??.checkpoint
     }
 
     // MARK: Opening
@@ -49,7 +53,8 @@ final class Views {
     static func openForWriting(_ layout: StoreLayout, log: Log, notes: inout [String]) throws -> Views {
         /// The three views, or nil when one is missing or ahead of the log.
         func open() throws -> Views? {
-            guard let a = try SlotTable.open(path: accountsPath(layout), keyBytesMax: StateCodec.keyBytesMax, valueBytes: StateCodec.accountBytes, writable: true),
+            guard let a = try SlotTable.open(path: accountsPath(layout), keyBytesMax: StateCodec.keyBytesMax, valueBytes: StateCodec.accountBytes,
+                                             contentVersion: accountsContentVersion, writable: true),
                   let i = try SlotTable.open(path: idsPath(layout), keyBytesMax: 8, valueBytes: 0, writable: true),
                   let h = try PositionTable.open(path: historyPath(layout), recordBytes: HistoryView.recordBytes, writable: true),
                   a.checkpoint <= log.head.position, i.checkpoint <= log.head.position, h.checkpoint <= log.head.position else { return nil }
@@ -86,7 +91,8 @@ final class Views {
     /// nil when there are no views yet: the caller folds the log instead.
     static func openForReading(_ layout: StoreLayout, log: Log) throws -> Views? {
         do {
-            guard let a = try SlotTable.open(path: accountsPath(layout), keyBytesMax: StateCodec.keyBytesMax, valueBytes: StateCodec.accountBytes, writable: false),
+            guard let a = try SlotTable.open(path: accountsPath(layout), keyBytesMax: StateCodec.keyBytesMax, valueBytes: StateCodec.accountBytes,
+                                             contentVersion: accountsContentVersion, writable: false),
                   let i = try SlotTable.open(path: idsPath(layout), keyBytesMax: 8, valueBytes: 0, writable: false),
                   a.checkpoint <= log.head.position, i.checkpoint <= log.head.position else { return nil }
             let h = try? PositionTable.open(path: historyPath(layout), recordBytes: HistoryView.recordBytes, writable: false)
@@ -172,11 +178,13 @@ final class Views {
             idsThread?.end()
             try translating {
                 if names.contains(.accounts) {
-                    let accounts = SlotTableWriter(path: accountsPath(layout), keyBytesMax: StateCodec.keyBytesMax, valueBytes: StateCodec.accountBytes)
-                    for account in state.accounts {
+                    let accounts = SlotTableWriter(path: accountsPath(layout), keyBytesMax: StateCodec.keyBytesMax, valueBytes: StateCodec.accountBytes,
+                                                   contentVersion: accountsContentVersion)
+                    // Folded from the first event: account k is the k-th opened, number k.
+                    for (number, account) in state.accounts.enumerated() {
                         var name = account.id.name
                         try name.withUTF8 { key in
-                            try StateCodec.encode(account).withUnsafeBytes {
+                            try StateCodec.encode(account, number: UInt32(number)).withUnsafeBytes {
                                 try accounts.add(key: UnsafeRawBufferPointer(key), appliedPosition: account.lastPosition, value: $0)
                             }
                         }
@@ -231,6 +239,8 @@ final class Views {
         let slot: SlotTable.Slot?
         let before: Account?
         let after: Account
+        /// Its number: from its slot, or the next one for an account this event opens.
+        let number: UInt32?
     }
 
     /// Applies one event (a no-op for what already reflects it). History inconsistent with the
@@ -256,7 +266,9 @@ final class Views {
             guard let next = current.map({ $0.applying(body, at: position) }) ?? Account.opened(body, at: position) else {
                 throw LedgerError.integrity("event at position \(position) touches account '\(id)' before it was opened")
             }
-            updates.append(AccountUpdate(id: id, slot: slot, before: current, after: next))
+            // Accounts are never removed, so the view's count is the number of accounts opened before.
+            let number = slot.flatMap { StateCodec.number($0.value) } ?? (current == nil && writable ? UInt32(accounts.count) : nil)
+            updates.append(AccountUpdate(id: id, slot: slot, before: current, after: next, number: number))
         }
         // Nothing to update: every account reflects the event, so its record exists (no read needed).
         if writable, let history, !updates.isEmpty, try history.table.read(position) == nil {
@@ -276,9 +288,9 @@ final class Views {
             if writable {
                 try Self.translating {
                     if let slot = u.slot {
-                        try accounts.overwrite(slot.index, key: Array(u.id.name.utf8), appliedPosition: position, value: StateCodec.encode(u.after))
+                        try accounts.overwrite(slot.index, key: Array(u.id.name.utf8), appliedPosition: position, value: StateCodec.encode(u.after, number: u.number))
                     } else {
-                        try accounts.insert(key: Array(u.id.name.utf8), appliedPosition: position, value: StateCodec.encode(u.after))
+                        try accounts.insert(key: Array(u.id.name.utf8), appliedPosition: position, value: StateCodec.encode(u.after, number: u.number))
                     }
                 }
             } else {
@@ -321,13 +333,26 @@ final class Views {
 
     // MARK: Queries
 
-    func account(_ id: AccountID) throws -> Account? {
-        if let tail = tailAccounts[id] { return tail }
+    func account(_ id: AccountID) throws -> Account? { try numberedAccount(id)?.account }
+
+    /// Account `id` and, for a writer, its number (events carry it); nil if there is no such account.
+    func numberedAccount(_ id: AccountID) throws -> (account: Account, number: UInt32?)? {
+        if let tail = tailAccounts[id] { return (tail, nil) }
         // A writer's count is exact: an empty table holds no account, and is not read (an
         // import into a new store would read it once for each of its accounts).
         if writable && accounts.count == 0 { return nil }
         guard let slot = try Self.translating({ try accounts.find(Array(id.name.utf8)) }) else { return nil }
-        return try decode(id, slot.value)
+        let account = try decode(id, slot.value)
+        guard let number = StateCodec.number(slot.value) else {
+            throw LedgerError.integrity("view state of '\(id)' records no account number")
+        }
+        return (account, number)
+    }
+
+    /// How many accounts there are (a writer's: its views are caught up): the next account's number.
+    var accountCount: Int {
+        precondition(writable)
+        return accounts.count
     }
 
     /// Every account, sorted by name.
@@ -364,6 +389,9 @@ final class Views {
 
     // MARK: After an import
 
+    /// An account's state and its number, as the accounts view records them.
+    typealias NumberedAccount = (account: Account, number: UInt32)
+
     /// The ids view with an import's `keyCount` keys added (8-byte hashes, as `forEachKey` yields
     /// them with their positions), written again under a temporary name — or nil when they are
     /// few enough to insert one by one. Changes nothing in place: it may run on another thread
@@ -382,14 +410,14 @@ final class Views {
     /// The accounts view with the accounts an import changed (final states) written over their
     /// entries or added, written again under a temporary name — or nil when they are few enough
     /// to write one by one. Changes nothing in place, like prepareImportKeys.
-    func prepareImportAccounts(_ changed: [Account]) throws -> PreparedSlotTable? {
+    func prepareImportAccounts(_ changed: [NumberedAccount]) throws -> PreparedSlotTable? {
         guard changed.count > max(256, accounts.count / 8) else { return nil }
-        let names = Set(changed.map { Array($0.id.name.utf8) })
+        let names = Set(changed.map { Array($0.account.id.name.utf8) })
         return try Self.translating {
             try accounts.prepareUpsertMany(isReplaced: { names.contains(Array($0)) }) { add in
-                for account in changed {
+                for (account, number) in changed {
                     try Array(account.id.name.utf8).withUnsafeBytes { key in
-                        try StateCodec.encode(account).withUnsafeBytes { try add(key, account.lastPosition, $0) }
+                        try StateCodec.encode(account, number: number).withUnsafeBytes { try add(key, account.lastPosition, $0) }
                     }
                 }
             }
@@ -400,19 +428,19 @@ final class Views {
     /// own fold (`accounts`, final states: the table `preparedAccounts` by
     /// prepareImportAccounts, or else one write per account), and its keys are added to the ids
     /// view (the table `preparedKeys` by prepareImportKeys, or else one insert per key).
-    func finishImport(accounts changed: [Account], preparedAccounts: PreparedSlotTable?, preparedKeys: PreparedSlotTable?,
+    func finishImport(accounts changed: [NumberedAccount], preparedAccounts: PreparedSlotTable?, preparedKeys: PreparedSlotTable?,
                       forEachKey: ((UInt64, UInt64) throws -> Void) throws -> Void, through head: UInt64) throws {
         precondition(writable)
         try Self.translating {
             if let preparedAccounts {
                 try accounts.install(preparedAccounts)
             } else {
-                for account in changed {
+                for (account, number) in changed {
                     let key = Array(account.id.name.utf8)
                     if let slot = try accounts.find(key) {
-                        try accounts.overwrite(slot.index, key: key, appliedPosition: account.lastPosition, value: StateCodec.encode(account))
+                        try accounts.overwrite(slot.index, key: key, appliedPosition: account.lastPosition, value: StateCodec.encode(account, number: number))
                     } else {
-                        try accounts.insert(key: key, appliedPosition: account.lastPosition, value: StateCodec.encode(account))
+                        try accounts.insert(key: key, appliedPosition: account.lastPosition, value: StateCodec.encode(account, number: number))
                     }
                 }
             }

@@ -7,7 +7,9 @@
 // rebuilt from scratch are byte-identical.
 //
 // header (64 bytes): "LEDGRTBL", u32 version (1), u32 slotBytes, u64 capacity (power of 2),
-//   u64 count, u64 checkpoint, u32 keyBytesMax, u32 valueBytes, 12 bytes reserved, u32 crc32c(0..<60)
+//   u64 count, u64 checkpoint, u32 keyBytesMax, u32 valueBytes, u32 contentVersion (the
+//   owner's version of what its keys and values mean; 0 before there was one), 8 bytes
+//   reserved, u32 crc32c(0..<60)
 // slot: u32 crc32c(slot bytes 4..<slotBytes), u16 keyLength (0 = empty), u16 reserved,
 //   u64 appliedPosition, key[keyBytesMax] (zero padded), value[valueBytes]
 
@@ -39,6 +41,8 @@ public final class SlotTable {
     public let path: String
     public let keyBytesMax: Int
     public let valueBytes: Int
+    /// The owner's version of its keys' and values' meaning: a table of another version opens as damaged.
+    public let contentVersion: UInt32
     public let slotBytes: Int
     public private(set) var capacity: Int
     public private(set) var count: Int
@@ -53,11 +57,12 @@ public final class SlotTable {
         public let value: [UInt8]
     }
 
-    private init(path: String, fd: FileDescriptor, keyBytesMax: Int, valueBytes: Int, capacity: Int, count: Int, checkpoint: UInt64) {
+    private init(path: String, fd: FileDescriptor, keyBytesMax: Int, valueBytes: Int, contentVersion: UInt32, capacity: Int, count: Int, checkpoint: UInt64) {
         self.path = path
         self.fd = fd
         self.keyBytesMax = keyBytesMax
         self.valueBytes = valueBytes
+        self.contentVersion = contentVersion
         slotBytes = Self.slotHeaderBytes + keyBytesMax + valueBytes
         self.capacity = capacity
         self.count = count
@@ -71,7 +76,7 @@ public final class SlotTable {
     }
 
     /// Opens an existing table; nil if the file does not exist.
-    public static func open(path: String, keyBytesMax: Int, valueBytes: Int, writable: Bool) throws -> SlotTable? {
+    public static func open(path: String, keyBytesMax: Int, valueBytes: Int, contentVersion: UInt32 = 0, writable: Bool) throws -> SlotTable? {
         guard let fd = try wrap({ try FileDescriptor.openIfExists(path, writable ? O_RDWR : O_RDONLY) }) else { return nil }
         do {
             let header = try wrap { try fd.read(count: headerBytes, at: 0) }
@@ -86,11 +91,15 @@ public final class SlotTable {
                       slotBytes == slotHeaderBytes + keyBytesMax + valueBytes, capacity > 0, capacity & (capacity - 1) == 0 else {
                     throw SlotTableError.damaged(path: path, reason: "unexpected layout")
                 }
+                let stored = LE.u32(p, 48)
+                guard stored == contentVersion else {
+                    throw SlotTableError.damaged(path: path, reason: "its content is version \(stored), this ledger's is \(contentVersion)")
+                }
                 let size = try wrap { try fd.size() }
                 guard capacity <= size / slotBytes, size == headerBytes + capacity * slotBytes else {
                     throw SlotTableError.damaged(path: path, reason: "size \(size) does not match capacity \(capacity)")
                 }
-                return SlotTable(path: path, fd: fd, keyBytesMax: keyBytesMax, valueBytes: valueBytes, capacity: capacity,
+                return SlotTable(path: path, fd: fd, keyBytesMax: keyBytesMax, valueBytes: valueBytes, contentVersion: contentVersion, capacity: capacity,
                                  count: Int(truncatingIfNeeded: LE.u64(p, 24)), checkpoint: LE.u64(p, 32))
             }
         } catch {
@@ -112,8 +121,9 @@ public final class SlotTable {
 
     /// Creates (replacing atomically) a table holding `entries`, durable through `checkpoint`:
     /// written whole under a temporary name, fsynced and renamed into place.
-    public static func create(path: String, keyBytesMax: Int, valueBytes: Int, entries: [Entry] = [], checkpoint: UInt64 = 0) throws -> SlotTable {
-        let writer = SlotTableWriter(path: path, keyBytesMax: keyBytesMax, valueBytes: valueBytes)
+    public static func create(path: String, keyBytesMax: Int, valueBytes: Int, contentVersion: UInt32 = 0, entries: [Entry] = [],
+                              checkpoint: UInt64 = 0) throws -> SlotTable {
+        let writer = SlotTableWriter(path: path, keyBytesMax: keyBytesMax, valueBytes: valueBytes, contentVersion: contentVersion)
         for e in entries {
             try e.key.withUnsafeBytes { k in try e.value.withUnsafeBytes { v in try writer.add(key: k, appliedPosition: e.appliedPosition, value: v) } }
         }
@@ -124,7 +134,8 @@ public final class SlotTable {
     static func open(installing prepared: PreparedSlotTable) throws -> SlotTable {
         try wrap { try FileSystem.rename(prepared.temp, prepared.path) }
         prepared.installed = true
-        guard let table = try open(path: prepared.path, keyBytesMax: prepared.keyBytesMax, valueBytes: prepared.valueBytes, writable: true) else {
+        guard let table = try open(path: prepared.path, keyBytesMax: prepared.keyBytesMax, valueBytes: prepared.valueBytes,
+                                   contentVersion: prepared.contentVersion, writable: true) else {
             throw SlotTableError.damaged(path: prepared.path, reason: "vanished after create")
         }
         return table
@@ -138,7 +149,7 @@ public final class SlotTable {
     /// new or replacing entry.
     public func prepareUpsertMany(isReplaced: (UnsafeRawBufferPointer) -> Bool,
                                   _ produce: ((UnsafeRawBufferPointer, UInt64, UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> PreparedSlotTable {
-        let writer = SlotTableWriter(path: path, keyBytesMax: keyBytesMax, valueBytes: valueBytes)
+        let writer = SlotTableWriter(path: path, keyBytesMax: keyBytesMax, valueBytes: valueBytes, contentVersion: contentVersion)
         try forEachSlotBytes { _, p in
             if !isReplaced(Self.key(p)) { try writer.add(slot: p) }
         }
@@ -241,11 +252,12 @@ public final class SlotTable {
         LE.store(CRC32C.checksum(UnsafeRawBufferPointer(start: p + 4, count: slotBytes - 4)), p, 0)
     }
 
-    static func header(slotBytes: Int, capacity: Int, count: Int, checkpoint: UInt64, keyBytesMax: Int, valueBytes: Int) -> [UInt8] {
+    static func header(slotBytes: Int, capacity: Int, count: Int, checkpoint: UInt64, keyBytesMax: Int, valueBytes: Int,
+                       contentVersion: UInt32) -> [UInt8] {
         var h = magic
         h.appendLE(UInt32(1)); h.appendLE(UInt32(slotBytes)); h.appendLE(UInt64(capacity)); h.appendLE(UInt64(count))
-        h.appendLE(checkpoint); h.appendLE(UInt32(keyBytesMax)); h.appendLE(UInt32(valueBytes))
-        h += [UInt8](repeating: 0, count: 12)
+        h.appendLE(checkpoint); h.appendLE(UInt32(keyBytesMax)); h.appendLE(UInt32(valueBytes)); h.appendLE(contentVersion)
+        h += [UInt8](repeating: 0, count: 8)
         h.appendLE(CRC32C.checksum(h))
         return h
     }
@@ -418,7 +430,7 @@ public final class SlotTable {
 
     private func writeHeader() throws {
         let h = Self.header(slotBytes: slotBytes, capacity: capacity, count: count, checkpoint: checkpoint,
-                            keyBytesMax: keyBytesMax, valueBytes: valueBytes)
+                            keyBytesMax: keyBytesMax, valueBytes: valueBytes, contentVersion: contentVersion)
         try Self.wrap { try fd.writeAll(h, at: 0) }
     }
 
@@ -426,7 +438,7 @@ public final class SlotTable {
     /// The new file carries the old checkpoint: the old one's slots were durable through it,
     /// and this file is fsynced before it replaces the old one.
     private func grow() throws {
-        let writer = SlotTableWriter(path: path, keyBytesMax: keyBytesMax, valueBytes: valueBytes)
+        let writer = SlotTableWriter(path: path, keyBytesMax: keyBytesMax, valueBytes: valueBytes, contentVersion: contentVersion)
         try forEachSlotBytes { try writer.add(slot: $1) }
         let table = try Self.open(installing: try writer.write(checkpoint: checkpoint, minimumCapacity: capacity * 2))
         swap(&fd, &table.fd)

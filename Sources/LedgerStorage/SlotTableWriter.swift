@@ -22,6 +22,7 @@ public final class SlotTableWriter: @unchecked Sendable {
     public let path: String
     public let keyBytesMax: Int
     public let valueBytes: Int
+    public let contentVersion: UInt32
     let slotBytes: Int
     public private(set) var count = 0
     /// Spill files are made (and unlinked at once) here: the table's directory.
@@ -32,10 +33,12 @@ public final class SlotTableWriter: @unchecked Sendable {
     private var spill: FileDescriptor?
     private var spilledSlots = 0
 
-    public init(path: String, keyBytesMax: Int, valueBytes: Int, memoryBytes: Int = SlotTableWriter.defaultMemoryBytes) {
+    public init(path: String, keyBytesMax: Int, valueBytes: Int, contentVersion: UInt32 = 0,
+                memoryBytes: Int = SlotTableWriter.defaultMemoryBytes) {
         self.path = path
         self.keyBytesMax = keyBytesMax
         self.valueBytes = valueBytes
+        self.contentVersion = contentVersion
         slotBytes = SlotTable.slotHeaderBytes + keyBytesMax + valueBytes
         directory = FileSystem.parentDirectory(of: path)
         // At least two slots; at most 2^24 (a sort key holds an entry's index in 24 bits).
@@ -87,7 +90,7 @@ public final class SlotTableWriter: @unchecked Sendable {
         spill?.close()
         spill = nil
         spilledSlots = 0
-        return PreparedSlotTable(temp: temp, path: path, keyBytesMax: keyBytesMax, valueBytes: valueBytes)
+        return PreparedSlotTable(temp: temp, path: path, keyBytesMax: keyBytesMax, valueBytes: valueBytes, contentVersion: contentVersion)
     }
 
     private func writeFile(_ temp: String, capacity: Int, checkpoint: UInt64) throws {
@@ -96,7 +99,7 @@ public final class SlotTableWriter: @unchecked Sendable {
             let fd = try FileDescriptor.open(temp, O_RDWR | O_CREAT | O_TRUNC)
             defer { fd.close() }
             try fd.writeAll(SlotTable.header(slotBytes: slotBytes, capacity: capacity, count: count, checkpoint: checkpoint,
-                                             keyBytesMax: keyBytesMax, valueBytes: valueBytes), at: 0)
+                                             keyBytesMax: keyBytesMax, valueBytes: valueBytes, contentVersion: contentVersion), at: 0)
             var out = SlotRun(fd: fd, slotBytes: slotBytes, capacity: capacity)
             defer { out.deallocate() }
             if spill == nil {
@@ -183,13 +186,15 @@ public final class PreparedSlotTable: @unchecked Sendable {
     let path: String
     let keyBytesMax: Int
     let valueBytes: Int
+    let contentVersion: UInt32
     var installed = false
 
-    init(temp: String, path: String, keyBytesMax: Int, valueBytes: Int) {
+    init(temp: String, path: String, keyBytesMax: Int, valueBytes: Int, contentVersion: UInt32) {
         self.temp = temp
         self.path = path
         self.keyBytesMax = keyBytesMax
         self.valueBytes = valueBytes
+        self.contentVersion = contentVersion
     }
 
     deinit { if !installed { try? FileSystem.remove(temp) } }

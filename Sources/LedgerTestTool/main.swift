@@ -3,6 +3,7 @@
 //   ledger-test-tool hold-lock DIR MILLIS                        hold the writer lock, print "locked"
 //   ledger-test-tool make-fixture-v1 DIR                         write the format-v1 fixture store (run once;
 //                                                                the result is committed under Tests/ and must never change)
+//   ledger-test-tool make-fixture-v2 DIR                         the same story in the v2 layouts (account numbers), plus a reversal
 // Each appended payload is "TAG:i"; one line per batch: "FIRST-LAST".
 
 import LedgerDomain
@@ -58,7 +59,10 @@ do {
         lock.release()
     case "make-fixture-v1":
         guard args.count == 2 else { fail("usage: make-fixture-v1 DIR") }
-        try makeFixtureV1(args[1])
+        try makeFixture(args[1], version: 1)
+    case "make-fixture-v2":
+        guard args.count == 2 else { fail("usage: make-fixture-v2 DIR") }
+        try makeFixture(args[1], version: 2)
     default:
         fail("unknown verb \(verb)")
     }
@@ -66,16 +70,18 @@ do {
     fail("\(error)")
 }
 
-/// Segment format 1 with both AccountOpened layouts (v1 through the legacy encoder), every
-/// other event type, metadata, two batches of several records, and fixed timestamps.
-func makeFixtureV1(_ dir: String) throws {
+/// Version 1: segment format 1 with both AccountOpened layouts (v1 through the legacy encoder),
+/// every other event type in its v1 layout (names alone), metadata, two batches of several
+/// records, and fixed timestamps. Version 2: the same events in today's layouts (accounts
+/// written with their numbers; "legacy" opened with the v2 layout), then a reversal.
+func makeFixture(_ dir: String, version: Int) throws {
     try FileSystem.makeDirectory(dir)
     let lock = try StoreLock.acquire(dir + "/LOCK", timeoutMillis: 1000)
     let writer = try LogWriter(directory: dir + "/log", segmentBytes: 512, holding: lock)
     let t0: Int64 = 1_577_836_800_000_000 // 2020-01-01T00:00:00Z
     func id(_ s: String) -> AccountID { AccountID(trusted: s) }
     let usd = Currency(trusted: "USD")
-    let events: [[(Int64, Event?)]] = [
+    var events: [[(Int64, Event?)]] = [
         [(0, nil)], // legacy v1 open of "legacy"
         [(60, Event(.accountOpened(account: id("alice"), currency: usd, scale: 2, overdraft: 0))),
          (61, Event(.accountOpened(account: id("bob"), currency: usd, scale: 2, overdraft: 5000)))],
@@ -86,17 +92,27 @@ func makeFixtureV1(_ dir: String) throws {
         [(300, Event(.moneyWithdrawn(account: id("legacy"), amount: 250)))],
         [(360, Event(.accountClosed(account: id("legacy"))))],
     ]
+    let reversal: [[(Int64, Event?)]] = [[(420, Event(.moneyReversed(reverses: 7, from: nil, to: id("bob"), amount: 7_000), metadata: EventMetadata(memo: "atm refund")))]]
+    if version > 1 { events += reversal }
+    var numbers: [AccountID: UInt32] = [:]
     for batchEvents in events {
         var batch = writer.makeBatch()
         for (seconds, event) in batchEvents {
             let t = t0 + seconds * 1_000_000
-            if let event {
-                let e = EventCodec.encode(event)
-                try batch.append(timestampMicros: t, type: e.type, schemaVersion: e.version, payload: e.payload)
+            let e: (type: UInt16, version: UInt16, payload: [UInt8])
+            if let event, case .accountOpened(let a, _, _, _) = event.body {
+                e = EventCodec.encode(event, numbers: { _ in fail("an open names no other account") })
+                numbers[a] = UInt32(numbers.count)
+            } else if let event {
+                e = version == 1 ? LegacyEncoding.namesOnlyV1(event) : EventCodec.encode(event, numbers: { numbers[$0]! })
+            } else if version == 1 {
+                e = (1, 1, LegacyEncoding.accountOpenedV1(account: "legacy", currency: "USD", scale: 2))
+                numbers[id("legacy")] = UInt32(numbers.count)
             } else {
-                try batch.append(timestampMicros: t, type: 1, schemaVersion: 1,
-                                 payload: LegacyEncoding.accountOpenedV1(account: "legacy", currency: "USD", scale: 2))
+                e = EventCodec.encode(Event(.accountOpened(account: id("legacy"), currency: usd, scale: 2, overdraft: 0)), numbers: { _ in 0 })
+                numbers[id("legacy")] = UInt32(numbers.count)
             }
+            try batch.append(timestampMicros: t, type: e.type, schemaVersion: e.version, payload: e.payload)
         }
         try writer.append(batch)
     }

@@ -23,9 +23,16 @@ import Testing
         for seed in UInt64(1)...3 {
             var rng = SplitMix64(seed: seed)
             let ids = Self.names(&rng).map { AccountID(trusted: $0) }
+            // The fold by numbers (v2 events, from the first event), by names (a state built from
+            // accounts: numbers are not used), over v1 events (names alone), and over a log whose
+            // first half was written before numbers: all agree with the plain fold.
             var compact = CompactState()
+            var byName = CompactState([], position: 0)
+            var legacy = CompactState()
+            var mixed = CompactState()
             var plain = LedgerState()
             var opened: [AccountID] = []
+            var numbers: [AccountID: UInt32] = [:]
             for position in UInt64(1)...20_000 {
                 let body: EventBody
                 if opened.count < ids.count && (opened.count < 2 || Int.random(in: 0..<10, using: &rng) == 0) {
@@ -43,14 +50,31 @@ import Testing
                     default: body = .moneyReversed(reverses: position - 1, from: b, to: a, amount: amount)
                     }
                 }
-                let (type, version, payload) = EventCodec.encode(Event(body))
-                try payload.withUnsafeBytes { compact.apply(try EventCodec.scan(type: type, version: version, payload: $0), at: position) }
+                let event = Event(body)
+                let (type, version, payload) = EventCodec.encode(event, numbers: { numbers[$0]! })
+                if case .accountOpened(let a, _, _, _) = body { numbers[a] = UInt32(numbers.count) }
+                let v1 = EventCodec.typeCode(body) == .accountOpened ? (type, version, payload) : LegacyEncoding.namesOnlyV1(event)
+                try payload.withUnsafeBytes {
+                    let e = try EventCodec.scan(type: type, version: version, payload: $0)
+                    compact.apply(e, at: position)
+                    byName.apply(e, at: position)
+                    if position > 10_000 { mixed.apply(e, at: position) }
+                }
+                try v1.2.withUnsafeBytes {
+                    let e = try EventCodec.scan(type: v1.0, version: v1.1, payload: $0)
+                    #expect(e.accountNumber == -1 && e.otherNumber == -1)
+                    legacy.apply(e, at: position)
+                    if position <= 10_000 { mixed.apply(e, at: position) }
+                }
                 plain.apply(body, at: position)
             }
-            #expect(compact.accounts.count == plain.accounts.count)
-            for a in compact.accounts {
-                #expect(plain.accounts[a.id] == a, "seed \(seed): \(a.id)")
-                #expect(compact.account(named: a.id.name) == a)
+            #expect(compact.numbered && !byName.numbered)
+            for state in [compact, byName, legacy, mixed] {
+                #expect(state.accounts.count == plain.accounts.count)
+                for a in state.accounts {
+                    #expect(plain.accounts[a.id] == a, "seed \(seed): \(a.id)")
+                    #expect(state.account(named: a.id.name) == a)
+                }
             }
             // Names never opened are not found, whatever they share with those that were.
             for missing in ["p", String(repeating: "p", count: 22), String(repeating: "p", count: 22) + "c", String(repeating: "x", count: 62)] {

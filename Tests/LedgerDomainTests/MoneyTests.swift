@@ -197,12 +197,38 @@ import Testing
             Event(.moneyWithdrawn(account: b, amount: 1)),
             Event(.moneyTransferred(from: a, to: b, amount: 5), metadata: EventMetadata(causationID: "z")),
         ]
-        for e in events {
-            let (type, version, payload) = EventCodec.encode(e)
-            #expect(try EventCodec.decode(type: type, version: version, payload: payload) == e)
-            // Every truncation is a clear decode error, never a trap.
-            for cut in 0..<payload.count {
-                #expect(throws: DomainError.self) { try EventCodec.decode(type: type, version: version, payload: Array(payload[..<cut])) }
+        let numbers: [AccountID: UInt32] = [a: 7, b: 70_000]
+        for e in events + [Event(.moneyReversed(reverses: 9, from: a, to: nil, amount: 3), metadata: meta),
+                           Event(.moneyReversed(reverses: 10, from: nil, to: b, amount: 4)),
+                           Event(.moneyReversed(reverses: 11, from: b, to: a, amount: 5))] {
+            let current = EventCodec.encode(e, numbers: { numbers[$0]! })
+            #expect(current.version == 2)
+            let isOpen = EventCodec.typeCode(e.body) == .accountOpened
+            // Today's layout and the v1 one (names alone) decode to the same event.
+            let layouts = isOpen ? [current] : [current, LegacyEncoding.namesOnlyV1(e)]
+            for (type, version, payload) in layouts {
+                #expect(try EventCodec.decode(type: type, version: version, payload: payload) == e)
+                // Every truncation is a clear decode error, never a trap.
+                for cut in 0..<payload.count {
+                    #expect(throws: DomainError.self) { try EventCodec.decode(type: type, version: version, payload: Array(payload[..<cut])) }
+                }
+            }
+            // The fold's scan finds the numbers in v2 (none in v1) beside the names.
+            let scanned = try current.payload.withUnsafeBytes { try EventCodec.scan(type: current.type, version: current.version, payload: $0) }
+            var sides: [AccountID?] = e.body.accounts
+            if case .moneyReversed(_, let from, let to, _) = e.body { sides = [from, to] }
+            if !isOpen {
+                #expect(scanned.accountNumber == (sides[0].map { Int32(numbers[$0]!) } ?? -1))
+                #expect(scanned.otherNumber == (sides.count > 1 ? sides[1].map { Int32(numbers[$0]!) } ?? -1 : -1))
+            }
+            // Whether an event names an account is answered the same for both layouts.
+            for layout in layouts {
+                for id in [a, b, AccountID(trusted: "acc")] {
+                    let named = layout.2.withUnsafeBytes {
+                        EventCodec.touches(type: layout.0, version: layout.1, payload: $0, anyOf: [Array(id.name.utf8)])
+                    }
+                    #expect(named == e.body.accounts.contains(id))
+                }
             }
         }
     }

@@ -41,11 +41,13 @@ import Testing
     @Test func viewThatDisagreesWithTheLogIsCaught() throws {
         let (dir, ledger) = try store()
         let path = dir.path + "/views/accounts.tbl"
-        let table = try #require(try SlotTable.open(path: path, keyBytesMax: StateCodec.keyBytesMax, valueBytes: StateCodec.accountBytes, writable: true))
+        let table = try #require(try SlotTable.open(path: path, keyBytesMax: StateCodec.keyBytesMax, valueBytes: StateCodec.accountBytes,
+                                                    contentVersion: Views.accountsContentVersion, writable: true))
         let slot = try #require(try table.find(Array("a".utf8)))
         var account = try StateCodec.decode(id: AccountID(trusted: "a"), slot.value)
         account.balance -= 1
-        try table.overwrite(slot.index, key: slot.key, appliedPosition: slot.appliedPosition, value: StateCodec.encode(account))
+        try table.overwrite(slot.index, key: slot.key, appliedPosition: slot.appliedPosition,
+                            value: StateCodec.encode(account, number: StateCodec.number(slot.value)))
         let report = try ledger.verify(expectHead: nil)
         #expect(report.problems.contains { $0.contains("views/accounts.tbl") })
         _ = try ledger.replay(view: nil, snapshots: false)
