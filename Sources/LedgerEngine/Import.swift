@@ -91,7 +91,8 @@ extension Ledger {
             }
             guard writer.head.position >= first else { return summary }
             let tables = try prepared.join()
-            try views.finishImport(accounts: changed, preparedAccounts: tables.accounts, preparedKeys: tables.keys, forEachKey: run.forEachNewKey,
+            try views.finishImport(accounts: changed, nextAccountNumber: run.nextAccountNumber, preparedAccounts: tables.accounts,
+                                   preparedKeys: tables.keys, forEachKey: run.forEachNewKey,
                                    through: writer.head.position)
             if Snapshots.due(first: first, last: writer.head.position, every: config.snapshotEvery) {
                 try Snapshots.write(layout, accounts: try views.allAccounts(), head: writer.head)
@@ -141,7 +142,7 @@ private struct ImportRun {
         self.clock = clock
         self.ledger = ledger
         startHead = writer.head.position
-        accounts = ImportAccounts(firstNewNumber: views.accountCount)
+        accounts = ImportAccounts(firstNewNumber: Int(views.nextAccountNumber))
         spool = BatchSpool(directory: writer.log.directory, memoryBytesMax: Ledger.importSpoolMemoryBytes)
         batch = writer.makeBatch()
         lastMicros = writer.head.position == 0 ? Int64.min : writer.head.timestampMicros
@@ -163,6 +164,8 @@ private struct ImportRun {
 
     /// Accounts that changed, in their final state.
     var changedAccounts: [Views.NumberedAccount] { accounts.changed(after: startHead) }
+    /// The number the next account opened after this import gets.
+    var nextAccountNumber: UInt32 { accounts.nextNumber }
 
     // MARK: Lines
 

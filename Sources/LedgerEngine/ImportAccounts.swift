@@ -34,7 +34,7 @@ struct ImportAccounts {
     /// Each account's number (events carry it); UInt32.max until it is loaded or opened.
     private(set) var numbers: [UInt32] = []
     /// The number the next account opened gets.
-    private var nextNumber: UInt32
+    private(set) var nextNumber: UInt32
 
     /// `firstNewNumber`: how many accounts the store has (the number of the first one this import opens).
     init(firstNewNumber: Int) {

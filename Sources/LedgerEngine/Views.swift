@@ -15,6 +15,11 @@ final class Views {
     /// Per-account history; nil for a reader of a store written before it existed.
     let history: HistoryView?
     let writable: Bool
+    /// Writer side: the number the next account opened gets. It starts from the accounts view's
+    /// checkpoint mark (the accounts opened through its checkpoint) and counts the openings
+    /// applied after it (re-applied ones too), so it does not depend on the view's slot count,
+    /// which a crash can leave stale.
+    private(set) var nextAccountNumber: UInt32
     /// Reader side: events after the checkpoint, folded in memory over the slots.
     private var tailAccounts: [AccountID: Account] = [:]
     private var tailIDs: [String: UInt64] = [:]
@@ -34,6 +39,7 @@ final class Views {
         self.ids = ids
         self.history = history
         self.writable = writable
+        nextAccountNumber = UInt32(truncatingIfNeeded: accounts.checkpointMark)
     }
 
     var checkpoint: UInt64 { min(accounts.checkpoint, ids.checkpoint, history?.table.checkpoint ?? .max) }
@@ -189,7 +195,7 @@ final class Views {
                             }
                         }
                     }
-                    _ = try accounts.finish(checkpoint: log.head.position)
+                    _ = try accounts.finish(checkpoint: log.head.position, mark: UInt64(state.count))
                 }
                 _ = try idsThread?.result()
                 try builder?.result()
@@ -253,6 +259,14 @@ final class Views {
         var updates: [AccountUpdate] = []
         for id in body.accounts {
             let slot = try Self.translating { try accounts.find(Array(id.name.utf8)) }
+            // An account this event opens is the next one (whether or not its slot was written
+            // before a crash); one opened at or before the view's checkpoint is already counted.
+            var openedNumber: UInt32?
+            if writable, case .accountOpened = body, position > accounts.checkpoint,
+               try slot.map({ try decode(id, $0.value).openedPosition == position }) ?? true {
+                openedNumber = nextAccountNumber
+                nextAccountNumber += 1
+            }
             if let slot, slot.appliedPosition >= position, tailAccounts[id] == nil { continue }
             let current: Account?
             if let tail = tailAccounts[id] {
@@ -267,7 +281,7 @@ final class Views {
                 throw LedgerError.integrity("event at position \(position) touches account '\(id)' before it was opened")
             }
             // Accounts are never removed, so the view's count is the number of accounts opened before.
-            let number = slot.flatMap { StateCodec.number($0.value) } ?? (current == nil && writable ? UInt32(accounts.count) : nil)
+            let number = slot.flatMap { StateCodec.number($0.value) } ?? openedNumber
             updates.append(AccountUpdate(id: id, slot: slot, before: current, after: next, number: number))
         }
         // Nothing to update: every account reflects the event, so its record exists (no read needed).
@@ -320,7 +334,7 @@ final class Views {
     func checkpoint(through position: UInt64) throws {
         try Self.translating {
             try history?.table.checkpoint(through: position)
-            try accounts.checkpoint(through: position)
+            try accounts.checkpoint(through: position, mark: writable ? UInt64(nextAccountNumber) : nil)
             try ids.checkpoint(through: position)
         }
     }
@@ -349,11 +363,7 @@ final class Views {
         return (account, number)
     }
 
-    /// How many accounts there are (a writer's: its views are caught up): the next account's number.
-    var accountCount: Int {
-        precondition(writable)
-        return accounts.count
-    }
+
 
     /// Every account, sorted by name.
     func allAccounts() throws -> [Account] {
@@ -428,9 +438,11 @@ final class Views {
     /// own fold (`accounts`, final states: the table `preparedAccounts` by
     /// prepareImportAccounts, or else one write per account), and its keys are added to the ids
     /// view (the table `preparedKeys` by prepareImportKeys, or else one insert per key).
-    func finishImport(accounts changed: [NumberedAccount], preparedAccounts: PreparedSlotTable?, preparedKeys: PreparedSlotTable?,
-                      forEachKey: ((UInt64, UInt64) throws -> Void) throws -> Void, through head: UInt64) throws {
-        precondition(writable)
+    /// `next` is the number the next account will get (after those the import opened).
+    func finishImport(accounts changed: [NumberedAccount], nextAccountNumber next: UInt32, preparedAccounts: PreparedSlotTable?,
+                      preparedKeys: PreparedSlotTable?, forEachKey: ((UInt64, UInt64) throws -> Void) throws -> Void, through head: UInt64) throws {
+        precondition(writable && next >= nextAccountNumber)
+        nextAccountNumber = next
         try Self.translating {
             if let preparedAccounts {
                 try accounts.install(preparedAccounts)

@@ -8,8 +8,9 @@
 //
 // header (64 bytes): "LEDGRTBL", u32 version (1), u32 slotBytes, u64 capacity (power of 2),
 //   u64 count, u64 checkpoint, u32 keyBytesMax, u32 valueBytes, u32 contentVersion (the
-//   owner's version of what its keys and values mean; 0 before there was one), 8 bytes
-//   reserved, u32 crc32c(0..<60)
+//   owner's version of what its keys and values mean; 0 before there was one),
+//   u64 checkpointMark (a number the owner records with each checkpoint, true as of it),
+//   u32 crc32c(0..<60)
 // slot: u32 crc32c(slot bytes 4..<slotBytes), u16 keyLength (0 = empty), u16 reserved,
 //   u64 appliedPosition, key[keyBytesMax] (zero padded), value[valueBytes]
 
@@ -48,6 +49,10 @@ public final class SlotTable {
     public private(set) var count: Int
     /// Every event at or before this position is reflected durably in the table.
     public private(set) var checkpoint: UInt64
+    /// A number the owner recorded with the checkpoint, true as of it (the accounts view: how
+    /// many accounts were opened through it). Inserts after the checkpoint rewrite the header
+    /// with their `count`, which a crash can leave behind; the mark changes only with the checkpoint.
+    public private(set) var checkpointMark: UInt64
     fileprivate var fd: FileDescriptor
 
     public struct Slot {
@@ -57,7 +62,8 @@ public final class SlotTable {
         public let value: [UInt8]
     }
 
-    private init(path: String, fd: FileDescriptor, keyBytesMax: Int, valueBytes: Int, contentVersion: UInt32, capacity: Int, count: Int, checkpoint: UInt64) {
+    private init(path: String, fd: FileDescriptor, keyBytesMax: Int, valueBytes: Int, contentVersion: UInt32, capacity: Int, count: Int, checkpoint: UInt64,
+                 checkpointMark: UInt64) {
         self.path = path
         self.fd = fd
         self.keyBytesMax = keyBytesMax
@@ -67,6 +73,7 @@ public final class SlotTable {
         self.capacity = capacity
         self.count = count
         self.checkpoint = checkpoint
+        self.checkpointMark = checkpointMark
     }
 
     deinit { fd.close() }
@@ -100,7 +107,8 @@ public final class SlotTable {
                     throw SlotTableError.damaged(path: path, reason: "size \(size) does not match capacity \(capacity)")
                 }
                 return SlotTable(path: path, fd: fd, keyBytesMax: keyBytesMax, valueBytes: valueBytes, contentVersion: contentVersion, capacity: capacity,
-                                 count: Int(truncatingIfNeeded: LE.u64(p, 24)), checkpoint: LE.u64(p, 32))
+                                 count: Int(truncatingIfNeeded: LE.u64(p, 24)), checkpoint: LE.u64(p, 32),
+                                 checkpointMark: LE.u64(p, 52))
             }
         } catch {
             fd.close()
@@ -154,7 +162,7 @@ public final class SlotTable {
             if !isReplaced(Self.key(p)) { try writer.add(slot: p) }
         }
         try produce { key, position, value in try writer.add(key: key, appliedPosition: position, value: value) }
-        return try writer.write(checkpoint: checkpoint)
+        return try writer.write(checkpoint: checkpoint, mark: checkpointMark)
     }
 
     /// prepareUpsertMany for entries with no value whose keys are all new (an import's
@@ -253,11 +261,11 @@ public final class SlotTable {
     }
 
     static func header(slotBytes: Int, capacity: Int, count: Int, checkpoint: UInt64, keyBytesMax: Int, valueBytes: Int,
-                       contentVersion: UInt32) -> [UInt8] {
+                       contentVersion: UInt32, checkpointMark: UInt64) -> [UInt8] {
         var h = magic
         h.appendLE(UInt32(1)); h.appendLE(UInt32(slotBytes)); h.appendLE(UInt64(capacity)); h.appendLE(UInt64(count))
         h.appendLE(checkpoint); h.appendLE(UInt32(keyBytesMax)); h.appendLE(UInt32(valueBytes)); h.appendLE(contentVersion)
-        h += [UInt8](repeating: 0, count: 8)
+        h.appendLE(checkpointMark)
         h.appendLE(CRC32C.checksum(h))
         return h
     }
@@ -421,16 +429,18 @@ public final class SlotTable {
         try Self.wrap { try fd.writeAll(UnsafeRawBufferPointer(start: p, count: slotBytes), at: Self.headerBytes + index * slotBytes) }
     }
 
-    /// Makes every slot write so far durable, then records `position` as the checkpoint.
-    public func checkpoint(through position: UInt64) throws {
+    /// Makes every slot write so far durable, then records `position` as the checkpoint, with
+    /// `mark` (nil: the mark stays).
+    public func checkpoint(through position: UInt64, mark: UInt64? = nil) throws {
         try Self.wrap { try fd.syncData() }
         checkpoint = position
+        if let mark { checkpointMark = mark }
         try writeHeader()
     }
 
     private func writeHeader() throws {
         let h = Self.header(slotBytes: slotBytes, capacity: capacity, count: count, checkpoint: checkpoint,
-                            keyBytesMax: keyBytesMax, valueBytes: valueBytes, contentVersion: contentVersion)
+                            keyBytesMax: keyBytesMax, valueBytes: valueBytes, contentVersion: contentVersion, checkpointMark: checkpointMark)
         try Self.wrap { try fd.writeAll(h, at: 0) }
     }
 
@@ -440,7 +450,8 @@ public final class SlotTable {
     private func grow() throws {
         let writer = SlotTableWriter(path: path, keyBytesMax: keyBytesMax, valueBytes: valueBytes, contentVersion: contentVersion)
         try forEachSlotBytes { try writer.add(slot: $1) }
-        let table = try Self.open(installing: try writer.write(checkpoint: checkpoint, minimumCapacity: capacity * 2))
+        let table = try Self.open(installing: try writer.write(checkpoint: checkpoint, mark: checkpointMark,
+                                                                             minimumCapacity: capacity * 2))
         swap(&fd, &table.fd)
         capacity = table.capacity
         count = table.count

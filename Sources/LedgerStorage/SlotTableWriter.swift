@@ -79,11 +79,12 @@ public final class SlotTableWriter: @unchecked Sendable {
 
     /// Writes the table at `path`.new (complete and fsynced, not yet in place) with the capacity
     /// its entries get (at least `minimumCapacity`) and `checkpoint` in its header.
-    public func write(checkpoint: UInt64, minimumCapacity: Int = 0) throws -> PreparedSlotTable {
+    /// `mark`: the owner's checkpoint mark (SlotTable.checkpointMark).
+    public func write(checkpoint: UInt64, mark: UInt64 = 0, minimumCapacity: Int = 0) throws -> PreparedSlotTable {
         let capacity = max(SlotTable.capacityFor(count: count), minimumCapacity)
         let temp = path + ".new"
         // A write that fails leaves no half-written file behind.
-        do { try writeFile(temp, capacity: capacity, checkpoint: checkpoint) } catch {
+        do { try writeFile(temp, capacity: capacity, checkpoint: checkpoint, mark: mark) } catch {
             try? FileSystem.remove(temp)
             throw error
         }
@@ -93,13 +94,14 @@ public final class SlotTableWriter: @unchecked Sendable {
         return PreparedSlotTable(temp: temp, path: path, keyBytesMax: keyBytesMax, valueBytes: valueBytes, contentVersion: contentVersion)
     }
 
-    private func writeFile(_ temp: String, capacity: Int, checkpoint: UInt64) throws {
+    private func writeFile(_ temp: String, capacity: Int, checkpoint: UInt64, mark: UInt64) throws {
         try SlotTable.wrap {
             try FileSystem.makeDirectory(directory)
             let fd = try FileDescriptor.open(temp, O_RDWR | O_CREAT | O_TRUNC)
             defer { fd.close() }
             try fd.writeAll(SlotTable.header(slotBytes: slotBytes, capacity: capacity, count: count, checkpoint: checkpoint,
-                                             keyBytesMax: keyBytesMax, valueBytes: valueBytes, contentVersion: contentVersion), at: 0)
+                                             keyBytesMax: keyBytesMax, valueBytes: valueBytes, contentVersion: contentVersion,
+                                             checkpointMark: mark), at: 0)
             var out = SlotRun(fd: fd, slotBytes: slotBytes, capacity: capacity)
             defer { out.deallocate() }
             if spill == nil {
@@ -115,8 +117,8 @@ public final class SlotTableWriter: @unchecked Sendable {
     }
 
     /// Writes the table and puts it in place (rename, directory fsync), then opens it.
-    public func finish(checkpoint: UInt64) throws -> SlotTable {
-        try SlotTable.open(installing: try write(checkpoint: checkpoint))
+    public func finish(checkpoint: UInt64, mark: UInt64 = 0) throws -> SlotTable {
+        try SlotTable.open(installing: try write(checkpoint: checkpoint, mark: mark))
     }
 
     /// At most this many partition files are open at once.
