@@ -35,13 +35,12 @@ enum History {
         var rng = SplitMix64(state: seed)
         var balances = [Int64](repeating: 0, count: accounts)
         let ids = (0..<accounts).map { AccountID(trusted: name($0)) }
-        // Opened in order: account i is number i.
-        let numbers = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($0.element, UInt32($0.offset)) })
         let usd = Currency(trusted: "USD")
         var t = startMicros
         var batch = writer.makeBatch()
-        func add(_ event: Event) throws {
-            let e = EventCodec.encode(event, numbers: { numbers[$0]! })
+        /// `a` and `b`: the indices of the accounts the event names (opened in order: account i is number i).
+        func add(_ event: Event, _ a: Int = 0, _ b: Int = 0) throws {
+            let e = EventCodec.encode(event, numbers: { $0 == ids[a] ? UInt32(a) : UInt32(b) })
             try batch.append(timestampMicros: t, type: e.type, schemaVersion: e.version, payload: e.payload)
             t += stepMicros
             if batch.count == 10_000 {
@@ -58,19 +57,19 @@ enum History {
             switch rng.next() % 10 {
             case 0...4:
                 balances[a] += amount
-                try add(Event(.moneyDeposited(account: ids[a], amount: amount), metadata: EventMetadata(id: "op-\(n)")))
+                try add(Event(.moneyDeposited(account: ids[a], amount: amount), metadata: EventMetadata(id: "op-\(n)")), a)
             case 5...6 where balances[a] >= amount:
                 balances[a] -= amount
-                try add(Event(.moneyWithdrawn(account: ids[a], amount: amount)))
+                try add(Event(.moneyWithdrawn(account: ids[a], amount: amount)), a)
             default:
                 let b = (a + 1 + Int.random(in: 0..<(accounts - 1), using: &rng)) % accounts
                 if balances[a] >= amount {
                     balances[a] -= amount
                     balances[b] += amount
-                    try add(Event(.moneyTransferred(from: ids[a], to: ids[b], amount: amount)))
+                    try add(Event(.moneyTransferred(from: ids[a], to: ids[b], amount: amount)), a, b)
                 } else {
                     balances[a] += amount
-                    try add(Event(.moneyDeposited(account: ids[a], amount: amount)))
+                    try add(Event(.moneyDeposited(account: ids[a], amount: amount)), a)
                 }
             }
         }

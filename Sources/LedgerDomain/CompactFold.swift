@@ -128,9 +128,14 @@ public struct CompactState {
         self.position = position
     }
 
-    /// Every account, in the order they were added.
+    /// Every account, in the order they were added (a copy: `forEachAccount` makes none).
     public var accounts: [Account] {
         (0..<identities.count).map { account(at: $0) }
+    }
+
+    /// Calls `body` with each account's index and state, in the order they were added.
+    public func forEachAccount(_ body: (Int, Account) throws -> Void) rethrows {
+        for i in 0..<identities.count { try body(i, account(at: i)) }
     }
 
     public var count: Int { identities.count }

@@ -187,7 +187,7 @@ final class Views {
                     let accounts = SlotTableWriter(path: accountsPath(layout), keyBytesMax: StateCodec.keyBytesMax, valueBytes: StateCodec.accountBytes,
                                                    contentVersion: accountsContentVersion)
                     // Folded from the first event: account k is the k-th opened, number k.
-                    for (number, account) in state.accounts.enumerated() {
+                    try state.forEachAccount { number, account in
                         var name = account.id.name
                         try name.withUTF8 { key in
                             try StateCodec.encode(account, number: UInt32(number)).withUnsafeBytes {
