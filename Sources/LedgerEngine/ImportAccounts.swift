@@ -92,7 +92,7 @@ struct ImportAccounts {
     }
 
     /// Account `i`, just opened, becomes `account` and gets the next number.
-    mutating func open(_ i: Int, _ account: Account?) {
+    mutating func open(_ i: Int, _ account: Account) {
         set(i, account)
         numbers[i] = nextNumber
         nextNumber += 1

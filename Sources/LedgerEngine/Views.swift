@@ -280,7 +280,6 @@ final class Views {
             guard let next = current.map({ $0.applying(body, at: position) }) ?? Account.opened(body, at: position) else {
                 throw LedgerError.integrity("event at position \(position) touches account '\(id)' before it was opened")
             }
-            // Accounts are never removed, so the view's count is the number of accounts opened before.
             let number = slot.flatMap { StateCodec.number($0.value) } ?? openedNumber
             updates.append(AccountUpdate(id: id, slot: slot, before: current, after: next, number: number))
         }
