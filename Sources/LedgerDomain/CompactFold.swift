@@ -92,8 +92,7 @@ public struct CompactState {
     /// What events change of an account, kept apart from its name and currency: the fold's
     /// working set is 40 bytes an account (10 k accounts: 400 KB, inside a core's L2 cache;
     /// a whole Account is 88 bytes and holds Strings).
-    @usableFromInline
-    struct Moving {
+    private struct Moving {
         var balance: Int64
         var version: UInt64
         var lastPosition: UInt64
@@ -182,9 +181,11 @@ public struct CompactState {
 
     private mutating func insert(_ account: Account) -> Int {
         var name = account.id.name
-        _ = name.withUTF8 { names.add(UnsafeRawBufferPointer($0)) }
+        let hash = name.withUTF8 { bytes in
+            names.add(UnsafeRawBufferPointer(bytes))
+            return NameIndex.hash(UnsafeRawBufferPointer(bytes))
+        }
         identities.append(account)
-        let hash = name.withUTF8 { NameIndex.hash(UnsafeRawBufferPointer($0)) }
         moving.append(Moving(balance: account.balance, version: account.version, lastPosition: account.lastPosition,
                              nameHash: hash, closed: account.status == .closed))
         return identities.count - 1

@@ -54,10 +54,9 @@ public enum LegacyEncoding {
     /// The v1 payload of an event that names accounts (names alone, no numbers): the layout
     /// of stores written before account numbers. Not for an AccountOpened (its v1 is below).
     public static func namesOnlyV1(_ event: Event) -> (type: UInt16, version: UInt16, payload: [UInt8]) {
-        precondition(EventCodec.typeCode(event.body) != .accountOpened)
         var v1 = ByteWriter()
         switch event.body {
-        case .accountOpened: break
+        case .accountOpened: preconditionFailure("an AccountOpened has no names-only v1 layout")
         case .accountClosed(let a): v1.string(a.name)
         case .moneyDeposited(let a, let amount), .moneyWithdrawn(let a, let amount):
             v1.string(a.name); v1.i64(amount)

@@ -266,14 +266,8 @@ private struct ImportRun {
             return accounts.number(j!)
         }, into: &payload)
         let position = try record(type: type, version: version, micros: micros, line: line)
-        for (k, before) in [(i, a), (j, b)] {
-            guard let k else { continue }
-            if let before {
-                accounts.set(k, before.applying(event.body, at: position))
-            } else if let opened = Account.opened(event.body, at: position) {
-                accounts.open(k, opened)
-            }
-        }
+        if let i { accounts.set(i, after: event.body, at: position, before: a) }
+        if let j { accounts.set(j, after: event.body, at: position, before: b) }
         if let i { addHistory(i, side: HistoryView.side(of: accounts.ids[i], in: event.body), before: a, position: position) }
         if let j { addHistory(j, side: HistoryView.side(of: accounts.ids[j], in: event.body), before: b, position: position) }
         if request.idHash != 0 { try addKey(request.idHash, position: position) }

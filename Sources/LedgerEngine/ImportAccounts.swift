@@ -32,7 +32,7 @@ struct ImportAccounts {
     private(set) var funds: [Funds] = []
     private var loaded: [Bool] = []
     /// Each account's number (events carry it); UInt32.max until it is loaded or opened.
-    private(set) var numbers: [UInt32] = []
+    private var numbers: [UInt32] = []
     /// The number the next account opened gets.
     private(set) var nextNumber: UInt32
 
@@ -91,11 +91,16 @@ struct ImportAccounts {
         return numbers[i]
     }
 
-    /// Account `i`, just opened, becomes `account` and gets the next number.
-    mutating func open(_ i: Int, _ account: Account) {
-        set(i, account)
-        numbers[i] = nextNumber
-        nextNumber += 1
+    /// Account `i` (`before`, nil if it did not exist) as of event `body` at `position`; an
+    /// account it opens gets the next number.
+    mutating func set(_ i: Int, after body: EventBody, at position: UInt64, before: Account?) {
+        if let before {
+            set(i, before.applying(body, at: position))
+        } else if let opened = Account.opened(body, at: position) {
+            set(i, opened)
+            numbers[i] = nextNumber
+            nextNumber += 1
+        }
     }
 
     /// Account `i` as of now; nil when it does not exist.

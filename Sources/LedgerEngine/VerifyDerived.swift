@@ -43,14 +43,15 @@ extension Ledger {
         try LedgerError.translating {
             try log.forEach(from: 1) { record in
                 let e = try EventCodec.scan(type: record.type, version: record.schemaVersion, payload: record.payload)
-                // The fold trusts the numbers events carry: each must be the number of the account the event names.
-                if numberProblems < 10 {
-                    for (number, name) in [(e.accountNumber, e.account), (e.otherNumber, e.other ?? UnsafeRawBufferPointer(start: nil, count: 0))]
-                    where number >= 0 && state.index(of: name) != Int(number) {
-                        numberProblems += 1
-                        problems.append("log: the event at position \(record.position) gives account '\(String(decoding: name, as: UTF8.self))' number \(number), which is not its number")
-                    }
+                // Each number an event carries must be the number of the account it names (the fold
+                // would fall back to the name; a writer that numbered wrongly is a bug to report).
+                func checkNumber(_ number: Int32, _ name: UnsafeRawBufferPointer) {
+                    guard number >= 0, numberProblems < 10, state.index(of: name) != Int(number) else { return }
+                    numberProblems += 1
+                    problems.append("log: the event at position \(record.position) gives account '\(String(decoding: name, as: UTF8.self))' number \(number), which is not its number")
                 }
+                checkNumber(e.accountNumber, e.account)
+                if let other = e.other { checkNumber(e.otherNumber, other) }
                 state.apply(e, at: record.position)
                 checkSnapshots(upTo: record.position)
                 if let history, historyProblems < 10 {
