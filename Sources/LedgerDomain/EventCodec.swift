@@ -226,15 +226,49 @@ public enum EventCodec {
 
 }
 
-/// Appends little-endian fields to a byte array.
+/// Appends little-endian fields to a byte buffer. Written in place: the storage is kept
+/// initialised past `count` and a field is one bounds check and a store (an
+/// `[UInt8].append(contentsOf:)` costs ~9 ns a call, and an event has a dozen fields).
 public struct ByteWriter {
-    public var bytes: [UInt8] = []
+    private var storage = [UInt8](repeating: 0, count: 128)
+    /// How many bytes have been written.
+    public private(set) var count = 0
+
     public init() {}
-    public mutating func u8(_ v: UInt8) { bytes.append(v) }
-    public mutating func u16(_ v: UInt16) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
-    public mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
-    public mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
-    public mutating func i64(_ v: Int64) { u64(UInt64(bitPattern: v)) }
+
+    /// The bytes written (a copy).
+    public var bytes: [UInt8] { Array(storage[0..<count]) }
+
+    /// Calls `body` with the bytes written, valid only inside it.
+    public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try storage.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+    }
+
+    @inline(__always)
+    private mutating func reserve(_ n: Int) {
+        if storage.count - count < n { grow(count + n) }
+    }
+
+    @inline(never)
+    private mutating func grow(_ needed: Int) {
+        var size = storage.count
+        while size < needed { size *= 2 }
+        storage.append(contentsOf: repeatElement(0, count: size - storage.count))
+    }
+
+    @inline(__always)
+    private mutating func put<T: FixedWidthInteger>(_ v: T) {
+        reserve(MemoryLayout<T>.size)
+        let at = count
+        storage.withUnsafeMutableBytes { $0.storeBytes(of: v.littleEndian, toByteOffset: at, as: T.self) }
+        count += MemoryLayout<T>.size
+    }
+
+    public mutating func u8(_ v: UInt8) { put(v) }
+    public mutating func u16(_ v: UInt16) { put(v) }
+    public mutating func u32(_ v: UInt32) { put(v) }
+    public mutating func u64(_ v: UInt64) { put(v) }
+    public mutating func i64(_ v: Int64) { put(v) }
     public mutating func string(_ s: String) {
         var s = s
         s.withUTF8 { text(UnsafeRawBufferPointer($0)) }
@@ -243,7 +277,11 @@ public struct ByteWriter {
     public mutating func text(_ utf8: UnsafeRawBufferPointer) {
         precondition(utf8.count <= Int(UInt16.max))
         u16(UInt16(utf8.count))
-        bytes.append(contentsOf: utf8)
+        guard let source = utf8.baseAddress, utf8.count > 0 else { return }
+        reserve(utf8.count)
+        let at = count
+        storage.withUnsafeMutableBytes { ($0.baseAddress! + at).copyMemory(from: source, byteCount: utf8.count) }
+        count += utf8.count
     }
     /// An account as current layouts write it: its number, then its name.
     public mutating func account(_ number: UInt32, _ name: String) {
@@ -251,7 +289,7 @@ public struct ByteWriter {
         string(name)
     }
     /// Empties the buffer, keeping its capacity (a writer reused for many events).
-    public mutating func reset() { bytes.removeAll(keepingCapacity: true) }
+    public mutating func reset() { count = 0 }
 }
 
 /// Reads little-endian fields, throwing (never trapping) on short or bad input.

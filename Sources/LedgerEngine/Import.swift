@@ -345,7 +345,7 @@ private struct ImportRun {
         }
         let position = batch.nextPosition
         try LedgerError.translating {
-            try payload.bytes.withUnsafeBytes {
+            try payload.withBytes {
                 try batch.append(timestampMicros: micros, type: type, schemaVersion: version, payload: $0)
             }
         }

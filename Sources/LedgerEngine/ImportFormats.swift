@@ -118,23 +118,19 @@ final class LineFields {
         }
     }
 
+    @inline(__always)
     subscript(field: ImportField) -> UnsafeRawBufferPointer? {
         present & field.bit != 0 ? slices[field.rawValue] : nil
     }
 
+    @inline(__always)
     func isPresent(_ field: ImportField) -> Bool { present & field.bit != 0 }
 
-    /// Told each account name as the line is split (`account`, `from`, `to`), before the rest
-    /// of the line is read: the parser starts loading where the name will be looked up.
-    var nameSeen: ((UnsafeRawBufferPointer) -> Void)?
-
+    @inline(__always)
     func set(_ field: ImportField, _ value: UnsafeRawBufferPointer) {
         slices[field.rawValue] = value
         present |= field.bit
-        if field.bit & Self.nameFields != 0, let nameSeen { nameSeen(value) }
     }
-
-    private static var nameFields: UInt32 { ImportField.account.bit | ImportField.from.bit | ImportField.to.bit }
 
     /// Where the next decoded value goes: bytes are added with `decoded(_:)`, then `endDecoded()`
     /// gives the value.
@@ -172,7 +168,8 @@ enum NDJSONLine {
 /// The byte scanner behind NDJSONLine: a cursor over one line.
 private struct NDJSONScanner {
     let bytes: UnsafeRawBufferPointer
-    let fields: LineFields
+    /// Kept alive by NDJSONLine.parse's caller for the scanner's whole (local) life.
+    unowned(unsafe) let fields: LineFields
     var i = 0
     var n: Int { bytes.count }
 

@@ -35,16 +35,16 @@ final class ImportParser: @unchecked Sendable {
     static let chunkLines = 4096
 
     private let lines: LineReader
-    private let format: ImportFormat
-    private let config: StoreConfig
     private let pipe = ChunkPipe<ParsedChunk>(chunksMax: 4)
     private var thread: Background<Void>?
+    /// What parsing carries from line to line. The parser thread takes it for its whole run
+    /// (a local: no exclusivity check or reference count per access); next() takes it per
+    /// chunk when there is no thread.
+    private var parsing: LineParsing?
 
     init(lines: LineReader, format: ImportFormat, config: StoreConfig) {
         self.lines = lines
-        self.format = format
-        self.config = config
-        fields.nameSeen = { [unowned self] name in names.withHome(of: name) { Prefetch.forRead($0) } }
+        parsing = LineParsing(format: format, config: config)
     }
 
     deinit { stop() }
@@ -52,15 +52,22 @@ final class ImportParser: @unchecked Sendable {
     /// Starts the parsing thread (`threaded: false`: parse inline in next(), as when no thread
     /// can be started; the tests use it).
     func start(threaded: Bool = true) {
-        let background = Background(threaded: threaded) { [self] in run() }
-        if background.started { thread = background }
+        guard threaded else { return }
+        var state = parsing.take()!
+        let lines = lines, pipe = pipe
+        let background = Background { Self.run(&state, lines, pipe) }
+        if background.started { thread = background } else { parsing = state }
     }
 
     /// The next chunk of parsed lines; nil at the end of the input. Throws what ends the whole
     /// import (the input cannot be read, a bad CSV header, an over-long line).
     func next() throws -> ParsedChunk? {
         // Without a second thread, parse here, a chunk at a time.
-        if thread == nil { return try parseChunk() }
+        if thread == nil {
+            var state = parsing.take()!
+            defer { parsing = state }
+            return try state.parseChunk(lines)
+        }
         return try pipe.receive()
     }
 
@@ -72,9 +79,9 @@ final class ImportParser: @unchecked Sendable {
         thread = nil
     }
 
-    private func run() {
+    private static func run(_ state: inout LineParsing, _ lines: LineReader, _ pipe: ChunkPipe<ParsedChunk>) {
         do {
-            while let chunk = try parseChunk() {
+            while let chunk = try state.parseChunk(lines) {
                 guard pipe.send(chunk) else { return }
             }
             pipe.finish()
@@ -82,29 +89,39 @@ final class ImportParser: @unchecked Sendable {
             pipe.finish(throwing: error)
         }
     }
+}
 
-    // MARK: Parsing (on the parser thread only)
-
+/// The parser's state: account names numbered in order of first mention, the last date
+/// parsed, the CSV columns, and an error waiting to be thrown.
+private struct LineParsing {
+    let format: ImportFormat
+    let config: StoreConfig
     /// Account names numbered in order of first mention.
-    private var names = NameIndex()
+    var names = NameIndex()
     /// The date part of the last time parsed (consecutive lines mostly share it).
-    private var dates = Timestamp.DateMemo()
-    private let fields = LineFields()
+    var dates = Timestamp.DateMemo()
+    let fields = LineFields()
     /// CSV: the field of each column, from the header.
-    private var columns: [ImportField]?
+    var columns: [ImportField]?
     /// An error met after some lines of a chunk: thrown once those lines are handed over.
-    private var pending: Error?
+    var pending: Error?
 
-    private func parseChunk() throws -> ParsedChunk? {
+    init(format: ImportFormat, config: StoreConfig) {
+        self.format = format
+        self.config = config
+    }
+
+    mutating func parseChunk(_ lines: LineReader) throws -> ParsedChunk? {
         if let pending {
             self.pending = nil
             throw pending
         }
+        let config = config // a local: not copied for every line
         var chunk = ParsedChunk()
-        chunk.lines.reserveCapacity(Self.chunkLines)
-        chunk.text.reserveCapacity(Self.chunkLines * 16)
+        chunk.lines.reserveCapacity(ImportParser.chunkLines)
+        chunk.text.reserveCapacity(ImportParser.chunkLines * 16)
         do {
-            while chunk.lines.count < Self.chunkLines, let bytes = try lines.next() {
+            while chunk.lines.count < ImportParser.chunkLines, let bytes = try lines.next() {
                 let number = lines.lineNumber
                 if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
                 if format == .csv && columns == nil {
@@ -129,7 +146,7 @@ final class ImportParser: @unchecked Sendable {
         return chunk.lines.isEmpty ? nil : chunk
     }
 
-    private func csvHeader(_ bytes: UnsafeRawBufferPointer, line: Int) throws -> [ImportField] {
+    func csvHeader(_ bytes: UnsafeRawBufferPointer, line: Int) throws -> [ImportField] {
         do {
             var names: [String] = []
             try CSVLine.split(Self.withoutCR(bytes), scratch: fields) { _, value in
@@ -153,7 +170,7 @@ final class ImportParser: @unchecked Sendable {
     }
 
     /// Splits the line into `fields`.
-    private func split(_ bytes: UnsafeRawBufferPointer) throws {
+    func split(_ bytes: UnsafeRawBufferPointer) throws {
         do {
             switch format {
             case .ndjson:

@@ -4,6 +4,7 @@
 // the field.
 
 import LedgerDomain
+import LedgerStorage
 
 #if canImport(Glibc)
 import Glibc
@@ -117,6 +118,11 @@ struct ImportRequest {
             return Text(start: start, count: Int32(value.count))
         }
 
+        // Start loading the index slots of the line's account names: the misses (the table
+        // outgrows a core's cache at a few thousand names) overlap the work on the other fields.
+        if let name = fields[.account] { names.withHome(of: name) { Prefetch.forRead($0) } }
+        if let name = fields[.from] { names.withHome(of: name) { Prefetch.forRead($0) } }
+        if let name = fields[.to] { names.withHome(of: name) { Prefetch.forRead($0) } }
         opBytes = try need(.op)
         guard let (op, allowed) = Self.op(opBytes!) else {
             throw LedgerError.usage("unknown op '\(opName())' (open, close, deposit, withdraw, transfer, reverse)")

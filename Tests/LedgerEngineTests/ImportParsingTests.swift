@@ -63,21 +63,6 @@ import Testing
         }
     }
 
-    /// The parser starts loading each account name's index slot while the line is still being
-    /// split: the fields tell it every account name (`account`, `from`, `to`), and nothing else.
-    @Test func accountNamesAreToldAsTheLineIsSplit() throws {
-        let fields = LineFields()
-        var seen: [String] = []
-        fields.nameSeen = { seen.append(String(decoding: $0, as: UTF8.self)) }
-        for (line, names) in [(#"{"op":"transfer","from":"x","to":"y","amount":"1","memo":"m","id":"i"}"#, ["x", "y"]),
-                              (#"{"op":"deposit","account":"a\u0062","amount":"1"}"#, ["ab"]),
-                              (#"{"op":"open","currency":"EUR"}"#, [])] {
-            seen = []
-            try Array(line.utf8).withUnsafeBytes { try NDJSONLine.parse($0, into: fields) }
-            #expect(seen == names, "\(line)")
-        }
-    }
-
     @Test func fieldNamesAreFoundByTheirBytes() {
         // ImportField's order is ImportLine's (export writes one, import reads the other).
         #expect(ImportField.allCases.map(\.name) == ImportLine.fields)
