@@ -74,6 +74,20 @@ import Testing
         }
     }
 
+    /// Ops are told apart by length and bytes as one word: each name is found, and names that
+    /// differ in a byte, in case, by a trailing NUL or in length are not.
+    @Test func opsAreFoundByTheirBytes() {
+        let ops: [(String, ImportRequest.Op)] = [("deposit", .deposit), ("transfer", .transfer), ("withdraw", .withdraw),
+                                                 ("open", .open), ("close", .close), ("reverse", .reverse)]
+        for (name, op) in ops {
+            #expect(Array(name.utf8).withUnsafeBytes { ImportRequest.op($0)?.0 } == op, "\(name)")
+        }
+        for other in ["", "o", "ope", "open\0", "opeN", "Open", "closed", "deposi", "depositt", "deposit\0", "transfe", "withdrew",
+                      "reverse\0", "reversed", "transfers", "withdraw\0"] {
+            #expect(Array(other.utf8).withUnsafeBytes { ImportRequest.op($0) } == nil, "\(other.debugDescription)")
+        }
+    }
+
     @Test func csvSplitsQuotedFieldsAndChecksUTF8() throws {
         let fields = LineFields()
         var values: [String] = []
