@@ -364,7 +364,7 @@ private struct ImportRun {
         guard after.status != 0 else { return }
         historyChanges.append(HistoryView.Change(position: position, slot: i, side: side, opened: opened,
                                                  closed: after.status == Account.Status.closed.rawValue,
-                                                 balance: after.balance, version: after.version, head: head, nameHash: accounts.nameHashes[i]))
+                                                 balance: after.balance, version: after.version, head: head, nameHash: accounts.nameHash(i)))
         if historyChanges.count >= history.chunkItems { history.add(chunk: &historyChanges) }
     }
 

@@ -2,6 +2,8 @@
 // (name, currency) and its fixed fields live in an `Account` loaded once; what a money
 // line reads and changes lives apart in a flat `Funds` record (no String in it), so the
 // validating loop neither copies an Account nor retains or releases anything per line.
+// A money line's reads of an account are its Funds (48 bytes: with its number, name hash
+// and whether it is loaded) and its name: two cache lines, both prefetched lines ahead.
 
 import LedgerDomain
 import LedgerStorage
@@ -18,21 +20,22 @@ struct ImportAccounts {
         var scale: Int16 = 0
         /// Account.Status's raw value; 0: the account does not exist (yet).
         var status: UInt8 = 0
+        /// Whether it was looked up in the views (its first use).
+        var loaded = false
+        /// Its number (events carry it); UInt32.max until it is loaded or opened.
+        var number = UInt32.max
+        /// HistoryView.nameHash of its name (the history builder's key).
+        var nameHash: UInt32 = 0
 
         var isOpen: Bool { status == Account.Status.open.rawValue }
     }
 
     /// Each account's name, in order of first mention.
     private(set) var ids: [AccountID] = []
-    /// HistoryView.nameHash of each name (the history builder's key).
-    private(set) var nameHashes: [UInt32] = []
     /// The account as last set or loaded: its name, currency, scale and opening are current;
     /// its balance, version, status, overdraft and last position are those of `funds`.
     private var identities: [Account?] = []
     private(set) var funds: [Funds] = []
-    private var loaded: [Bool] = []
-    /// Each account's number (events carry it); UInt32.max until it is loaded or opened.
-    private var numbers: [UInt32] = []
     /// The number the next account opened gets.
     private(set) var nextNumber: UInt32
 
@@ -61,35 +64,40 @@ struct ImportAccounts {
     mutating func index(named id: AccountID, hash: UInt32? = nil) -> Int {
         if let i = byName[id] { return i }
         ids.append(id)
-        nameHashes.append(hash ?? HistoryView.nameHash(id.name))
         identities.append(nil)
-        funds.append(Funds())
-        loaded.append(false)
-        numbers.append(.max)
+        var f = Funds()
+        f.nameHash = hash ?? HistoryView.nameHash(id.name)
+        funds.append(f)
         byName[id] = ids.count - 1
         return ids.count - 1
     }
 
-    /// Starts loading the funds of the account the parser numbered `number` (a caller a few lines ahead).
+    /// Starts loading the funds and name of the account the parser numbered `number` (a caller a
+    /// few lines ahead).
     func prefetch(number: Int32) {
         guard number >= 0 && Int(number) < byNumber.count else { return }
-        funds.withUnsafeBufferPointer { Prefetch.forRead($0.baseAddress! + byNumber[Int(number)]) }
+        let i = byNumber[Int(number)]
+        funds.withUnsafeBufferPointer { Prefetch.forRead($0.baseAddress! + i) }
+        ids.withUnsafeBufferPointer { Prefetch.forRead($0.baseAddress! + i) }
     }
 
     /// Loads account `i` from the views on its first use.
     mutating func load(_ i: Int, from views: Views) throws {
-        guard !loaded[i] else { return }
+        guard !funds[i].loaded else { return }
         let found = try views.numberedAccount(ids[i])
         set(i, found?.account)
-        if let number = found?.number { numbers[i] = number }
-        loaded[i] = true
+        if let number = found?.number { funds[i].number = number }
+        funds[i].loaded = true
     }
 
     /// Account `i`'s number, for an event that names it.
     func number(_ i: Int) -> UInt32 {
-        precondition(numbers[i] != .max, "account \(ids[i]) has no number")
-        return numbers[i]
+        precondition(funds[i].number != .max, "account \(ids[i]) has no number")
+        return funds[i].number
     }
+
+    /// HistoryView.nameHash of account `i`'s name.
+    func nameHash(_ i: Int) -> UInt32 { funds[i].nameHash }
 
     /// Account `i` (`before`, nil if it did not exist) as of event `body` at `position`; an
     /// account it opens gets the next number.
@@ -98,7 +106,7 @@ struct ImportAccounts {
             set(i, before.applying(body, at: position))
         } else if let opened = Account.opened(body, at: position) {
             set(i, opened)
-            numbers[i] = nextNumber
+            funds[i].number = nextNumber
             nextNumber += 1
         }
     }
@@ -115,18 +123,21 @@ struct ImportAccounts {
         return a
     }
 
-    /// Account `i` becomes `account` (nil: it does not exist).
+    /// Account `i` becomes `account` (nil: it does not exist); whether it is loaded, its number
+    /// and its name hash stay.
     mutating func set(_ i: Int, _ account: Account?) {
         identities[i] = account
+        let kept = funds[i]
         guard let a = account else {
-            funds[i] = Funds()
+            funds[i] = Funds(loaded: kept.loaded, number: kept.number, nameHash: kept.nameHash)
             return
         }
         let next = Int32(currencies.count)
         let currency = currencies[a.currency, default: next]
         if currency == next { currencies[a.currency] = next }
         funds[i] = Funds(balance: a.balance, overdraft: a.overdraft, version: a.version, lastPosition: a.lastPosition,
-                         currency: currency, scale: Int16(a.scale), status: a.status.rawValue)
+                         currency: currency, scale: Int16(a.scale), status: a.status.rawValue,
+                         loaded: kept.loaded, number: kept.number, nameHash: kept.nameHash)
     }
 
     /// A money event's effect on account `i` (`Account.move`): `delta` minor units in, one more version.
