@@ -67,13 +67,7 @@ enum ImportField: Int, CaseIterable {
     static func named(_ key: UnsafeRawBufferPointer) -> ImportField? {
         let n = key.count
         guard n >= 2, n <= 9 else { return nil }
-        var word: UInt64 = 0
-        if n >= 8 {
-            word = UInt64(littleEndian: key.loadUnaligned(as: UInt64.self))
-        } else {
-            for k in 0..<n { word |= UInt64(key[k]) << (8 * UInt64(k)) }
-        }
-        switch (n, word) {
+        switch (n, littleEndianWord(key)) {
         case (2, 0x706f): return .op
         case (7, 0x74_6e75_6f63_6361): return .account
         case (4, 0x6d6f_7266): return .from
@@ -89,6 +83,17 @@ enum ImportField: Int, CaseIterable {
         default: return nil
         }
     }
+}
+
+/// The first eight bytes of `bytes` (fewer: zero-filled above) as one little-endian word: with
+/// the length, how a short name (a field, an op) is told apart in one comparison. A NUL byte
+/// adds nothing to the word, so callers match the length too.
+@inline(__always)
+func littleEndianWord(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+    if bytes.count >= 8 { return UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self)) }
+    var word: UInt64 = 0
+    for k in 0..<bytes.count { word |= UInt64(bytes[k]) << (8 * UInt64(k)) }
+    return word
 }
 
 /// One import line's fields as bytes, by index in ImportLine.fields: slices of the line itself,

@@ -4,14 +4,7 @@
 // chunks through a bounded queue, so at most a few chunks of parsed lines exist at any
 // time.
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
-
 import LedgerDomain
-import LedgerStorage
 
 /// One non-blank line of the input: its number and the request it asks for, or (nil) that it
 /// is bad: its error is then the chunk's next `failures` entry.

@@ -6,12 +6,6 @@
 import LedgerDomain
 import LedgerStorage
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
-
 struct ImportRequest {
     enum Operation {
         /// Its currency, scale and overdraft are the chunk's `opens[index]` (rare: kept apart).
@@ -65,10 +59,7 @@ struct ImportRequest {
     /// length and bytes as one little-endian word tell the six apart (no memcmp call per op).
     static func op(_ bytes: UnsafeRawBufferPointer) -> (Op, allowed: UInt32)? {
         guard bytes.count >= 4, bytes.count <= 8 else { return nil }
-        var word: UInt64 = 0
-        for k in 0..<bytes.count { word |= UInt64(bytes[k]) << (8 * UInt64(k)) }
-        // The length too: a NUL byte adds nothing to the word.
-        switch (bytes.count, word) {
+        switch (bytes.count, littleEndianWord(bytes)) {
         case (7, 0x74_6973_6f70_6564): return (.deposit, moneyFields)
         case (8, 0x7265_6673_6e61_7274): return (.transfer, transferFields)
         case (8, 0x7761_7264_6874_6977): return (.withdraw, moneyFields)
