@@ -11,12 +11,13 @@ let package = Package(
         .executable(name: "ledger-sample", targets: ["LedgerSample"]),
     ],
     targets: [
-        // Hardware CRC32C (SSE4.2) with a runtime check; Swift falls back to slicing-by-8.
+        // CPU kernels: hardware CRC32C (SSE4.2) and SHA-256 with a runtime check (Swift falls back
+        // to portable code), and the prefetch hint.
         .target(name: "CLedgerAccel"),
         // Bytes, files, durability. Knows nothing about money.
         .target(name: "LedgerStorage", dependencies: ["CLedgerAccel"]),
-        // Money, events, codecs, upcasters, fold, decisions. Pure, no I/O.
-        .target(name: "LedgerDomain"),
+        // Money, events, codecs, upcasters, fold, decisions. Pure, no I/O (the C target only for prefetching).
+        .target(name: "LedgerDomain", dependencies: ["CLedgerAccel"]),
         // Use cases joining storage and domain.
         .target(name: "LedgerEngine", dependencies: ["LedgerStorage", "LedgerDomain"]),
         // Argument parsing, output, exit codes.

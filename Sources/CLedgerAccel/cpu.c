@@ -4,6 +4,8 @@
 // command's whole budget is ~2 ms). Without glibc's interface, cpuid itself.
 #include "ledger_accel.h"
 
+int ledger_crc32c_hw_known = -1;
+
 #if defined(__x86_64__) && defined(__has_include)
 #if __has_include(<sys/platform/x86.h>)
 #define LEDGER_GLIBC_CPU_FEATURES 1

@@ -233,16 +233,21 @@ extension Ledger {
                 }
             }
             var written = 0
-            let every = UInt64(max(1, config.snapshotEvery))
+            let targetOrder = targets.sorted()
+            var nextTarget = 0
             // Snapshots are written on a second thread while the fold goes on (each holds its own
             // copy of the accounts; at most two wait).
             let snapshotWriter = SerialWorker.start()
             // The views asked for (all by default) come from one fold of the log.
             do {
                 try Views.rebuild(layout, log: writer.log, views: Set(view.flatMap(Views.Name.init(rawValue:)).map { [$0] } ?? Views.Name.allCases),
-                                  visits: { $0 % 65_536 == 0 || $0 % every == 0 && targets.contains($0) }) { position, micros, state in
+                                  nextVisit: { after in
+                    // Progress every 65 536 events, and each snapshot's position.
+                    while nextTarget < targetOrder.count && targetOrder[nextTarget] <= after { nextTarget += 1 }
+                    return min((after / 65_536 + 1) * 65_536, nextTarget < targetOrder.count ? targetOrder[nextTarget] : .max)
+                }) { position, micros, state in
                     if position % 65_536 == 0 { progress?(position, head) }
-                    if position % every == 0 && targets.contains(position) {
+                    if targets.contains(position) {
                         let accounts = state.accounts
                         let at = LogHead(position: position, timestampMicros: micros, chain: try self.chainValue(at: position, log: writer.log))
                         snapshotWriter.add { [layout = self.layout] in try Snapshots.write(layout, accounts: accounts, head: at) }

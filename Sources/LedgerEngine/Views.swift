@@ -125,13 +125,15 @@ final class Views {
 
     /// Folds the whole log and writes the views in `names` again from it, durable through the
     /// head; the others are left as they are (each view has its own checkpoint). `visit` sees
-    /// the position, timestamp and state after each event at a position `visits` selects
-    /// (replay: progress, snapshots). Handing the state to a closure copies it (four retains
-    /// and releases), so it is not done for every event.
+    /// the position, timestamp and state after the event at each position `nextVisit` names
+    /// (given the last one visited, or 0; .max: no more), for replay's progress and snapshots.
+    /// Handing the state to a closure copies it (four retains and releases), and asking a
+    /// predicate about every event costs more than comparing with the next position wanted.
     static func rebuild(_ layout: StoreLayout, log: Log, views names: Set<Name> = Set(Name.allCases),
-                        visits: (UInt64) -> Bool = { _ in false },
+                        nextVisit: (UInt64) -> UInt64 = { _ in .max },
                         visit: ((UInt64, Int64, CompactState) throws -> Void)? = nil) throws {
         var state = CompactState()
+        var visitAt = nextVisit(0)
         // The ids view is built on a thread of its own from (hash, position) pairs sent in chunks.
         let idsThread = names.contains(.ids) ? IDsViewThread.start(path: idsPath(layout), checkpoint: log.head.position) : nil
         // Built under another name and renamed at the end, like the tables: a rebuild that fails
@@ -153,29 +155,43 @@ final class Views {
         keys.reserveCapacity(keysMax)
         do {
             try LedgerError.translating {
-                try log.forEach(from: 1) { record in
-                    let e: RawEvent
-                    do { e = try EventCodec.scan(type: record.type, version: record.schemaVersion, payload: record.payload) } catch {
-                        throw LedgerError.integrity("event at position \(record.position) does not decode: \(error)")
+                try log.forEachBatch(from: 1) { batch in
+                  try batch.forEach(prefetching: { state.prefetch(type: $0.type, version: $0.schemaVersion, payload: $0.payload) }) { record in
+                    func undecodable(_ error: Error) -> LedgerError {
+                        LedgerError.integrity("event at position \(record.position) does not decode: \(error)")
                     }
-                    let touched = state.apply(e, at: record.position)
-                    if buildsHistory {
-                        if touched.account == nameHashes.count && e.type == .accountOpened { nameHashes.append(HistoryView.nameHash(e.account)) }
-                        if touched.account >= 0 {
-                            changes.append(historyChange(state, touched.account, side: 0, of: e, at: record.position, nameHash: nameHashes[touched.account]))
+                    if !buildsHistory && !buildsIDs {
+                        // The balances alone: the fold reads the record in place.
+                        do { _ = try state.fold(type: record.type, version: record.schemaVersion, payload: record.payload, at: record.position) }
+                        catch { throw undecodable(error) }
+                    } else {
+                        let e: RawEvent
+                        do { e = try EventCodec.scan(type: record.type, version: record.schemaVersion, payload: record.payload) } catch {
+                            throw undecodable(error)
                         }
-                        if touched.other >= 0 {
-                            changes.append(historyChange(state, touched.other, side: 1, of: e, at: record.position, nameHash: nameHashes[touched.other]))
+                        let touched = state.apply(e, at: record.position)
+                        if buildsHistory {
+                            if touched.account == nameHashes.count && e.type == .accountOpened { nameHashes.append(HistoryView.nameHash(e.account)) }
+                            if touched.account >= 0 {
+                                changes.append(historyChange(state, touched.account, side: 0, of: e, at: record.position, nameHash: nameHashes[touched.account]))
+                            }
+                            if touched.other >= 0 {
+                                changes.append(historyChange(state, touched.other, side: 1, of: e, at: record.position, nameHash: nameHashes[touched.other]))
+                            }
+                            if changes.count >= changesMax { builder?.add(chunk: &changes) }
                         }
-                        if changes.count >= changesMax { builder?.add(chunk: &changes) }
+                        if buildsIDs {
+                            if let id = e.id { keys.append((idHash(id), record.position)) }
+                            if let reverses = e.reverses { keys.append((idHash(reversalKey(reverses)), record.position)) }
+                            if keys.count >= keysMax { idsThread?.add(chunk: &keys) }
+                        }
                     }
-                    if buildsIDs {
-                        if let id = e.id { keys.append((idHash(id), record.position)) }
-                        if let reverses = e.reverses { keys.append((idHash(reversalKey(reverses)), record.position)) }
-                        if keys.count >= keysMax { idsThread?.add(chunk: &keys) }
+                    if record.position >= visitAt {
+                        visitAt = nextVisit(record.position)
+                        try visit?(record.position, record.timestampMicros, state)
                     }
-                    if visits(record.position), let visit { try visit(record.position, record.timestampMicros, state) }
-                    return true
+                  }
+                  return true
                 }
             }
             builder?.add(chunk: &changes)

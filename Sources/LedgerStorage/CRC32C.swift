@@ -4,7 +4,7 @@
 import CLedgerAccel
 
 public enum CRC32C {
-    static let hardwareAvailable: Bool = ledger_crc32c_hw_available() != 0
+    static var hardwareAvailable: Bool { ledger_crc32c_hw() != 0 }
 
     /// CRC32C of `bytes` (initial value and final xor 0xFFFFFFFF).
     @inlinable

@@ -14,6 +14,10 @@ public enum Limits {
     public static let segmentBytesMin = 256
     /// Largest segment size a store may configure.
     public static let segmentBytesMax = 1024 * 1024 * 1024
+    /// How many records ahead `RecordBatch.forEach(prefetching:)` hands a record to its
+    /// prefetcher: far enough for a cache miss to resolve (~100 ns), near enough not to evict
+    /// what is loaded. (Computed, so that code inlined into other modules reads a constant.)
+    @inlinable public static var prefetchRecords: Int { 8 }
     /// Bytes read per pread when scanning a segment.
     public static let readChunkBytes = 1024 * 1024
     /// Default time a writer waits for the lock before giving up with `busy`.

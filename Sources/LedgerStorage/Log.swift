@@ -187,6 +187,15 @@ public final class Log {
     /// The visitor returns false to stop early.
     public func forEach(from position: UInt64, through last: UInt64 = .max,
                         _ visit: (StoredRecord) throws -> Bool) throws {
+        try forEachBatch(from: position, through: last) { batch in
+            for record in batch where try !visit(record) { return false }
+            return true
+        }
+    }
+
+    /// `forEach` a committed batch at a time (the first and last trimmed to the range asked for).
+    public func forEachBatch(from position: UInt64, through last: UInt64 = .max,
+                             _ visit: (RecordBatch) throws -> Bool) throws {
         let first = max(position, RecordFormat.firstPosition)
         let stop = min(last, head.position)
         guard first <= stop, var si = segmentIndex(containing: first) else { return }
@@ -213,10 +222,10 @@ public final class Log {
             var state = ScanState(nextPosition: startPosition, lastTimestampMicros: Int64.min, chain: nil,
                                   verifyChain: false, committedEnd: startOffset)
             var finished = false
-            let result = try scanner.scan(from: startOffset, state: &state, partialFirstBatch: startOffset != RecordFormat.segmentHeaderBytes) { record, _, _ in
-                if record.position < skipBelow { return true }
-                if record.position > stop { finished = true; return false }
-                if try !visit(record) { finished = true; return false }
+            let result = try scanner.scanBatches(from: startOffset, state: &state, partialFirstBatch: startOffset != RecordFormat.segmentHeaderBytes) { batch in
+                if batch.lastPosition < skipBelow { return true }
+                if let wanted = batch.trimmed(from: skipBelow, through: stop), try !visit(wanted) { finished = true; return false }
+                if batch.lastPosition >= stop { finished = true; return false }
                 return true
             }
             if finished { return }
@@ -240,10 +249,7 @@ public final class Log {
                 let p = raw.baseAddress!
                 guard case .valid(let frameBytes) = Frame.check(p, available: raw.count), frameBytes == raw.count,
                       Frame.position(p) == position else { return nil }
-                let header = RecordFormat.frameHeaderBytes + RecordFormat.bodyHeaderBytes
-                return .some(try body(StoredRecord(position: position, timestampMicros: Frame.timestamp(p), type: Frame.type(p),
-                                                   schemaVersion: Frame.schemaVersion(p),
-                                                   payload: UnsafeRawBufferPointer(start: p + header, count: frameBytes - header))))
+                return .some(try body(StoredRecord(frame: p, frameBytes: frameBytes)))
             }
             if let found { return found }
         }

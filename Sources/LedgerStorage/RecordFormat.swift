@@ -3,9 +3,10 @@
 
 public enum RecordFormat {
     /// Frame: [u32 bodyLength][u32 crc32c(body)][body], little-endian.
-    public static let frameHeaderBytes = 8
+    /// (Computed, so that code inlined into other modules reads a constant, not a lazy global.)
+    @inlinable public static var frameHeaderBytes: Int { 8 }
     /// Body header: u64 position, i64 timestampMicros, u16 type, u16 schemaVersion.
-    public static let bodyHeaderBytes = 20
+    @inlinable public static var bodyHeaderBytes: Int { 20 }
     /// Record types at or above this value belong to the storage layer.
     public static let reservedTypeFirst: UInt16 = 0xFF00
     /// The commit record closing every batch.

@@ -8,6 +8,93 @@ public struct StoredRecord {
     public let type: UInt16
     public let schemaVersion: UInt16
     public let payload: UnsafeRawBufferPointer
+
+    @inlinable
+    init(frame p: UnsafeRawPointer, frameBytes: Int) {
+        position = Frame.position(p)
+        timestampMicros = Frame.timestamp(p)
+        type = Frame.type(p)
+        schemaVersion = Frame.schemaVersion(p)
+        let header = RecordFormat.frameHeaderBytes + RecordFormat.bodyHeaderBytes
+        payload = UnsafeRawBufferPointer(start: p + header, count: frameBytes - header)
+    }
+}
+
+/// The records of one committed batch (or of the part of it a reader asked for), every frame
+/// already checked: length, CRC, dense positions, timestamps, and the batch's commit record.
+/// The frames lie back to back in the reader's buffer and are valid only inside the visit that
+/// hands them out. A reader that wants the next records early (to prefetch what they touch)
+/// runs a second iterator ahead of the first.
+public struct RecordBatch: Sequence {
+    /// The frames, back to back (the commit record is not among them).
+    public let frames: UnsafeRawBufferPointer
+    /// File offset of the first frame in its segment.
+    public let fileOffset: Int
+    public let firstPosition: UInt64
+    public let count: Int
+
+    public var lastPosition: UInt64 { firstPosition + UInt64(count) - 1 }
+
+    public struct Iterator: IteratorProtocol {
+        @usableFromInline var p: UnsafeRawPointer
+        @usableFromInline let end: UnsafeRawPointer
+
+        @inlinable init(_ frames: UnsafeRawBufferPointer) {
+            p = frames.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!
+            end = p + frames.count
+        }
+
+        @inlinable @inline(__always)
+        public mutating func next() -> StoredRecord? {
+            guard p < end else { return nil }
+            let frameBytes = RecordFormat.frameHeaderBytes + Int(LE.u32(p, 0))
+            defer { p += frameBytes }
+            return StoredRecord(frame: p, frameBytes: frameBytes)
+        }
+    }
+
+    @inlinable public func makeIterator() -> Iterator { Iterator(frames) }
+
+    /// Calls `body` with each record, and `prefetch` with each `Limits.prefetchRecords` records
+    /// before `body` sees it, so that a visitor whose work misses the cache can start loading
+    /// what it will touch. Inlined into the caller, closures and all.
+    @inlinable
+    public func forEach(prefetching prefetch: (StoredRecord) -> Void, _ body: (StoredRecord) throws -> Void) rethrows {
+        var ahead = makeIterator()
+        for _ in 0..<Limits.prefetchRecords { if let record = ahead.next() { prefetch(record) } }
+        for record in self {
+            if let record = ahead.next() { prefetch(record) }
+            try body(record)
+        }
+    }
+
+    /// Calls `body` with each record, its file offset and its frame's size in bytes.
+    func forEachFrame(_ body: (StoredRecord, _ offset: Int, _ frameBytes: Int) throws -> Bool) rethrows -> Bool {
+        var q = 0
+        while q < frames.count {
+            let frameBytes = RecordFormat.frameHeaderBytes + Int(LE.u32(frames.baseAddress! + q, 0))
+            if try !body(StoredRecord(frame: frames.baseAddress! + q, frameBytes: frameBytes), fileOffset + q, frameBytes) { return false }
+            q += frameBytes
+        }
+        return true
+    }
+
+    /// The records from position `first` through `last` (nil when none): walks the frames
+    /// before and after them, which only a reader starting or stopping inside a batch pays.
+    func trimmed(from first: UInt64, through last: UInt64) -> RecordBatch? {
+        let from = Swift.max(first, firstPosition), through = Swift.min(last, lastPosition)
+        guard count > 0, from <= through else { return nil }
+        if from == firstPosition && through == lastPosition { return self }
+        var start = 0, end = 0, position = firstPosition
+        while position <= through {
+            let frameBytes = RecordFormat.frameHeaderBytes + Int(LE.u32(frames.baseAddress! + end, 0))
+            if position < from { start += frameBytes }
+            end += frameBytes
+            position += 1
+        }
+        return RecordBatch(frames: UnsafeRawBufferPointer(rebasing: frames[start..<end]), fileOffset: fileOffset + start,
+                           firstPosition: from, count: Int(through - from) + 1)
+    }
 }
 
 enum SegmentHeader {
@@ -56,6 +143,7 @@ enum FrameCheck: Equatable {
     case invalid(String)
 }
 
+@usableFromInline
 enum Frame {
     @inline(__always)
     static func check(_ p: UnsafeRawPointer, available: Int) -> FrameCheck {
@@ -70,17 +158,10 @@ enum Frame {
         return .valid(frameBytes: RecordFormat.frameHeaderBytes + bodyBytes)
     }
 
-    @inline(__always) static func position(_ p: UnsafeRawPointer) -> UInt64 { LE.u64(p, 8) }
-    @inline(__always) static func timestamp(_ p: UnsafeRawPointer) -> Int64 { LE.i64(p, 16) }
-    @inline(__always) static func type(_ p: UnsafeRawPointer) -> UInt16 { LE.u16(p, 24) }
-    @inline(__always) static func schemaVersion(_ p: UnsafeRawPointer) -> UInt16 { LE.u16(p, 26) }
-
-    static func record(_ p: UnsafeRawPointer, frameBytes: Int) -> StoredRecord {
-        let header = RecordFormat.frameHeaderBytes + RecordFormat.bodyHeaderBytes
-        return StoredRecord(
-            position: position(p), timestampMicros: timestamp(p), type: type(p), schemaVersion: schemaVersion(p),
-            payload: UnsafeRawBufferPointer(start: p + header, count: frameBytes - header))
-    }
+    @inlinable @inline(__always) static func position(_ p: UnsafeRawPointer) -> UInt64 { LE.u64(p, 8) }
+    @inlinable @inline(__always) static func timestamp(_ p: UnsafeRawPointer) -> Int64 { LE.i64(p, 16) }
+    @inlinable @inline(__always) static func type(_ p: UnsafeRawPointer) -> UInt16 { LE.u16(p, 24) }
+    @inlinable @inline(__always) static func schemaVersion(_ p: UnsafeRawPointer) -> UInt16 { LE.u16(p, 26) }
 
     /// Appends a complete frame (header, body header, payload) to `out`. Hot on import: the
     /// 28 header bytes are built on the stack and appended once; the CRC is patched in place.

@@ -48,6 +48,14 @@ final class SegmentScanner {
     func scan(from offset: Int, state: inout ScanState, partialFirstBatch: Bool = false,
               visit: (StoredRecord, _ offset: Int, _ frameBytes: Int) throws -> Bool,
               batchDone: ((_ lastPosition: UInt64, _ chain: [UInt8]) -> Void)? = nil) throws -> ScanStop {
+        try scanBatches(from: offset, state: &state, partialFirstBatch: partialFirstBatch,
+                        visit: { try $0.forEachFrame(visit) }, batchDone: batchDone)
+    }
+
+    /// `scan`, handing out each committed batch whole (the visitor returns false to stop after it).
+    func scanBatches(from offset: Int, state: inout ScanState, partialFirstBatch: Bool = false,
+                     visit: (RecordBatch) throws -> Bool,
+                     batchDone: ((_ lastPosition: UInt64, _ chain: [UInt8]) -> Void)? = nil) throws -> ScanStop {
         var bufferOffset = offset   // file offset of buffer[0]
         var end = 0                 // valid bytes in buffer
         var batchStart = 0          // buffer index where the pending batch starts
@@ -92,13 +100,9 @@ final class SegmentScanner {
                         }
                     }
                     // Hand out the committed batch.
-                    var q = batchStart
-                    var stop = false
-                    while q < cursor {
-                        let fb = RecordFormat.frameHeaderBytes + Int(LE.u32(base + q, 0))
-                        if try !visit(Frame.record(base + q, frameBytes: fb), bufferOffset + q, fb) { stop = true; break }
-                        q += fb
-                    }
+                    let batch = RecordBatch(frames: UnsafeRawBufferPointer(start: base + batchStart, count: cursor - batchStart),
+                                            fileOffset: bufferOffset + batchStart, firstPosition: expected - UInt64(pending), count: pending)
+                    let stop = try !visit(batch)
                     cursor += frameBytes
                     batchStart = cursor
                     pending = 0

@@ -30,6 +30,9 @@ import Testing
             var byName = CompactState([], position: 0)
             var legacy = CompactState()
             var mixed = CompactState()
+            // fold (fields read in place for money events) over the same records.
+            var folded = CompactState()
+            var foldedLegacy = CompactState()
             var plain = LedgerState()
             var opened: [AccountID] = []
             var numbers: [AccountID: UInt32] = [:]
@@ -56,7 +59,9 @@ import Testing
                 let v1 = EventCodec.typeCode(body) == .accountOpened ? (type, version, payload) : LegacyEncoding.namesOnlyV1(event)
                 try payload.withUnsafeBytes {
                     let e = try EventCodec.scan(type: type, version: version, payload: $0)
-                    compact.apply(e, at: position)
+                    let touched = compact.apply(e, at: position)
+                    let foldTouched = try folded.fold(type: type, version: version, payload: $0, at: position)
+                    #expect(foldTouched.account == touched.account && foldTouched.other == touched.other)
                     byName.apply(e, at: position)
                     if position > 10_000 { mixed.apply(e, at: position) }
                 }
@@ -64,12 +69,13 @@ import Testing
                     let e = try EventCodec.scan(type: v1.0, version: v1.1, payload: $0)
                     #expect(e.accountNumber == -1 && e.otherNumber == -1)
                     legacy.apply(e, at: position)
+                    _ = try foldedLegacy.fold(type: v1.0, version: v1.1, payload: $0, at: position)
                     if position <= 10_000 { mixed.apply(e, at: position) }
                 }
                 plain.apply(body, at: position)
             }
             #expect(compact.numbered && !byName.numbered)
-            for state in [compact, byName, legacy, mixed] {
+            for state in [compact, byName, legacy, mixed, folded, foldedLegacy] {
                 #expect(state.accounts.count == plain.accounts.count)
                 for a in state.accounts {
                     #expect(plain.accounts[a.id] == a, "seed \(seed): \(a.id)")
@@ -81,5 +87,61 @@ import Testing
                 #expect(compact.account(named: missing) == nil)
             }
         }
+    }
+
+    /// What fold reads in place, it reads as scan + apply would: the same accounts, or the same
+    /// error, for payloads cut short anywhere, ids running past the end, and numbers that do
+    /// not match their names or no account has.
+    @Test func foldReadsMoneyInPlaceAsScanAndApplyWould() throws {
+        let ids = ["alice", "bob", "carol"].map { AccountID(trusted: $0) }
+        func opened() throws -> CompactState {
+            var state = CompactState()
+            for (i, id) in ids.enumerated() {
+                let (type, version, payload) = EventCodec.encode(Event(.accountOpened(account: id, currency: Currency(trusted: "EUR"), scale: 2, overdraft: 0)),
+                                                                 numbers: { _ in 0 })
+                _ = try payload.withUnsafeBytes { try state.fold(type: type, version: version, payload: $0, at: UInt64(i + 1)) }
+            }
+            return state
+        }
+        let right: EventCodec.AccountNumbers = { id in UInt32(ids.firstIndex(of: id)!) }
+        let cases: [(Event, EventCodec.AccountNumbers)] = [
+            (Event(.moneyDeposited(account: ids[0], amount: 500)), right),
+            (Event(.moneyWithdrawn(account: ids[1], amount: 70), metadata: EventMetadata(id: "w-1")), right),
+            (Event(.moneyTransferred(from: ids[2], to: ids[0], amount: 12), metadata: EventMetadata(id: "t-1")), right),
+            // Numbers swapped, pointing at another account, or at none: found by name instead.
+            (Event(.moneyTransferred(from: ids[0], to: ids[1], amount: 3)), { id in id == ids[0] ? 1 : 0 }),
+            (Event(.moneyDeposited(account: ids[2], amount: 9)), { _ in 0 }),
+            (Event(.moneyDeposited(account: ids[1], amount: 9)), { _ in 77 }),
+            (Event(.moneyWithdrawn(account: ids[1], amount: 9)), { _ in UInt32.max }),
+        ]
+        for (event, numbers) in cases {
+            let (type, version, payload) = EventCodec.encode(event, numbers: numbers)
+            for length in 0...payload.count {
+                var byFold = try opened(), byScan = try opened()
+                let cut = Array(payload[0..<length])
+                let folded = cut.withUnsafeBytes { bytes in Result { try byFold.fold(type: type, version: version, payload: bytes, at: 9) } }
+                let scanned = cut.withUnsafeBytes { bytes in Result { byScan.apply(try EventCodec.scan(type: type, version: version, payload: bytes), at: 9) } }
+                switch (folded, scanned) {
+                case (.success(let a), .success(let b)):
+                    #expect(a.account == b.account && a.other == b.other, "\(event.body), \(length) bytes")
+                    #expect(byFold.accounts == byScan.accounts, "\(event.body), \(length) bytes")
+                case (.failure(let a), .failure(let b)):
+                    #expect(String(describing: a) == String(describing: b))
+                default:
+                    Issue.record("fold and scan disagree on \(event.body) cut to \(length) bytes: \(folded) vs \(scanned)")
+                }
+            }
+            // Whole, it changes the accounts it names.
+            var state = try opened()
+            _ = try payload.withUnsafeBytes { try state.fold(type: type, version: version, payload: $0, at: 9) }
+            #expect(state.accounts != (try opened()).accounts)
+        }
+        // A payload with an id whose length runs past the end: an error, as scan gives.
+        var state = try opened()
+        var (type, version, payload) = EventCodec.encode(Event(.moneyDeposited(account: ids[0], amount: 5), metadata: EventMetadata(id: "abc")), numbers: right)
+        payload[payload.count - 5] = 0x40  // the id's length, low byte: 64 bytes, 3 present
+        #expect(throws: DomainError.self) { try payload.withUnsafeBytes { try state.fold(type: type, version: version, payload: $0, at: 9) } }
+        (type, version, payload) = EventCodec.encode(Event(.moneyDeposited(account: ids[0], amount: 5)), numbers: right)
+        #expect(throws: DomainError.self) { try payload.withUnsafeBytes { try state.fold(type: 3, version: 3, payload: $0, at: 9) } }
     }
 }

@@ -187,6 +187,60 @@ import Testing
         #expect(seen == [1, 2])
     }
 
+    @Test func batchesAreHandedOutWholeOrTrimmedToTheRangeAskedFor() throws {
+        let dir = TemporaryDirectory()
+        // Batches of 1, 3, 20 and 2 records: positions 1, 2-4, 5-24, 25-26.
+        let sizes = [1, 3, 20, 2]
+        var next = 0
+        let batches = sizes.map { n in (0..<n).map { _ in next += 1; return "r\(next)" } }
+        try LogFixture.append(dir, batches: batches)
+        let log = try Log.open(directory: dir.logDirectory)
+        for (from, through) in [(UInt64(1), UInt64.max), (3, 3), (3, 6), (5, 24), (6, 23), (24, 25), (26, 99)] {
+            var seen: [(first: UInt64, count: Int, positions: [UInt64], payloads: [String])] = []
+            try log.forEachBatch(from: from, through: through) { batch in
+                seen.append((batch.firstPosition, batch.count, batch.map(\.position), batch.map { String(decoding: $0.payload, as: UTF8.self) }))
+                return true
+            }
+            let wanted = Array(from...min(through, 26))
+            #expect(seen.flatMap(\.positions) == wanted, "\(from)...\(through)")
+            #expect(seen.flatMap(\.payloads) == wanted.map { "r\($0)" })
+            for batch in seen {
+                #expect(batch.positions == Array(batch.first..<(batch.first + UInt64(batch.count))))
+            }
+        }
+        // Whole batches when the range covers them: one visit each.
+        var counts: [Int] = []
+        try log.forEachBatch(from: 1) { counts.append($0.count); return true }
+        #expect(counts == sizes)
+        // A visitor that returns false is not called again.
+        var visits = 0
+        try log.forEachBatch(from: 1) { _ in visits += 1; return false }
+        #expect(visits == 1)
+    }
+
+    @Test func prefetchingSeesEachRecordOnceAndAheadOfTheVisitor() throws {
+        let dir = TemporaryDirectory()
+        try LogFixture.append(dir, batches: [(1...30).map { "r\($0)" }, ["a", "b"]])
+        let log = try Log.open(directory: dir.logDirectory)
+        var events: [(prefetched: Bool, position: UInt64)] = []
+        try log.forEachBatch(from: 1) { batch in
+            batch.forEach(prefetching: { events.append((true, $0.position)) }) { events.append((false, $0.position)) }
+            return true
+        }
+        let prefetched = events.filter(\.prefetched).map(\.position), visited = events.filter { !$0.prefetched }.map(\.position)
+        #expect(prefetched == Array(1...32) && visited == Array(1...32))
+        for p in UInt64(1)...32 {
+            let at = events.firstIndex { $0.prefetched && $0.position == p }!
+            let seen = events.firstIndex { !$0.prefetched && $0.position == p }!
+            #expect(at < seen)
+            // Within a batch the prefetcher runs Limits.prefetchRecords records ahead: the k-th
+            // record of a batch (from 0) is prefetched once k - prefetchRecords have been visited.
+            let visitedBefore = events[..<at].filter { !$0.prefetched }.count
+            let batchStart = p <= 30 ? 0 : 30, k = Int(p) - 1 - batchStart
+            #expect(visitedBefore == batchStart + max(0, k - Limits.prefetchRecords), "position \(p)")
+        }
+    }
+
     @Test func emptyAndMissingLogsReadAsEmpty() throws {
         let dir = TemporaryDirectory()
         let log = try Log.open(directory: dir.logDirectory)

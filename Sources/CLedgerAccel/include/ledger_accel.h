@@ -9,6 +9,20 @@
 /// 1 when the CPU has the SSE4.2 crc32 instruction, else 0.
 int ledger_crc32c_hw_available(void);
 
+/// ledger_crc32c_hw_available()'s answer once asked (-1 before).
+extern int ledger_crc32c_hw_known;
+
+/// ledger_crc32c_hw_available(), asked once: a load and a compare per call, where a Swift
+/// lazy global costs a call into the runtime (swift_once) on every CRC, ~1.5 % of a replay.
+static inline int ledger_crc32c_hw(void) {
+    int known = __atomic_load_n(&ledger_crc32c_hw_known, __ATOMIC_RELAXED);
+    if (known < 0) {
+        known = ledger_crc32c_hw_available();
+        __atomic_store_n(&ledger_crc32c_hw_known, known, __ATOMIC_RELAXED);
+    }
+    return known;
+}
+
 /// Advances the raw CRC32C state over `n` bytes with the crc32 instruction.
 /// The state is the raw register: callers pass ~0 to start and invert the result.
 /// Only call when ledger_crc32c_hw_available() returned 1.
