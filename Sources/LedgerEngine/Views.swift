@@ -173,10 +173,10 @@ final class Views {
                         if buildsHistory {
                             if touched.account == nameHashes.count && e.type == .accountOpened { nameHashes.append(HistoryView.nameHash(e.account)) }
                             if touched.account >= 0 {
-                                changes.append(historyChange(state, touched.account, side: 0, of: e, at: record.position, nameHash: nameHashes[touched.account]))
+                                changes.append(historyChange(&state, touched.account, side: 0, of: e, at: record.position, nameHash: nameHashes[touched.account]))
                             }
                             if touched.other >= 0 {
-                                changes.append(historyChange(state, touched.other, side: 1, of: e, at: record.position, nameHash: nameHashes[touched.other]))
+                                changes.append(historyChange(&state, touched.other, side: 1, of: e, at: record.position, nameHash: nameHashes[touched.other]))
                             }
                             if changes.count >= changesMax { builder?.add(chunk: &changes) }
                         }
@@ -229,8 +229,10 @@ final class Views {
     }
 
     /// Account `i`'s node in the history record of event `e` (already applied to `state`).
+    /// (`state` is inout, though only read, because the caller's is captured by a closure:
+    /// passed by value it was copied for every call, four retains and releases.)
     @inline(__always)
-    private static func historyChange(_ state: borrowing CompactState, _ i: Int, side: Int, of e: RawEvent, at position: UInt64,
+    private static func historyChange(_ state: inout CompactState, _ i: Int, side: Int, of e: RawEvent, at position: UInt64,
                                       nameHash: UInt32) -> HistoryView.Change {
         let now = state.summary(of: i)
         return HistoryView.Change(position: position, slot: i, side: side, opened: e.type == .accountOpened,
