@@ -199,6 +199,14 @@ final class Views {
             idsThread?.add(chunk: &keys)
             idsThread?.end()
             try translating {
+                // The ids table is placed and written last of all (its thread gets every key only
+                // now): the history and accounts views are finished meanwhile, their fsyncs
+                // overlapping its work, before it is waited for.
+                try builder?.result()
+                if let historyTable {
+                    try historyTable.checkpoint(through: log.head.position)
+                    do { try FileSystem.rename(historyBuilding, historyPath(layout)) } catch let e as SystemError { throw LedgerError.io(e) }
+                }
                 if names.contains(.accounts) {
                     let accounts = SlotTableWriter(path: accountsPath(layout), keyBytesMax: StateCodec.keyBytesMax, valueBytes: StateCodec.accountBytes,
                                                    contentVersion: accountsContentVersion)
@@ -214,11 +222,6 @@ final class Views {
                     _ = try accounts.finish(checkpoint: log.head.position, mark: UInt64(state.count))
                 }
                 _ = try idsThread?.result()
-                try builder?.result()
-                if let historyTable {
-                    try historyTable.checkpoint(through: log.head.position)
-                    do { try FileSystem.rename(historyBuilding, historyPath(layout)) } catch let e as SystemError { throw LedgerError.io(e) }
-                }
             }
         } catch {
             // Both stop (a finished one is only waited for); neither view is installed half-built.
