@@ -155,7 +155,10 @@ final class Views {
         keys.reserveCapacity(keysMax)
         do {
             try LedgerError.translating {
-                try log.forEachBatch(from: 1) { batch in
+                // The balances alone are read ahead on a thread of their own; the three views keep
+                // three threads busy on two cores already, and their memory near its bound.
+                let forEachBatch = buildsHistory || buildsIDs ? { try log.forEachBatch(from: 1, $0) } : { try ReadAhead.forEachBatch(log, from: 1, $0) }
+                try forEachBatch { batch in
                   try batch.forEach(prefetching: { state.prefetch(type: $0.type, version: $0.schemaVersion, payload: $0.payload) }) { record in
                     func undecodable(_ error: Error) -> LedgerError {
                         LedgerError.integrity("event at position \(record.position) does not decode: \(error)")
