@@ -73,12 +73,15 @@ while !args.isEmpty {
 func run(_ command: String) { _ = system(command) }
 
 /// The fold alone: every record of the store at `dir` read, CRC-checked, decoded and folded into
-/// balances (CompactState), nothing written. Returns the position folded through.
+/// balances (CompactState) on one thread, as a replay of the balances folds it (prefetched,
+/// money events read in place), nothing written. Returns the position folded through.
 func foldLog(_ dir: String) throws -> UInt64 {
     let log = try Log.open(directory: dir + "/log")
     var state = CompactState()
-    try log.forEach(from: 1) { record in
-        state.apply(try EventCodec.scan(type: record.type, version: record.schemaVersion, payload: record.payload), at: record.position)
+    try log.forEachBatch(from: 1) { batch in
+        try batch.forEach(prefetching: { state.prefetch(type: $0.type, version: $0.schemaVersion, payload: $0.payload) }) { record in
+            _ = try state.fold(type: record.type, version: record.schemaVersion, payload: record.payload, at: record.position)
+        }
         return true
     }
     return state.position

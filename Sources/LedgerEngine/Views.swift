@@ -159,42 +159,42 @@ final class Views {
                 // three threads busy on two cores already, and their memory near its bound.
                 let forEachBatch = buildsHistory || buildsIDs ? { try log.forEachBatch(from: 1, $0) } : { try ReadAhead.forEachBatch(log, from: 1, $0) }
                 try forEachBatch { batch in
-                  try batch.forEach(prefetching: { state.prefetch(type: $0.type, version: $0.schemaVersion, payload: $0.payload) }) { record in
-                    func undecodable(_ error: Error) -> LedgerError {
-                        LedgerError.integrity("event at position \(record.position) does not decode: \(error)")
-                    }
-                    if !buildsHistory && !buildsIDs {
-                        // The balances alone: the fold reads the record in place.
-                        do { _ = try state.fold(type: record.type, version: record.schemaVersion, payload: record.payload, at: record.position) }
-                        catch { throw undecodable(error) }
-                    } else {
-                        let e: RawEvent
-                        do { e = try EventCodec.scan(type: record.type, version: record.schemaVersion, payload: record.payload) } catch {
-                            throw undecodable(error)
+                    try batch.forEach(prefetching: { state.prefetch(type: $0.type, version: $0.schemaVersion, payload: $0.payload) }) { record in
+                        func undecodable(_ error: Error) -> LedgerError {
+                            LedgerError.integrity("event at position \(record.position) does not decode: \(error)")
                         }
-                        let touched = state.apply(e, at: record.position)
-                        if buildsHistory {
-                            if touched.account == nameHashes.count && e.type == .accountOpened { nameHashes.append(HistoryView.nameHash(e.account)) }
-                            if touched.account >= 0 {
-                                changes.append(historyChange(&state, touched.account, side: 0, of: e, at: record.position, nameHash: nameHashes[touched.account]))
+                        if !buildsHistory && !buildsIDs {
+                            // The balances alone: the fold reads the record in place.
+                            do { _ = try state.fold(type: record.type, version: record.schemaVersion, payload: record.payload, at: record.position) }
+                            catch { throw undecodable(error) }
+                        } else {
+                            let e: RawEvent
+                            do { e = try EventCodec.scan(type: record.type, version: record.schemaVersion, payload: record.payload) } catch {
+                                throw undecodable(error)
                             }
-                            if touched.other >= 0 {
-                                changes.append(historyChange(&state, touched.other, side: 1, of: e, at: record.position, nameHash: nameHashes[touched.other]))
+                            let touched = state.apply(e, at: record.position)
+                            if buildsHistory {
+                                if touched.account == nameHashes.count && e.type == .accountOpened { nameHashes.append(HistoryView.nameHash(e.account)) }
+                                if touched.account >= 0 {
+                                    changes.append(historyChange(&state, touched.account, side: 0, of: e, at: record.position, nameHash: nameHashes[touched.account]))
+                                }
+                                if touched.other >= 0 {
+                                    changes.append(historyChange(&state, touched.other, side: 1, of: e, at: record.position, nameHash: nameHashes[touched.other]))
+                                }
+                                if changes.count >= changesMax { builder?.add(chunk: &changes) }
                             }
-                            if changes.count >= changesMax { builder?.add(chunk: &changes) }
+                            if buildsIDs {
+                                if let id = e.id { keys.append((idHash(id), record.position)) }
+                                if let reverses = e.reverses { keys.append((idHash(reversalKey(reverses)), record.position)) }
+                                if keys.count >= keysMax { idsThread?.add(chunk: &keys) }
+                            }
                         }
-                        if buildsIDs {
-                            if let id = e.id { keys.append((idHash(id), record.position)) }
-                            if let reverses = e.reverses { keys.append((idHash(reversalKey(reverses)), record.position)) }
-                            if keys.count >= keysMax { idsThread?.add(chunk: &keys) }
+                        if record.position >= visitAt {
+                            visitAt = nextVisit(record.position)
+                            try visit?(record.position, record.timestampMicros, state)
                         }
                     }
-                    if record.position >= visitAt {
-                        visitAt = nextVisit(record.position)
-                        try visit?(record.position, record.timestampMicros, state)
-                    }
-                  }
-                  return true
+                    return true
                 }
             }
             builder?.add(chunk: &changes)
