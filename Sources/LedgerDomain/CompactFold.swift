@@ -89,12 +89,12 @@ extension EventCodec {
 }
 
 extension EventCodec {
-    /// The account numbers an event carries (-1: none), read from their fixed places without
-    /// checking the rest of the payload: for prefetching what the event will touch, never
-    /// for folding it.
+    /// The account numbers an event carries (-1: none), read from their fixed places in the v2
+    /// layouts without checking the rest of the payload: for prefetching what the event will
+    /// touch, never for folding it.
     @inline(__always)
     public static func peekNumbers(type: UInt16, version: UInt16, payload p: UnsafeRawBufferPointer) -> (Int32, Int32) {
-        guard version >= 2, type >= TypeCode.accountClosed.rawValue, type <= TypeCode.moneyTransferred.rawValue,
+        guard version == 2, type >= TypeCode.accountClosed.rawValue, type <= TypeCode.moneyTransferred.rawValue,
               p.count >= 6 else { return (-1, -1) }
         let first = Int32(truncatingIfNeeded: p.loadUnaligned(fromByteOffset: 0, as: UInt32.self).littleEndian)
         guard type == TypeCode.moneyTransferred.rawValue else { return (first, -1) }
@@ -298,7 +298,7 @@ public struct CompactState {
     public mutating func fold(type: UInt16, version: UInt16, payload: UnsafeRawBufferPointer, at position: UInt64) throws -> Touched {
         let code: EventCodec.TypeCode = type == EventCodec.TypeCode.moneyDeposited.rawValue ? .moneyDeposited
             : type == EventCodec.TypeCode.moneyWithdrawn.rawValue ? .moneyWithdrawn : .moneyTransferred
-        if numbered, type == code.rawValue, EventCodec.carriesNumbers(code, version: version), version <= EventCodec.currentVersion(code),
+        if numbered, type == code.rawValue, version == Self.moneyInPlaceVersion, version <= EventCodec.currentVersion(code),
            let m = moneyInPlace(payload, transfer: code == .moneyTransferred) {
             self.position = position
             change(code, m.i, m.j, amount: m.amount, at: position)
@@ -306,6 +306,10 @@ public struct CompactState {
         }
         return apply(try EventCodec.scan(type: type, version: version, payload: payload), at: position)
     }
+
+    /// The one layout `moneyInPlace` reads: a later version of a money event goes through scan
+    /// (which must learn it) until this is taught it too.
+    static let moneyInPlaceVersion: UInt16 = 2
 
     /// A money event's accounts and amount read in place (layout v2: each side a u32 number and
     /// a u16-length name, then the i64 amount, a u8 flags and, with flag 1, a u16-length id),

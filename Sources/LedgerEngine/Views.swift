@@ -148,7 +148,7 @@ final class Views {
         // What the two threads get, gathered here and handed over a chunk at a time.
         let changesMax = builder?.chunkItems ?? 0, keysMax = idsThread?.chunkItems ?? 0
         // Tested per event instead of binding the optional workers (a retain and release each).
-        let buildsHistory = builder != nil, buildsIDs = idsThread != nil
+        let buildsHistory = builder != nil, buildsIDs = idsThread != nil, balancesAlone = !buildsHistory && !buildsIDs
         var changes: [HistoryView.Change] = []
         changes.reserveCapacity(changesMax)
         var keys: [(hash: UInt64, position: UInt64)] = []
@@ -157,14 +157,14 @@ final class Views {
             try LedgerError.translating {
                 // The balances alone are read ahead on a thread of their own; the three views keep
                 // three threads busy on two cores already, and their memory near its bound.
-                let forEachBatch = buildsHistory || buildsIDs ? { try log.forEachBatch(from: 1, $0) } : { try ReadAhead.forEachBatch(log, from: 1, $0) }
+                let forEachBatch = balancesAlone ? { try ReadAhead.forEachBatch(log, from: 1, $0) } : { try log.forEachBatch(from: 1, $0) }
                 try forEachBatch { batch in
                     try batch.forEach(prefetching: { state.prefetch(type: $0.type, version: $0.schemaVersion, payload: $0.payload) }) { record in
                         func undecodable(_ error: Error) -> LedgerError {
                             LedgerError.integrity("event at position \(record.position) does not decode: \(error)")
                         }
-                        if !buildsHistory && !buildsIDs {
-                            // The balances alone: the fold reads the record in place.
+                        if balancesAlone {
+                            // The fold reads the record in place.
                             do { _ = try state.fold(type: record.type, version: record.schemaVersion, payload: record.payload, at: record.position) }
                             catch { throw undecodable(error) }
                         } else {

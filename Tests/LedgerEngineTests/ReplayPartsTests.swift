@@ -38,6 +38,36 @@ import Testing
         #expect(throws: ChunkedWorker<SerialWorker.Job, Void>.Cancelled.self) { try cancelled.result() }
     }
 
+    /// A rebuild hands its visitor the state at exactly the positions `nextVisit` names (asked
+    /// first with 0, then with each position visited), whichever views it builds.
+    @Test func aRebuildVisitsExactlyThePositionsAskedForWithTheStateThere() throws {
+        let dir = TemporaryDirectory()
+        let layout = StoreLayout(root: dir.path)
+        let ledger = Ledger(layout: layout, lockTimeoutMillis: 1000, clock: .fixed(0))
+        let a = try AccountID(validating: "a")
+        _ = try ledger.append(AppendRequest(command: .open(account: a, currency: Currency(trusted: "USD"), scale: 2, overdraft: nil), at: Timestamp(micros: 1)))
+        // Position p (2...41) deposits p - 1 cents.
+        for p in 2...41 {
+            _ = try ledger.append(AppendRequest(command: .deposit(account: a, amount: try DecimalText.parse(Money.format(Int64(p - 1), scale: 2))),
+                                                at: Timestamp(micros: Int64(p))))
+        }
+        let log = try LedgerStorage.Log.open(directory: layout.logDirectory)
+        for views in [Set([Views.Name.accounts]), Set(Views.Name.allCases)] {
+            var asked: [UInt64] = []
+            var visited: [(position: UInt64, folded: UInt64, balance: Int64, micros: Int64)] = []
+            try Views.rebuild(layout, log: log, views: views, nextVisit: { after in
+                asked.append(after)
+                return after < 7 ? 7 : after < 30 ? 30 : .max
+            }) { position, micros, state in
+                visited.append((position, state.position, state.account(named: "a")!.balance, micros))
+            }
+            #expect(asked == [0, 7, 30])
+            #expect(visited.map(\.position) == [7, 30] && visited.map(\.folded) == [7, 30])
+            // Deposits of 1...p-1 cents by position p.
+            #expect(visited.map(\.balance) == [21, 435] && visited.map(\.micros) == [7, 30])
+        }
+    }
+
     @Test func theIDsViewThreadWritesTheTableOnlyWhenEveryKeyWasSent() throws {
         let dir = TemporaryDirectory()
         let path = dir.path + "/ids.tbl"
