@@ -2,7 +2,8 @@
 // replay folding the log) adds, for every account an event touches, its state after the
 // event; HistoryView.Builder turns those into records meanwhile. result() reports a
 // failure; an import then drops the view (derived data) for the next writer to rebuild,
-// a replay fails.
+// a replay fails. The records are made durable on this thread when the builder ends;
+// the caller's checkpoint then only writes the header.
 
 import LedgerDomain
 import LedgerStorage
@@ -14,7 +15,8 @@ enum HistoryBuilderThread {
             try builder.add(chunk)
         }, finish: {
             try builder.finish()
-            try view.table.flush()
+            // Durable here, on this thread, while the caller appends or writes other views.
+            try view.table.syncRecords()
         })
     }
 }

@@ -225,6 +225,13 @@ public final class PositionTable {
         pending.removeAll(keepingCapacity: true)
     }
 
+    /// Makes the records written so far durable, without moving the checkpoint: a bulk build
+    /// calls it on its own thread when it ends, so that the checkpoint's sync finds little to do.
+    public func syncRecords() throws {
+        try flush()
+        try SlotTable.wrap { try fd.syncData() }
+    }
+
     /// Drops every record after `position` (records of events the log does not hold).
     public func truncate(after position: UInt64) throws {
         try flush()
