@@ -67,6 +67,12 @@ while !args.isEmpty {
         do { for _ in 0..<5 { _ = try foldLog(dir) } } catch { print(error); exit(1) }
         exit(0)
     }
+    if a == "--slot-table", let dir = args.first {
+        // For profiling: build the bench's slot table (1M keys unless given) five times in DIR.
+        let keys = args.dropFirst().first.flatMap(Int.init) ?? 1_000_000
+        do { for _ in 0..<5 { print(fmt(try buildSlotTable(dir, keys: keys) * 1e3), "ms") } } catch { print(error); exit(1) }
+        exit(0)
+    }
     if a == "--commands-only" { skipStorage = true } else if a == "--records", let v = args.first.flatMap(Int.init) { records = v; args.removeFirst() } else if a == "--dir", let v = args.first { root = v; args.removeFirst() }
 }
 
@@ -85,6 +91,21 @@ func foldLog(_ dir: String) throws -> UInt64 {
         return true
     }
     return state.position
+}
+
+/// Seconds to write (fsynced, not renamed) a slot table shaped like the ids view: `keys` 8-byte
+/// keys in no order, each with its position, through SlotTableWriter (bounded memory: it spills).
+func buildSlotTable(_ dir: String, keys: Int) throws -> Double {
+    try FileSystem.makeDirectory(dir)
+    let writer = SlotTableWriter(path: dir + "/bench.tbl", keyBytesMax: 8, valueBytes: 0)
+    let start = nowSeconds()
+    var h: UInt64 = 0x9E37_79B9_7F4A_7C15
+    for position in 1...UInt64(keys) {
+        h = (h ^ (h >> 29)) &* 0xBF58_476D_1CE4_E5B9 &+ position
+        try withUnsafeBytes(of: h.littleEndian) { try writer.add(key: $0, appliedPosition: position, value: UnsafeRawBufferPointer(start: nil, count: 0)) }
+    }
+    _ = try writer.write(checkpoint: UInt64(keys))
+    return nowSeconds() - start
 }
 
 do {
@@ -170,6 +191,8 @@ do {
         for i in 0..<10_000 { found &+= try log.lastPosition(atOrBefore: 1_700_000_000_000_000 + Int64(i) * 997) }
     }
     print("time lookup via index:       \(fmt(lookups.median / 10_000 * 1e6)) µs each")
+    let slotTable = try measure(runs: 5) { _ = try buildSlotTable(root + "/views", keys: 1_000_000) }
+    print("slot table build (1M 8-byte keys, as the ids view): \(fmt(slotTable.median * 1e3)) ms median of 5 (\(fmt(slotTable.min * 1e3))–\(fmt(slotTable.max * 1e3)))")
     print("peak RSS:                    \(fmt(peakRSSMiB(), 1)) MiB   (sink \(sink ^ UInt32(truncatingIfNeeded: checksum ^ found)))")
     run("rm -rf '\(root)'")
 } catch {

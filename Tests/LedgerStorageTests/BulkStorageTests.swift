@@ -123,8 +123,9 @@ import Testing
                 } }
                 try SlotTable.robinHoodInsert(slot, slotBytes: slotBytes, capacity: capacity, into: &oracle, scratch: slot + slotBytes)
             }
-            // Memory for the whole set, for a tenth of it (spilled, several partitions), and for two slots.
-            for memory in [1 << 20, max(1, total / 10) * slotBytes, 2 * slotBytes] {
+            // Memory for the whole set, for half of it (spilled, partitions larger than a partition
+            // file's write buffer), for a tenth of it (spilled, several partitions), and for two slots.
+            for memory in [1 << 20, max(1, total / 2) * slotBytes, max(1, total / 10) * slotBytes, 2 * slotBytes] {
                 let path = dir.path + "/t-\(total)-\(memory).tbl"
                 let writer = SlotTableWriter(path: path, keyBytesMax: keyBytesMax, valueBytes: valueBytes, memoryBytes: memory)
                 for e in entries.shuffled(using: &rng) {
