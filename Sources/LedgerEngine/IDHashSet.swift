@@ -11,7 +11,7 @@ struct IDHashSet {
     /// memory (ZeroedMemory): a set grown to a million keys is 32 MiB that a memset would fault
     /// in 4 KiB at a time. Copied before a write when shared, as an Array would be.
     private var table: ZeroedMemory
-    private var capacity: Int
+    private(set) var capacity: Int
     private(set) var count = 0
 
     init(minimumCapacity: Int) {

@@ -6,6 +6,18 @@ import Testing
 /// doubling, keeps every (hash, position) pair (hashes may repeat), behaves as a value
 /// (a copy is not changed by inserts into the original), and drains sorted.
 @Suite struct IDHashSetTests {
+    @Test func aSetMadeForNKeysHoldsThemWithoutGrowing() {
+        for n in [1, 1000, 1024, 5000, 100_000] {
+            var set = IDHashSet(minimumCapacity: n)
+            let capacity = set.capacity
+            for position in UInt64(1)...UInt64(n) { set.insert(position &* 0x9E37_79B9_7F4A_7C15 | 1, position: position) }
+            #expect(set.capacity == capacity, "\(n) keys")
+            #expect(set.count == n)
+            // At most 75 % full, and not larger than twice what that needs.
+            #expect(capacity * 3 >= n * 4 && (capacity <= 1024 || capacity * 3 < n * 8), "\(n) keys in \(capacity) slots")
+        }
+    }
+
     @Test func keepsEveryPairAcrossGrowthAndActsAsAValue() {
         var rng = SplitMix64(seed: 5)
         var set = IDHashSet(minimumCapacity: 16)

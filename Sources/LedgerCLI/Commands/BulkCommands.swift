@@ -56,6 +56,7 @@ enum ImportCommand: Subcommand {
         let console = context.console
         let progress = console.stderrIsTerminal && !context.json ? ImportProgress(console: console, input: input) : nil
         let summary = try context.ledger.importOperations(reading: input.read, format: format, continueOnError: args.has("--continue-on-error"),
+            inputBytes: input.size,
             validated: { line in progress?.validated(line: line) },
             committed: { line, position in
                 if context.json {
