@@ -1,4 +1,4 @@
-import LedgerDomain
+@testable import LedgerDomain
 import LedgerTestSupport
 import Testing
 
@@ -132,6 +132,40 @@ import Testing
                       "2024-03-05T09:30:00.1234567Z", "2024-03-05T09:30:00Zjunk", "0000-01-01", "x024-03-05"])
     func rejectsInvalidTimes(text: String) {
         #expect(throws: Timestamp.ParseError.self) { try Timestamp.parse(text) }
+    }
+
+    @Test func theCommonShapeIsReadAsTheGeneralParserReadsIt() {
+        var rng = SplitMix64(seed: 27)
+        let fail: (String) -> Timestamp.ParseError = { .invalid($0) }
+        var fast = 0
+        for _ in 0..<1000 {
+            let micros = Int64.random(in: 0...4_102_444_800_000_000, using: &rng)
+            var bytes = Array(Timestamp(micros: micros).rfc3339.utf8)
+            // Unchanged: the fast path reads it; then every byte after the date, one at a time,
+            // set to a value that keeps or breaks the shape.
+            var cases = [bytes]
+            for k in 10..<bytes.count {
+                for v: UInt8 in [0x20, 0x2B, 0x2D, 0x2E, 0x2F, 0x30, 0x32, 0x35, 0x39, 0x3A, 0x3B, 0x3F, 0x5A, 0x74, 0x7A, 0x80, 0xB9, 0xFF,
+                                 UInt8(truncatingIfNeeded: rng.next())] {
+                    let saved = bytes[k]
+                    bytes[k] = v
+                    cases.append(bytes)
+                    bytes[k] = saved
+                }
+            }
+            cases.append(Array(bytes.dropLast()))
+            for c in cases {
+                c.withUnsafeBytes { u in
+                    let general = try? Timestamp.timeOfDayMicros(u, fail: fail)
+                    if let quick = Timestamp.commonTimeOfDayMicros(u) {
+                        fast += 1
+                        #expect(quick == general, "\(String(decoding: c, as: UTF8.self))")
+                    }
+                }
+            }
+            #expect(bytes.withUnsafeBytes { Timestamp.commonTimeOfDayMicros($0) } == micros % 86_400_000_000)
+        }
+        #expect(fast > 1000)
     }
 
     @Test func aRememberedDateGivesTheSameTimesAndErrors() {
