@@ -107,16 +107,7 @@ public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible
         func fail(_ why: String) -> ParseError {
             .invalid("bad time '\(original().isEmpty ? String(decoding: u, as: UTF8.self) : original())': \(why) (use RFC 3339 like 2024-03-05T09:30:00Z, or a date like 2024-03-05)")
         }
-        func digits(_ at: Int, _ count: Int) -> Int64? {
-            guard at + count <= u.count else { return nil }
-            var v: Int64 = 0
-            for i in at..<(at + count) {
-                let c = u[i]
-                guard c >= 48 && c <= 57 else { return nil }
-                v = v * 10 + Int64(c - 48)
-            }
-            return v
-        }
+        func digits(_ at: Int, _ count: Int) -> Int64? { decimal(u, at, count) }
         let dayStart: Int64
         if u.count >= 10, memo.known, u.loadUnaligned(as: UInt64.self) == memo.first8,
            u.loadUnaligned(fromByteOffset: 8, as: UInt16.self) == memo.last2 {
@@ -162,16 +153,7 @@ public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible
     /// The time after the date (from byte 10: `THH:MM:SS[.fraction](Z|±HH:MM)`) in microseconds
     /// since the day's start, the offset applied.
     static func timeOfDayMicros(_ u: UnsafeRawBufferPointer, fail: (String) -> ParseError) throws -> Int64 {
-        func digits(_ at: Int, _ count: Int) -> Int64? {
-            guard at + count <= u.count else { return nil }
-            var v: Int64 = 0
-            for i in at..<(at + count) {
-                let c = u[i]
-                guard c >= 48 && c <= 57 else { return nil }
-                v = v * 10 + Int64(c - 48)
-            }
-            return v
-        }
+        func digits(_ at: Int, _ count: Int) -> Int64? { decimal(u, at, count) }
         guard u[10] == UInt8(ascii: "T") || u[10] == UInt8(ascii: "t") || u[10] == UInt8(ascii: " ") else { throw fail("expected 'T' after the date") }
         guard let hour = digits(11, 2), u.count > 13, u[13] == UInt8(ascii: ":"), let minute = digits(14, 2),
               u.count > 16, u[16] == UInt8(ascii: ":"), let second = digits(17, 2) else { throw fail("expected HH:MM:SS") }
@@ -205,6 +187,18 @@ public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible
         guard i == u.count else { throw fail("unexpected characters at the end") }
         let seconds = hour * 3600 + minute * 60 + second - offsetSeconds
         return seconds * microsPerSecond + fraction
+    }
+
+    /// The number written by `count` ASCII digits of `u` from `at`; nil if any is not a digit or `u` ends first.
+    static func decimal(_ u: UnsafeRawBufferPointer, _ at: Int, _ count: Int) -> Int64? {
+        guard at + count <= u.count else { return nil }
+        var v: Int64 = 0
+        for i in at..<(at + count) {
+            let c = u[i]
+            guard c >= 48 && c <= 57 else { return nil }
+            v = v * 10 + Int64(c - 48)
+        }
+        return v
     }
 
     static func isLeap(_ y: Int64) -> Bool { (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 }
