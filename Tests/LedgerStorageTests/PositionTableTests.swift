@@ -32,6 +32,25 @@ import Testing
         #expect(throws: SlotTableError.self) { try reopened.forEach(from: 1, through: 200) { _, _ in } }
     }
 
+    @Test func syncingRecordsWritesThemWithoutMovingTheCheckpoint() throws {
+        // What a history builder does when it ends: the records reach the file (a reader opening
+        // it sees them), the checkpoint stays where it was until the owner moves it.
+        let dir = TemporaryDirectory()
+        let path = dir.path + "/t.tbl"
+        let table = try PositionTable.create(path: path, recordBytes: 12)
+        let payload: [UInt8] = [1, 2, 3, 4, 5, 6, 7, 8]
+        for p in UInt64(1)...3 { try payload.withUnsafeBytes { try table.write(p, $0) } }
+        try table.checkpoint(through: 3)
+        for p in UInt64(4)...10 { try payload.withUnsafeBytes { try table.write(first: p, payloads: $0) } }
+        try table.syncRecords()
+        let reader = try #require(try PositionTable.open(path: path, recordBytes: 12, writable: false))
+        #expect(reader.checkpoint == 3 && table.checkpoint == 3)
+        #expect(try reader.read(10) == payload)
+        var seen: [UInt64] = []
+        #expect(try table.forEach(from: 1, through: 10) { p, bytes in if Array(bytes) == payload { seen.append(p) } })
+        #expect(seen == Array(1...10))
+    }
+
     @Test func batchesWriteTheSameFileAsSingleRecords() throws {
         // Batches of uneven sizes, a gap between two of them, a batch running into a pending
         // run and one past the 1 MiB flush: the file equals the one written a record at a time.
