@@ -467,14 +467,19 @@ private struct ImportRun {
         batch = writer.makeBatch(following: batch)
     }
 
-    /// Appends every spooled batch durably, acknowledging each.
+    /// Appends every spooled batch durably, acknowledging each (a batch is written while the one
+    /// before it is made durable).
     func appendAll(committed: (Int, UInt64) -> Void) throws {
-        var n = 0
-        try LedgerError.translating {
-            try spool.drain { b in
-                let range = try writer.append(b)
-                committed(batchLastLines[n], range.upperBound)
+        try withoutActuallyEscaping(committed) { committed in
+            var n = 0
+            let lastLines = batchLastLines
+            let appender = PipelinedAppend(writer) { positions in
+                committed(lastLines[n], positions.upperBound)
                 n += 1
+            }
+            try LedgerError.translating {
+                try spool.drain { try appender.append($0) }
+                try appender.finish()
             }
         }
     }

@@ -80,7 +80,7 @@ public final class LogWriter {
     public let segmentBytes: Int
     private var segmentFD: FileDescriptor?
     /// Set when a write or sync failed: the file state is unknown until the log is reopened.
-    private var failed = false
+    private(set) var failed = false
 
     /// Opens the log for appending, repairing a torn tail and stale indexes.
     /// The caller must hold the store's writer lock for the writer's whole life.
@@ -117,13 +117,60 @@ public final class LogWriter {
     /// Appends `batch` durably; returns the positions it was given.
     @discardableResult
     public func append(_ batch: Batch) throws -> ClosedRange<UInt64> {
+        let written = try write(batch)
+        do {
+            try written.fd.syncData()
+            if written.created { try FileSystem.syncDirectory(log.directory) }
+        } catch let error as SystemError {
+            failWrite(written)
+            throw StorageError.io(error)
+        }
+        acknowledge(written)
+        return written.positions
+    }
+
+    /// A batch written to its segment and not yet known to be durable: what `acknowledge` needs
+    /// once an fdatasync begun after the write has returned.
+    struct Written {
+        let segment: Segment
+        let fd: FileDescriptor
+        /// The batch began the segment (its directory entry must be made durable too).
+        let created: Bool
+        let writeOffset: Int
+        let endOffset: Int
+        let positions: ClosedRange<UInt64>
+        let lastTimestampMicros: Int64
+        let chain: [UInt8]
+        /// The batch's index entries, written once it is durable.
+        let indexEntries: [UInt8]
+    }
+
+    /// The last batch written and not yet acknowledged (PipelinedAppend writes one while the one
+    /// before it is made durable); nil when every written batch is acknowledged.
+    private var unacknowledged: Written?
+
+    /// Whether the next batch begins a segment (the log's first, a roll-over, or a segment file
+    /// left with no header): its directory entry must then be made durable with it.
+    var nextBatchBeginsSegment: Bool {
+        if let w = unacknowledged { return w.endOffset >= segmentBytes }
+        guard let last = log.segments.last else { return true }
+        guard last.committedBytes < segmentBytes || last.recordCount == 0 else { return true }
+        return last.committedBytes < RecordFormat.segmentHeaderBytes
+    }
+
+    /// Writes `batch` after the last batch written (acknowledged or not), with its commit record,
+    /// in one pwritev; nothing is synced.
+    func write(_ batch: Batch) throws -> Written {
         precondition(!failed, "append after a failed write; reopen the log")
-        precondition(batch.firstPosition == log.head.position + 1, "batch was made for another head")
+        let previous: (position: UInt64, chain: [UInt8]) = unacknowledged.map { ($0.positions.upperBound, $0.chain) } ?? (log.head.position, log.head.chain)
+        precondition(batch.firstPosition == previous.position + 1, "batch was made for another head")
         precondition(!batch.isEmpty, "empty batch")
+        precondition(unacknowledged.map { $0.endOffset < segmentBytes } ?? true,
+                     "a segment begins only once every batch before it is durable")
         let lastPosition = batch.nextPosition - 1
 
         var sha = SHA256()
-        sha.update(log.head.chain)
+        sha.update(previous.chain)
         sha.update(batch.frames)
         let chain = sha.finalize()
         var payload: [UInt8] = []
@@ -133,14 +180,17 @@ public final class LogWriter {
 
         let (segment, fd, created) = try segmentForAppend(firstPosition: batch.firstPosition)
         let header: [UInt8] = created ? SegmentHeader.encode(base: segment.base) : []
-        let framesOffset = (created ? RecordFormat.segmentHeaderBytes : segment.committedBytes)
+        let writeOffset = created ? 0 : (unacknowledged?.endOffset ?? segment.committedBytes)
+        let framesOffset = created ? RecordFormat.segmentHeaderBytes : writeOffset
         var commit: [UInt8] = []
         payload.withUnsafeBytes {
             Frame.append(to: &commit, position: lastPosition, timestampMicros: batch.lastTimestampMicros,
                          type: RecordFormat.commitType, schemaVersion: RecordFormat.commitSchemaVersion, payload: $0)
         }
-        let writeOffset = created ? 0 : segment.committedBytes
         let byteCount = header.count + batch.frames.count + commit.count
+        let written = Written(segment: segment, fd: fd, created: created, writeOffset: writeOffset, endOffset: writeOffset + byteCount,
+                              positions: batch.firstPosition...lastPosition, lastTimestampMicros: batch.lastTimestampMicros,
+                              chain: chain, indexEntries: Self.indexEntries(batch, framesOffset: framesOffset))
         do {
             // One write of the header (a new segment), the frames and the commit frame, gathered.
             try header.withUnsafeBytes { h in
@@ -148,24 +198,40 @@ public final class LogWriter {
                     try commit.withUnsafeBytes { c in try fd.writeAll([h, f, c], at: writeOffset) }
                 }
             }
-            try fd.syncData()
-            if created { try FileSystem.syncDirectory(log.directory) }
         } catch let error as SystemError {
-            failed = true
-            // Best effort: leave no partial batch behind for the next opener to cut.
-            try? fd.truncate(to: writeOffset)
+            failWrite(written)
             throw StorageError.io(error)
         }
+        unacknowledged = written
+        return written
+    }
 
-        segment.committedBytes = writeOffset + byteCount
-        segment.lastPosition = lastPosition
-        log.head = LogHead(position: lastPosition, timestampMicros: batch.lastTimestampMicros, chain: chain)
-        appendIndexEntries(segment, batch, framesOffset: framesOffset)
-        return batch.firstPosition...lastPosition
+    /// After a failed write or sync: the file state is unknown until the log is reopened. Best
+    /// effort: cut what follows the last acknowledged batch, leaving no unacknowledged batch
+    /// behind for the next opener to find.
+    func failWrite(_ written: Written) {
+        failed = true
+        unacknowledged = nil
+        try? written.fd.truncate(to: written.created ? 0 : written.segment.committedBytes)
+    }
+
+    /// Records `written` as durable (an fdatasync begun after its write has returned): the
+    /// log's head moves to it and its index entries are written. Batches are acknowledged in
+    /// the order they were written.
+    func acknowledge(_ written: Written) {
+        precondition(written.positions.lowerBound == log.head.position + 1, "batches acknowledged out of order")
+        let segment = written.segment
+        segment.committedBytes = written.endOffset
+        segment.lastPosition = written.positions.upperBound
+        log.head = LogHead(position: written.positions.upperBound, timestampMicros: written.lastTimestampMicros, chain: written.chain)
+        if unacknowledged?.positions == written.positions { unacknowledged = nil }
+        appendIndexEntries(segment, written.indexEntries, count: written.positions.count)
     }
 
     /// The segment the next batch goes to, rolling over (or creating the first) when needed.
     private func segmentForAppend(firstPosition: UInt64) throws -> (Segment, FileDescriptor, Bool) {
+        // After a batch not yet acknowledged: its segment, which has room (write's precondition).
+        if let w = unacknowledged { return (w.segment, w.fd, false) }
         if let last = log.segments.last, last.committedBytes < segmentBytes || last.recordCount == 0 {
             if segmentFD == nil {
                 segmentFD = try StorageError.wrapping { try FileDescriptor.open(last.path, O_RDWR) }
@@ -186,9 +252,8 @@ public final class LogWriter {
         return (segment, fd, true)
     }
 
-    /// Index entries after the batch is durable. A failure here loses nothing: the index is
-    /// derived and the next opener rebuilds what is missing.
-    private func appendIndexEntries(_ segment: Segment, _ batch: Batch, framesOffset: Int) {
+    /// The index entries of `batch`, its frames starting at `framesOffset` in the segment.
+    private static func indexEntries(_ batch: Batch, framesOffset: Int) -> [UInt8] {
         var entries: [UInt8] = []
         entries.reserveCapacity(batch.count * RecordFormat.indexEntryBytes)
         batch.frames.withUnsafeBytes { raw in
@@ -201,12 +266,18 @@ public final class LogWriter {
                 q += frameBytes
             }
         }
+        return entries
+    }
+
+    /// Index entries after the batch is durable. A failure here loses nothing: the index is
+    /// derived and the next opener rebuilds what is missing.
+    private func appendIndexEntries(_ segment: Segment, _ entries: [UInt8], count: Int) {
         let offset = segment.indexEntriesOnDisk * RecordFormat.indexEntryBytes
         do {
             let fd = try FileDescriptor.open(segment.indexPath, O_WRONLY | O_CREAT)
             defer { fd.close() }
             try fd.writeAll(entries, at: offset)
-            segment.indexEntriesOnDisk += batch.count
+            segment.indexEntriesOnDisk += count
         } catch {
             log.notes.append(.indexRebuilt(segment: segment.name, reason: "index write failed (\(error)); it will be rebuilt"))
         }
