@@ -83,6 +83,12 @@ extension Ledger {
             defer { run.history?.cancel() }
             let finished = run
             let changed = run.changedAccounts
+            // The accounts of the snapshot due at the import's end, listed now (the view is not
+            // rewritten yet): the snapshot is then written as soon as the append is durable,
+            // while the ids view is still being written on the other core.
+            let last = run.validatedThrough
+            let snapshotAccounts = last >= first && Snapshots.due(first: first, last: last, every: config.snapshotEvery)
+                ? try views.allAccounts(updatedBy: changed) : nil
             let prepared = Background {
                 (keys: try views.prepareImportKeys(keyCount: finished.newKeyCount, forEachKey: finished.forEachNewKey),
                  accounts: try views.prepareImportAccounts(changed))
@@ -91,6 +97,10 @@ extension Ledger {
             try run.appendAll(committed: committed)
             var summary = run.summary
             summary.position = writer.head.position
+            if let snapshotAccounts {
+                try Snapshots.write(layout, accounts: snapshotAccounts, head: writer.head)
+                try Snapshots.prune(layout, every: config.snapshotEvery)
+            }
             // The history view is derived: a failing build does not fail the import; the view is
             // dropped and the next writer rebuilds it.
             do { try Views.translating { try run.history?.result() } } catch {
@@ -102,10 +112,6 @@ extension Ledger {
             try views.finishImport(accounts: changed, nextAccountNumber: run.nextAccountNumber, preparedAccounts: tables.accounts,
                                    preparedKeys: tables.keys, forEachKey: run.forEachNewKey,
                                    through: writer.head.position)
-            if Snapshots.due(first: first, last: writer.head.position, every: config.snapshotEvery) {
-                try Snapshots.write(layout, accounts: try views.allAccounts(), head: writer.head)
-                try Snapshots.prune(layout, every: config.snapshotEvery)
-            }
             return summary
         }
     }
@@ -457,6 +463,9 @@ private struct ImportRun {
         try spilledKeys.forEach(body)
         for (reversed, position) in reversedHere { try body(Views.idHash(Views.reversalKey(reversed)), position) }
     }
+
+    /// The position of the last event validated (the log's head when there is none).
+    var validatedThrough: UInt64 { batch.firstPosition - 1 }
 
     mutating func finishValidation(lastLine: Int) throws {
         history?.add(chunk: &historyChanges)

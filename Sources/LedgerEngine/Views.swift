@@ -389,7 +389,9 @@ final class Views {
 
 
     /// Every account, sorted by name.
-    func allAccounts() throws -> [Account] {
+    /// Every account, sorted by name; `changed` (an import's final states, not installed yet)
+    /// over the view's.
+    func allAccounts(updatedBy changed: [NumberedAccount] = []) throws -> [Account] {
         var all: [AccountID: Account] = [:]
         try Self.translating {
             try accounts.forEachSlot { slot in
@@ -398,6 +400,7 @@ final class Views {
             }
         }
         for (id, a) in tailAccounts { all[id] = a }
+        for (a, _) in changed { all[a.id] = a }
         return all.values.sorted { $0.id < $1.id }
     }
 
