@@ -1,6 +1,8 @@
 // Thin typed wrappers over the file system calls the log uses. EINTR is retried
 // here and nowhere else; every failure carries the call and the path.
 
+import CLedgerAccel
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -111,6 +113,14 @@ public struct FileDescriptor {
             if errno == EINTR { continue }
             throw SystemError("fdatasync", path: path, errno: errno)
         }
+    }
+
+    /// Starts writing `count` bytes at `offset` to the device without waiting for them
+    /// (sync_file_range, SYNC_FILE_RANGE_WRITE): a hint that leaves less for a later syncData,
+    /// which durability still needs. False when the kernel refused it (nothing else changes).
+    @discardableResult
+    public func startWriteBack(offset: Int, count: Int) -> Bool {
+        ledger_start_writeback(raw, Int64(offset), Int64(count)) == 0
     }
 
     public func sync() throws {

@@ -1,5 +1,5 @@
 import Foundation
-import LedgerStorage
+@testable import LedgerStorage
 import LedgerTestSupport
 import Testing
 
@@ -28,5 +28,28 @@ import Testing
         #expect(Array(back.prefix(7)) == Array(repeating: 0xEE, count: 7))
         let same = Array(back.dropFirst(7)) == joined  // one Bool: describing a large array takes long
         #expect(same)
+    }
+
+    /// The write-back hint the slot tables give as they are written: accepted for a file's
+    /// written bytes, which it leaves as they are; refused (not thrown) for a descriptor that
+    /// cannot take it.
+    @Test func writeBackIsAHintThatChangesNoBytes() throws {
+        let dir = TemporaryDirectory()
+        let fd = try FileDescriptor.open(dir.path + "/f", O_RDWR | O_CREAT)
+        let bytes = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        try fd.writeAll(bytes, at: 0)
+        #expect(fd.startWriteBack(offset: 4096, count: 200_000))
+        try fd.syncData()
+        let same = try fd.read(count: bytes.count, at: 0) == bytes
+        #expect(same)
+        fd.close()
+        #expect(!fd.startWriteBack(offset: 0, count: 4096), "a closed descriptor")
+        let pipe = UnsafeMutablePointer<Int32>.allocate(capacity: 2)
+        defer { pipe.deallocate() }
+        #expect(Glibc.pipe(pipe) == 0)
+        let reading = FileDescriptor(raw: pipe[0], path: "pipe")
+        #expect(!reading.startWriteBack(offset: 0, count: 4096), "a pipe")
+        reading.close()
+        FileDescriptor(raw: pipe[1], path: "pipe").close()
     }
 }

@@ -1,6 +1,6 @@
 // Hardware kernels for x86-64, each chosen at run time with a portable Swift fallback:
 // CRC32C with the SSE4.2 crc32 instruction, SHA-256 blocks with the SHA extensions;
-// and a prefetch hint.
+// a prefetch hint, and a write-back hint for files.
 #ifndef LEDGER_ACCEL_H
 #define LEDGER_ACCEL_H
 #include <stddef.h>
@@ -34,6 +34,11 @@ int ledger_sha256_hw_available(void);
 /// Compresses `blocks` 64-byte blocks into `state` (H0..H7 as in FIPS 180-4).
 /// Only call when ledger_sha256_hw_available() returned 1.
 void ledger_sha256_hw_blocks(uint32_t state[8], const void *data, size_t blocks);
+
+/// Starts writing a file's dirty bytes in [offset, offset + count) to the device without
+/// waiting for them (sync_file_range with SYNC_FILE_RANGE_WRITE; a no-op where there is none).
+/// A hint: nothing is durable until an fdatasync. Returns what sync_file_range returned.
+int ledger_start_writeback(int fd, int64_t offset, int64_t count);
 
 /// A hint that the cache line at `p` will be written soon: its miss starts now, hidden
 /// behind the work done meanwhile (a no-op where the compiler has no such instruction).
