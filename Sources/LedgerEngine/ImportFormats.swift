@@ -67,7 +67,15 @@ enum ImportField: Int, CaseIterable {
     static func named(_ key: UnsafeRawBufferPointer) -> ImportField? {
         let n = key.count
         guard n >= 2, n <= 9 else { return nil }
-        switch (n, littleEndianWord(key)) {
+        if n == 9 { return littleEndianWord(key) == 0x6661_7264_7265_766f && key[8] == UInt8(ascii: "t") ? .overdraft : nil }
+        return named(count: n, word: littleEndianWord(key))
+    }
+
+    /// The field whose name is `count` (at most 8) bytes long, given as a little-endian word
+    /// (zero above the name).
+    @inline(__always)
+    static func named(count n: Int, word: UInt64) -> ImportField? {
+        switch (n, word) {
         case (2, 0x706f): return .op
         case (7, 0x74_6e75_6f63_6361): return .account
         case (4, 0x6d6f_7266): return .from
@@ -78,7 +86,6 @@ enum ImportField: Int, CaseIterable {
         case (4, 0x6f6d_656d): return .memo
         case (8, 0x7963_6e65_7272_7563): return .currency
         case (5, 0x65_6c61_6373): return .scale
-        case (9, 0x6661_7264_7265_766f): return key[8] == UInt8(ascii: "t") ? .overdraft : nil
         case (8, 0x6e6f_6974_6973_6f70): return .position
         default: return nil
         }
@@ -315,6 +322,35 @@ private struct NDJSONScanner {
         return fields.endDecoded()
     }
 
+    /// A key and its colon: any key, spaced or escaped as JSON allows (the general path).
+    mutating func key() throws -> ImportField {
+        let keyStart = i
+        let name = try string()
+        guard let field = ImportField.named(name) else {
+            i = keyStart
+            throw fail("unknown field '\(String(decoding: name, as: UTF8.self))'")
+        }
+        try expect(0x3A, "':'")
+        return field
+    }
+
+    /// The common shape of a key, read at once: `"name":` with a known name of at most 7
+    /// plain bytes, taken from one 8-byte load after the opening quote. Nil (nothing read) for
+    /// anything else, which key() then reads.
+    @inline(__always)
+    mutating func quickKey() -> ImportField? {
+        guard i + 10 <= n, bytes[i] == 0x22 else { return nil }
+        let w = UInt64(littleEndian: (bytes.baseAddress! + i + 1).loadUnaligned(as: UInt64.self))
+        let special = Self.quoteBackslashControlOrHigh(w)
+        guard special != 0 else { return nil }
+        // The first special byte (exact): the name ends there if it is the closing quote.
+        let count = special.trailingZeroBitCount / 8
+        guard count >= 2, bytes[i + 1 + count] == 0x22, bytes[i + 2 + count] == 0x3A,
+              let field = ImportField.named(count: count, word: w & ((1 << UInt64(8 * count)) - 1)) else { return nil }
+        i += count + 3
+        return field
+    }
+
     mutating func object() throws {
         try expect(0x7B, "'{'")
         skipSpace()
@@ -323,13 +359,7 @@ private struct NDJSONScanner {
         } else {
             while true {
                 skipSpace()
-                let keyStart = i
-                let name = try string()
-                guard let field = ImportField.named(name) else {
-                    i = keyStart
-                    throw fail("unknown field '\(String(decoding: name, as: UTF8.self))'")
-                }
-                try expect(0x3A, "':'")
+                let field = try quickKey() ?? key()
                 skipSpace()
                 guard i < n else { throw fail("line ends early, expected a value") }
                 let value: UnsafeRawBufferPointer

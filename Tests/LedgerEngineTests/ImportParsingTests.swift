@@ -63,6 +63,40 @@ import Testing
         }
     }
 
+    /// Keys are read at once in their common shape (`"name":`, a name of at most 7 plain bytes)
+    /// and by the general reader otherwise: each field's name compact, spaced, escaped, short
+    /// of the line's end or not, gives the same fields; a name off by one byte is unknown,
+    /// and a key without its colon is malformed, either way.
+    @Test func keysAreReadAlikeInEveryShape() throws {
+        let fields = LineFields()
+        func parsed(_ line: String) throws -> [String: String] {
+            try Array(line.utf8).withUnsafeBytes { bytes in
+                try NDJSONLine.parse(bytes, into: fields)
+                return Self.strings(fields)
+            }
+        }
+        for field in ImportField.allCases {
+            let name = field.name
+            let escaped = "\\u00" + String(name.utf8.first!, radix: 16) + name.dropFirst()
+            for value in ["v", "vvvvvvvvvvvv"] {
+                for key in ["\"\(name)\":", "\"\(name)\" :", "\"\(name)\"\t: ", "\"\(escaped)\":"] {
+                    #expect(try parsed("{\(key)\"\(value)\"}") == [name: value], "\(key)\(value)")
+                    let before = field == .memo ? "id" : "memo"
+                    #expect(try parsed(" { \"\(before)\":\"m\", \(key)\"\(value)\" }") == [before: "m", name: value], "\(key)\(value) second")
+                }
+                var wrong = Array(name.utf8)
+                wrong[wrong.count - 1] ^= 0x20  // upper case
+                let wrongName = String(decoding: wrong, as: UTF8.self)
+                #expect(throws: ImportFormatError(message: "malformed JSON at byte 2: unknown field '\(wrongName)'")) {
+                    try parsed("{\"\(wrongName)\":\"\(value)\"}")
+                }
+                #expect(throws: ImportFormatError(message: "malformed JSON at byte \(name.utf8.count + 4): expected ':'")) {
+                    try parsed("{\"\(name)\"\"\(value)\"}")
+                }
+            }
+        }
+    }
+
     @Test func fieldNamesAreFoundByTheirBytes() {
         // ImportField's order is ImportLine's (export writes one, import reads the other).
         #expect(ImportField.allCases.map(\.name) == ImportLine.fields)
