@@ -134,6 +134,11 @@ private struct ImportRun {
     /// the rest spilled.
     private var keys: IDHashSet
     private let spilledKeys: KeyRuns
+    /// Whether any key was spilled, and whether the store's ids view holds any key: kept here,
+    /// so that the common case (neither) reads no class property per line (each read of one was
+    /// a run-time exclusivity check, ≈ 3 % of the validating thread).
+    private var keysSpilled = false
+    private let storeHoldsIDs: Bool
     private let keysInMemoryMax: Int
     /// Positions reversed by this import → the position of their reversal (a second one is rejected).
     private var reversedHere: [UInt64: UInt64] = [:]
@@ -153,6 +158,7 @@ private struct ImportRun {
         self.keysInMemoryMax = max(1, keysInMemoryMax)
         keys = IDHashSet(minimumCapacity: max(1024, expectedKeys))
         spilledKeys = KeyRuns(directory: writer.log.directory)
+        storeHoldsIDs = views.holdsIDs
         self.views = views
         self.clock = clock
         self.ledger = ledger
@@ -173,7 +179,7 @@ private struct ImportRun {
         accounts.prefetch(number: second)
         if idHash != 0 {
             keys.prefetch(idHash)
-            spilledKeys.prefetch(idHash)
+            if keysSpilled { spilledKeys.prefetch(idHash) }
         }
     }
 
@@ -391,6 +397,7 @@ private struct ImportRun {
                     try sorted.withMemoryRebound(to: (key: UInt64, value: UInt64).self) { try runs.addRun(sorted: $0) }
                 }
             }
+            keysSpilled = true
         }
         keys.insert(hash, position: position)
         idsAdded += 1
@@ -417,7 +424,7 @@ private struct ImportRun {
     /// False when no key with hash `hash` was seen, by this import or the store: most lines, at
     /// the cost of a probe in memory (no event is read, nothing is copied).
     private func mayBeRepeated(_ hash: UInt64) -> Bool {
-        keys.holds(hash) || spilledKeys.mayHold(hash) || views.holdsIDs
+        keys.holds(hash) || (keysSpilled && spilledKeys.mayHold(hash)) || storeHoldsIDs
     }
 
     /// The event carrying idempotency key `key`, stored or earlier in this import, if any

@@ -24,12 +24,14 @@ public final class SlotTableWriter: @unchecked Sendable {
     public let valueBytes: Int
     public let contentVersion: UInt32
     let slotBytes: Int
-    public private(set) var count = 0
+    // The counters touched for every entry: no run-time exclusivity check (two per entry, for
+    // a million entries, on the thread that ends an import); only this class's methods touch them.
+    @exclusivity(unchecked) public private(set) var count = 0
     /// Spill files are made (and unlinked at once) here: the table's directory.
     private let directory: String
     private let bufferSlots: Int
     private let buffer: UnsafeMutableRawPointer
-    private var buffered = 0
+    @exclusivity(unchecked) private var buffered = 0
     private var spill: FileDescriptor?
     private var spilledSlots = 0
 
@@ -301,10 +303,11 @@ private final class PartitionFile {
     static let bufferBytes = 8 << 10
     let fd: FileDescriptor
     let slotBytes: Int
-    private(set) var slots = 0
+    // Touched for every slot (see SlotTableWriter.count).
+    @exclusivity(unchecked) private(set) var slots = 0
     private let pending: UnsafeMutableRawPointer
     private let pendingMax: Int
-    private var pendingSlots = 0
+    @exclusivity(unchecked) private var pendingSlots = 0
 
     init(fd: FileDescriptor, slotBytes: Int) {
         self.fd = fd
