@@ -6,6 +6,8 @@
 // each chunk when it fills, the finish in end(). A replay's history records, ids view and
 // snapshot writes, and an import's history records, each run on one.
 
+import LedgerStorage
+
 final class ChunkedWorker<T, R>: @unchecked Sendable {
     struct Cancelled: Error, CustomStringConvertible {
         var description: String { "stopped before its end" }

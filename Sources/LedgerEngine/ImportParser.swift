@@ -5,6 +5,7 @@
 // time.
 
 import LedgerDomain
+import LedgerStorage
 
 /// One non-blank line of the input: its number and the request it asks for, or (nil) that it
 /// is bad: its error is then the chunk's next `failures` entry.

@@ -91,7 +91,7 @@ public final class PipelinedAppend {
 final class DataSyncer: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    private var thread: pthread_t?
+    private var thread: Background<Void>?
     // Guarded by mutex.
     private var fd: FileDescriptor?
     private var requested = 0
@@ -105,13 +105,9 @@ final class DataSyncer: @unchecked Sendable {
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(changed, nil)
         guard threaded else { return }
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var t = pthread_t()
-        let rc = pthread_create(&t, nil, { context in
-            Unmanaged<DataSyncer>.fromOpaque(context!).takeRetainedValue().run()
-            return nil
-        }, context)
-        if rc == 0 { thread = t } else { Unmanaged<DataSyncer>.fromOpaque(context).release() }
+        // The thread holds this syncer until stop() joins it and lets it go.
+        let background = Background { self.run() }
+        if background.started { thread = background }
     }
 
     deinit {
@@ -164,7 +160,7 @@ final class DataSyncer: @unchecked Sendable {
             stopping = true
             pthread_cond_broadcast(changed)
         }
-        pthread_join(t, nil)
+        try? t.join()
         thread = nil
     }
 

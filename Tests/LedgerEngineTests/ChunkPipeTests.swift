@@ -1,5 +1,6 @@
 import Foundation
 @testable import LedgerEngine
+import LedgerStorage
 import Testing
 
 /// The hand-over between an import's threads.

@@ -14,15 +14,17 @@ import Testing
         return out
     }
 
+    /// The fields of one NDJSON line, as Strings (the slices point into the line: read while it is alive).
+    static func parsed(_ line: String, _ fields: LineFields) throws -> [String: String] {
+        try Array(line.utf8).withUnsafeBytes { bytes in
+            try NDJSONLine.parse(bytes, into: fields)
+            return strings(fields)
+        }
+    }
+
     @Test func ndjsonFieldsAreSlicesOrDecodedValuesThatDoNotOverlap() throws {
         let fields = LineFields()
-        // Slices point into the line: read them while it is alive.
-        func parsed(_ line: String) throws -> [String: String] {
-            try Array(line.utf8).withUnsafeBytes { bytes in
-                try NDJSONLine.parse(bytes, into: fields)
-                return Self.strings(fields)
-            }
-        }
+        func parsed(_ line: String) throws -> [String: String] { try Self.parsed(line, fields) }
         let line = #"{"op":"deposit", "\u0061ccount":"a\/b","memo":"tab\there \"q\" \u00e9\ud83d\ude00","id":"plain","scale":2,"at":"x\\y"}"#
         #expect(try parsed(line) == ["op": "deposit", "account": "a/b", "memo": "tab\there \"q\" é😀", "id": "plain", "scale": "2", "at": "x\\y"])
         // The next line forgets the previous one's fields.
@@ -69,12 +71,7 @@ import Testing
     /// and a key without its colon is malformed, either way.
     @Test func keysAreReadAlikeInEveryShape() throws {
         let fields = LineFields()
-        func parsed(_ line: String) throws -> [String: String] {
-            try Array(line.utf8).withUnsafeBytes { bytes in
-                try NDJSONLine.parse(bytes, into: fields)
-                return Self.strings(fields)
-            }
-        }
+        func parsed(_ line: String) throws -> [String: String] { try Self.parsed(line, fields) }
         for field in ImportField.allCases {
             let name = field.name
             let escaped = "\\u00" + String(name.utf8.first!, radix: 16) + name.dropFirst()

@@ -8,16 +8,16 @@ import Glibc
 import Musl
 #endif
 
-final class Background<T>: @unchecked Sendable {
+public final class Background<T>: @unchecked Sendable {
     private let work: () throws -> T
     private var result: Result<T, Error>?
     private var thread: pthread_t?
     /// Whether the work got its own thread (else it runs in join()).
-    private(set) var started = false
+    public private(set) var started = false
 
     /// `threaded: false` runs the work in join() as if no thread could be started (the tests
     /// of that path use it).
-    init(threaded: Bool = true, _ work: @escaping () throws -> T) {
+    public init(threaded: Bool = true, _ work: @escaping () throws -> T) {
         self.work = work
         guard threaded else { return }
         let body = ThreadBody { [self] in result = Result { try work() } }
@@ -36,7 +36,7 @@ final class Background<T>: @unchecked Sendable {
     }
 
     /// Waits for the work and returns what it returned (or throws what it threw).
-    func join() throws -> T {
+    public func join() throws -> T {
         if let t = thread {
             pthread_join(t, nil)
             thread = nil
