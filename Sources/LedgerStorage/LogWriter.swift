@@ -178,19 +178,24 @@ public final class LogWriter {
         payload.appendLE(UInt32(0))
         payload.append(contentsOf: chain)
 
-        let (segment, fd, created) = try segmentForAppend(firstPosition: batch.firstPosition)
-        let header: [UInt8] = created ? SegmentHeader.encode(base: segment.base) : []
-        let writeOffset = created ? 0 : (unacknowledged?.endOffset ?? segment.committedBytes)
-        let framesOffset = created ? RecordFormat.segmentHeaderBytes : writeOffset
         var commit: [UInt8] = []
         payload.withUnsafeBytes {
             Frame.append(to: &commit, position: lastPosition, timestampMicros: batch.lastTimestampMicros,
                          type: RecordFormat.commitType, schemaVersion: RecordFormat.commitSchemaVersion, payload: $0)
         }
+        // Everything is built before a new segment file is made: a crash between its creation and
+        // the write leaves an empty file (the next writer repairs it), so that window stays short.
+        let begins = nextBatchBeginsSegment
+        let framesOffset = begins ? RecordFormat.segmentHeaderBytes : (unacknowledged?.endOffset ?? log.segments.last!.committedBytes)
+        let indexEntries = Self.indexEntries(batch, framesOffset: framesOffset)
+        let (segment, fd, created) = try segmentForAppend(firstPosition: batch.firstPosition)
+        precondition(created == begins, "nextBatchBeginsSegment and segmentForAppend disagree")
+        let header: [UInt8] = created ? SegmentHeader.encode(base: segment.base) : []
+        let writeOffset = created ? 0 : framesOffset
         let byteCount = header.count + batch.frames.count + commit.count
         let written = Written(segment: segment, fd: fd, created: created, writeOffset: writeOffset, endOffset: writeOffset + byteCount,
                               positions: batch.firstPosition...lastPosition, lastTimestampMicros: batch.lastTimestampMicros,
-                              chain: chain, indexEntries: Self.indexEntries(batch, framesOffset: framesOffset))
+                              chain: chain, indexEntries: indexEntries)
         do {
             // One write of the header (a new segment), the frames and the commit frame, gathered.
             try header.withUnsafeBytes { h in
