@@ -32,12 +32,16 @@ public enum StorageNote: Equatable, CustomStringConvertible {
     case indexRebuilt(segment: String, reason: String)
     case tailCut(segment: String, offset: Int, bytes: Int, reason: String)
     case tailIgnored(segment: String, offset: Int, bytes: Int, reason: String)
+    /// The last segment's creation was torn (a crash before its header was durable): it holds no batch.
+    case creationTorn(segment: String, reason: String, repaired: Bool)
 
     public var description: String {
         switch self {
         case .indexRebuilt(let s, let r): return "index of \(s) rebuilt from the segment: \(r)"
         case .tailCut(let s, let o, let b, let r): return "cut \(b) uncommitted bytes from \(s) at byte offset \(o): \(r)"
         case .tailIgnored(let s, let o, let b, let r): return "ignoring \(b) uncommitted bytes in \(s) at byte offset \(o): \(r)"
+        case .creationTorn(let s, let r, let repaired):
+            return "\(s) holds no committed batch; its creation was torn (\(r)); " + (repaired ? "header rewritten" : "the next write repairs it")
         }
     }
 }

@@ -119,13 +119,18 @@ struct LogOpener {
             if case .formatTooNew = problem { throw problem }
             if size > RecordFormat.segmentHeaderBytes, try scanner.validCommitExists(after: 0, minPosition: segment.base) { throw problem }
             // A segment whose creation was torn: it never held a committed batch.
-            try cutTail(segment, fd, offset: 0, size: size, reason: "segment header incomplete (\(problem))")
             if log.repair {
                 try StorageError.wrapping {
+                    try fd.truncate(to: 0)
                     try fd.writeAll(SegmentHeader.encode(base: segment.base), at: 0)
                     try fd.syncData()
                     try FileDescriptor.open(segment.indexPath, O_WRONLY | O_CREAT).truncateAndClose(to: 0)
                 }
+            }
+            if log.repair || log.lockHeld {
+                var reason = "\(problem)"
+                if case .corruptSegmentHeader(_, let why) = problem { reason = why }
+                log.notes.append(.creationTorn(segment: segment.name, reason: reason, repaired: log.repair))
             }
             segment.committedBytes = RecordFormat.segmentHeaderBytes
             return try previous()

@@ -266,6 +266,30 @@ import Testing
         #expect(try LogVerifier.verify(directory: dir.logDirectory).isSound == false)
     }
 
+    /// The crash that leaves the very first segment without a header: an empty store, sound.
+    @Test func tornFirstSegmentCreationIsAnEmptyStore() throws {
+        let dir = TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir.logDirectory, withIntermediateDirectories: true)
+        FileDamage.write([], dir.logDirectory + "/" + RecordFormat.segmentName(base: 1))
+        let report = try LogVerifier.verify(directory: dir.logDirectory)
+        #expect(report.isSound && report.head.position == 0 && report.records == 0)
+        try LogFixture.append(dir, batches: [["a"]])
+        #expect(try LogFixture.readAll(dir).map(\.1) == ["a"])
+        #expect(try LogVerifier.verify(directory: dir.logDirectory).isSound)
+    }
+
+    /// A bad header on a last segment that does hold a committed batch is corruption, for verify too.
+    @Test func damagedHeaderBeforeACommittedBatchIsCorruption() throws {
+        let dir = TemporaryDirectory()
+        try LogFixture.append(dir, batches: [["a"], ["b"]])
+        let path = try LogFixture.segmentPaths(dir)[0]
+        var bytes = FileDamage.read(path)
+        bytes[3] ^= 0x40
+        FileDamage.write(bytes, path)
+        #expect(throws: StorageError.self) { try LogFixture.readAll(dir) }
+        #expect(try LogVerifier.verify(directory: dir.logDirectory).isSound == false)
+    }
+
     @Test func tornSealedSegmentIsCorruption() throws {
         let dir = TemporaryDirectory()
         try LogFixture.append(dir, batches: (1...30).map { "r\($0)" }.chunked(3), segmentBytes: 256)
@@ -274,13 +298,18 @@ import Testing
         #expect(throws: StorageError.self) { try LogFixture.recover(dir, segmentBytes: 256) }
     }
 
-    @Test func tornSegmentCreationIsRepaired() throws {
+    /// A crash while creating the next segment left no header or half of one (`headerBytes`).
+    @Test(arguments: [0, 5])
+    func tornSegmentCreationIsRepaired(headerBytes: Int) throws {
         let dir = TemporaryDirectory()
         try LogFixture.append(dir, batches: [["a"]])
-        // A crash while creating the next segment left half a header.
         let next = dir.logDirectory + "/" + RecordFormat.segmentName(base: 2)
-        FileDamage.write(Array(RecordFormat.segmentMagic.prefix(5)), next)
+        FileDamage.write(Array(RecordFormat.segmentMagic.prefix(headerBytes)), next)
         #expect(try LogFixture.readAll(dir).map(\.1) == ["a"])
+        // Before any writer repairs it, a reader's verify calls it a torn tail, not corruption.
+        let before = try LogVerifier.verify(directory: dir.logDirectory)
+        #expect(before.isSound && before.head.position == 1 && before.records == 1)
+        #expect(before.notes.contains { $0.contains(RecordFormat.segmentName(base: 2)) })
         let (head, notes) = try LogFixture.recover(dir)
         #expect(head.position == 1)
         #expect(!notes.isEmpty)
