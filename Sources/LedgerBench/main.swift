@@ -79,8 +79,9 @@ while !args.isEmpty {
 func run(_ command: String) { _ = system(command) }
 
 /// The fold alone: every record of the store at `dir` read, CRC-checked, decoded and folded into
-/// balances (CompactState) on one thread, as a replay of the balances folds it (prefetched,
-/// money events read in place), nothing written. Returns the position folded through.
+/// balances (CompactState) on one thread (prefetched, money events read in place), nothing
+/// written; a replay of the balances splits the same work over two threads. Returns the
+/// position folded through.
 func foldLog(_ dir: String) throws -> UInt64 {
     let log = try Log.open(directory: dir + "/log")
     var state = CompactState()

@@ -292,56 +292,118 @@ public struct CompactState {
 
     /// Folds one record: `scan` then `apply`, except for the events nearly every record is
     /// (a deposit, withdrawal or transfer in today's layout, in a numbered state, its numbers
-    /// agreeing with its names), whose fields are read in place in one pass. Any other record,
+    /// agreeing with its names), which are folded from their `MoneyDigest`. Any other record,
     /// or one whose bytes are not as expected, goes the general way, so the result and the
     /// errors are the same (tested).
     public mutating func fold(type: UInt16, version: UInt16, payload: UnsafeRawBufferPointer, at position: UInt64) throws -> Touched {
-        let code: EventCodec.TypeCode = type == EventCodec.TypeCode.moneyDeposited.rawValue ? .moneyDeposited
-            : type == EventCodec.TypeCode.moneyWithdrawn.rawValue ? .moneyWithdrawn : .moneyTransferred
-        if numbered, type == code.rawValue, version == Self.moneyInPlaceVersion, version <= EventCodec.currentVersion(code),
-           let m = moneyInPlace(payload, transfer: code == .moneyTransferred) {
-            self.position = position
-            change(code, m.i, m.j, amount: m.amount, at: position)
-            return Touched(account: m.i, other: m.j)
-        }
+        let digest = MoneyDigest(type: type, version: version, payload: payload)
+        if fold(digest, at: position) { return Touched(account: Int(digest.account), other: Int(digest.other)) }
         return apply(try EventCodec.scan(type: type, version: version, payload: payload), at: position)
     }
 
-    /// The one layout `moneyInPlace` reads: a later version of a money event goes through scan
-    /// (which must learn it) until this is taught it too.
+    /// Folds a money event from its digest, or returns false (changing nothing) when the record
+    /// must go the general way: not a money event in the in-place layout, a state that is not
+    /// numbered, or a number that is not an account here or whose name's hash differs.
+    @inline(__always)
+    public mutating func fold(_ d: MoneyDigest, at position: UInt64) -> Bool {
+        guard numbered, d.account >= 0 else { return false }
+        let count = moving.count
+        let sound = moving.withUnsafeBufferPointer { all -> Bool in
+            guard Int(d.account) < count, all[Int(d.account)].nameHash == d.accountHash else { return false }
+            return d.other < 0 || Int(d.other) < count && all[Int(d.other)].nameHash == d.otherHash
+        }
+        guard sound else { return false }
+        self.position = position
+        moving.withUnsafeMutableBufferPointer { all in
+            let a = all.baseAddress! + Int(d.account)
+            a.pointee.balance = a.pointee.balance &+ d.delta
+            a.pointee.version += 1
+            a.pointee.lastPosition = position
+            if d.other >= 0 {
+                let b = all.baseAddress! + Int(d.other)
+                b.pointee.balance = b.pointee.balance &- d.delta
+                b.pointee.version += 1
+                b.pointee.lastPosition = position
+            }
+        }
+        return true
+    }
+
+    /// Starts loading the accounts a digest names (see `prefetch(type:version:payload:)`).
+    @inline(__always)
+    public mutating func prefetch(_ d: MoneyDigest) {
+        guard numbered else { return }
+        moving.withUnsafeBufferPointer { all in
+            if d.account >= 0 && Int(d.account) < all.count { ledger_prefetch_for_write(all.baseAddress! + Int(d.account)) }
+            if d.other >= 0 && Int(d.other) < all.count { ledger_prefetch_for_write(all.baseAddress! + Int(d.other)) }
+        }
+    }
+
+    /// The one layout a `MoneyDigest` is read from: a later version of a money event goes
+    /// through scan (which must learn it) until the digest is taught it too.
     static let moneyInPlaceVersion: UInt16 = 2
 
-    /// A money event's accounts and amount read in place (layout v2: each side a u32 number and
-    /// a u16-length name, then the i64 amount, a u8 flags and, with flag 1, a u16-length id),
-    /// or nil when a field runs past the payload or a number does not match its name.
+    /// Moving.nameHash, for the digest.
     @inline(__always)
-    private func moneyInPlace(_ p: UnsafeRawBufferPointer, transfer: Bool) -> (i: Int, j: Int, amount: Int64)? {
+    static func nameHash(_ name: UnsafeRawBufferPointer) -> UInt32 { Moving.nameHash(name) }
+}
+
+/// What folding a money event changes, read from its payload alone (no state): a thread ahead
+/// of the fold makes these, so that the fold only checks the numbers against its accounts and
+/// adds. `account` < 0 marks a record the fold reads the general way.
+public struct MoneyDigest: Sendable, BitwiseCopyable {
+    /// Added to `account`'s balance (a deposit's amount; minus a withdrawal's or a transfer's);
+    /// `other`, a transfer's TO, gets minus this.
+    public var delta: Int64 = 0
+    /// The accounts' numbers as the event gives them (-1: none).
+    public var account: Int32 = -1
+    public var other: Int32 = -1
+    /// CompactState's hash of each side's name, checked against the numbered account's.
+    public var accountHash: UInt32 = 0
+    public var otherHash: UInt32 = 0
+
+    /// A record the fold reads the general way.
+    public static let general = MoneyDigest()
+
+    private init() {}
+
+    /// The digest of a deposit, withdrawal or transfer in the in-place layout (v2: each side a
+    /// u32 number and a u16-length name, then the i64 amount, a u8 flags and, with flag 1, a
+    /// u16-length id), or `general` for any other record or when a field runs past the payload.
+    @inline(__always)
+    public init(type: UInt16, version: UInt16, payload p: UnsafeRawBufferPointer) {
+        let code: EventCodec.TypeCode = type == EventCodec.TypeCode.moneyDeposited.rawValue ? .moneyDeposited
+            : type == EventCodec.TypeCode.moneyWithdrawn.rawValue ? .moneyWithdrawn : .moneyTransferred
+        guard type == code.rawValue, version == CompactState.moneyInPlaceVersion, version <= EventCodec.currentVersion(code) else { return }
         var at = 0
         @inline(__always)
-        func side() -> Int? {
+        func side() -> (Int32, UInt32)? {
             guard p.count - at >= 6 else { return nil }
-            let number = Int(UInt32(littleEndian: p.loadUnaligned(fromByteOffset: at, as: UInt32.self)))
+            let number = UInt32(littleEndian: p.loadUnaligned(fromByteOffset: at, as: UInt32.self))
             let length = Int(UInt16(littleEndian: p.loadUnaligned(fromByteOffset: at + 4, as: UInt16.self)))
-            guard length > 0, p.count - at - 6 >= length, number < moving.count else { return nil }
+            guard length > 0, p.count - at - 6 >= length, number <= UInt32(Int32.max) else { return nil }
             let name = UnsafeRawBufferPointer(rebasing: p[(at + 6)..<(at + 6 + length)])
             at += 6 + length
-            let matches = moving.withUnsafeBufferPointer { $0[number].nameHash == Moving.nameHash(name) }
-            return matches ? number : nil
+            return (Int32(number), CompactState.nameHash(name))
         }
-        guard let i = side() else { return nil }
-        var j = -1
-        if transfer {
-            guard let other = side() else { return nil }
-            j = other
+        guard let (account, accountHash) = side() else { return }
+        var other: Int32 = -1, otherHash: UInt32 = 0
+        if code == .moneyTransferred {
+            guard let (number, hash) = side() else { return }
+            (other, otherHash) = (number, hash)
         }
         // amount, flags, then the id when flag 1 says there is one.
-        guard p.count - at >= 9 else { return nil }
+        guard p.count - at >= 9 else { return }
         let amount = Int64(littleEndian: p.loadUnaligned(fromByteOffset: at, as: Int64.self))
         if p[at + 8] & 1 != 0 {
-            guard p.count - at >= 11 else { return nil }
+            guard p.count - at >= 11 else { return }
             let length = Int(UInt16(littleEndian: p.loadUnaligned(fromByteOffset: at + 9, as: UInt16.self)))
-            guard p.count - at - 11 >= length else { return nil }
+            guard p.count - at - 11 >= length else { return }
         }
-        return (i, j, amount)
+        self.delta = code == .moneyDeposited ? amount : 0 &- amount
+        self.account = account
+        self.other = other
+        self.accountHash = accountHash
+        self.otherHash = otherHash
     }
 }

@@ -26,22 +26,32 @@ public struct NameIndex {
     /// How many names there are (the next one's number).
     public var count: Int { nameStart.count - 1 }
 
-    /// In memory only: eight bytes at a time, then a final mix (high bits tag, low bits index).
+    /// In memory only: eight bytes at a time, the last eight overlapping the ones before (a
+    /// short name is read in whole words, never a byte at a time), then a final mix (high bits
+    /// tag, low bits index).
     @inline(__always)
     static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
-        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(bytes.count)
-        guard var p = bytes.baseAddress else { return h }
-        var n = bytes.count
-        while n >= 8 {
-            h = (h ^ p.loadUnaligned(as: UInt64.self)) &* 0xBF58_476D_1CE4_E5B9
-            h ^= h >> 31
-            p += 8
-            n -= 8
-        }
-        if n > 0 {
-            var tail: UInt64 = 0
-            for k in 0..<n { tail |= UInt64(p.load(fromByteOffset: k, as: UInt8.self)) << (8 * UInt64(k)) }
-            h = (h ^ tail) &* 0xBF58_476D_1CE4_E5B9
+        let k: UInt64 = 0xBF58_476D_1CE4_E5B9
+        let n = bytes.count
+        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(n)
+        if let p = bytes.baseAddress, n > 0 {
+            if n >= 8 {
+                var q = p, left = n
+                while left > 8 {
+                    h = (h ^ q.loadUnaligned(as: UInt64.self)) &* k
+                    h ^= h >> 31
+                    q += 8
+                    left -= 8
+                }
+                h = (h ^ (p + n - 8).loadUnaligned(as: UInt64.self)) &* k
+            } else if n >= 4 {
+                let v = UInt64(p.loadUnaligned(as: UInt32.self)) | UInt64((p + n - 4).loadUnaligned(as: UInt32.self)) << 32
+                h = (h ^ v) &* k
+            } else {
+                let v = UInt64(p.load(as: UInt8.self)) | UInt64(p.load(fromByteOffset: n / 2, as: UInt8.self)) << 8
+                    | UInt64(p.load(fromByteOffset: n - 1, as: UInt8.self)) << 16
+                h = (h ^ v) &* k
+            }
         }
         h = (h ^ (h >> 33)) &* 0xFF51_AFD7_ED55_8CCD
         return h ^ (h >> 33)

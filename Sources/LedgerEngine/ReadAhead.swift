@@ -1,35 +1,60 @@
-// The log read on a thread of its own, ahead of the thread that folds it: reading, the CRC
-// and the frame checks (about a third of a replay of the balances) overlap the fold. The
-// reader copies whole committed batches into a few reused buffers and hands them over a
-// buffer at a time (a batch of one record each would otherwise cost a hand-over each).
+// The log read on a thread of its own, ahead of the thread that folds it: the CRC and the
+// frame checks overlap the fold, and so does a digest of each record (what the fold needs of
+// it, read from its bytes alone). The reader scans mapped windows of the segments in place
+// and hands whole committed batches over a few hundred KiB at a time (a batch of one record
+// each would otherwise cost a hand-over each), with the windows they lie in, unmapped once
+// the visitor is done with them: nothing is copied.
 
 import LedgerStorage
 
 enum ReadAhead {
-    /// Bytes a buffer gathers before it is handed over (a batch larger than that gets a
-    /// buffer of its own size), and how many buffers there are: memory bounded by both.
+    /// Bytes of batches a buffer gathers before it is handed over (a larger batch gets a
+    /// buffer to itself), and how many buffers there are: the windows kept mapped are bounded
+    /// by both.
     static let bufferBytes = 512 << 10
     static let buffers = 3
 
-    /// A buffer of checked batches, their frames back to back.
-    private final class Buffer: @unchecked Sendable {
-        var bytes: UnsafeMutableRawBufferPointer
-        var used = 0
+    /// Checked batches read in place from mapped windows of the log, the windows they lie in
+    /// (held until the buffer is reset), and their records' digests. Only the reading thread
+    /// touches it until it is handed over, and only the visiting one after: no run-time
+    /// exclusivity checks on its counters, which every record touches.
+    private final class Buffer<Digest: BitwiseCopyable>: @unchecked Sendable {
+        /// Bytes of the batches gathered: a buffer is handed over at `bufferBytes`.
+        @exclusivity(unchecked) var used = 0
         var batches: [RecordBatch] = []
+        private var regions: [MappedRegion] = []
+        /// The digests of the batches' records, in order (Digest is a plain value type).
+        @exclusivity(unchecked) private(set) var digests: UnsafeMutableBufferPointer<Digest>
+        @exclusivity(unchecked) private(set) var digestCount = 0
 
-        init(capacity: Int) { bytes = .allocate(byteCount: capacity, alignment: 64) }
-        deinit { bytes.deallocate() }
+        init() { digests = .allocate(capacity: bufferBytes / 64) }
+        deinit {
+            _ = digests[..<digestCount].deinitialize()
+            digests.deallocate()
+        }
 
-        /// Copies `batch` in, or returns false when it does not fit behind what is there.
-        func add(_ batch: RecordBatch) -> Bool {
+        /// Adds `batch` (its bytes in `region`) with its records' digests, or returns false when
+        /// the buffer is full; an empty buffer takes any batch.
+        func add(_ batch: RecordBatch, in region: MappedRegion, digest: (StoredRecord) -> Digest) -> Bool {
             let n = batch.frames.count
-            if used + n > bytes.count {
-                guard used == 0 else { return false }
-                bytes.deallocate()
-                bytes = .allocate(byteCount: n, alignment: 64)
+            if used + n > bufferBytes && used > 0 { return false }
+            if digestCount + batch.count > digests.count {
+                let grown = UnsafeMutableBufferPointer<Digest>.allocate(capacity: max(digests.count * 2, digestCount + batch.count))
+                _ = grown.moveInitialize(fromContentsOf: digests[..<digestCount])
+                digests.deallocate()
+                digests = grown
             }
-            if n > 0 { (bytes.baseAddress! + used).copyMemory(from: batch.frames.baseAddress!, byteCount: n) }
-            batches.append(batch.moved(to: bytes.baseAddress! + used))
+            if regions.last !== region { regions.append(region) }
+            batches.append(batch)
+            // The visiting thread read this memory last: an ordinary store would first take each
+            // line back from that core's cache (a stall on every few records).
+            var next = digests.baseAddress! + digestCount
+            for record in batch {
+                Prefetch.streamStore(digest(record), to: next)
+                next += 1
+            }
+            Prefetch.streamFence()
+            digestCount += batch.count
             used += n
             return true
         }
@@ -37,6 +62,9 @@ enum ReadAhead {
         func reset() {
             used = 0
             batches.removeAll(keepingCapacity: true)
+            regions.removeAll(keepingCapacity: true)
+            _ = digests[..<digestCount].deinitialize()
+            digestCount = 0
         }
     }
 
@@ -46,19 +74,30 @@ enum ReadAhead {
     /// or `threaded: false`, for the tests), it reads in place.
     static func forEachBatch(_ log: Log, from position: UInt64, through last: UInt64 = .max, threaded: Bool = true,
                              _ visit: (RecordBatch) throws -> Bool) throws {
-        let full = ChunkPipe<Buffer>(chunksMax: buffers)
-        let free = ChunkPipe<Buffer>(chunksMax: buffers)
-        for _ in 0..<buffers { _ = free.send(Buffer(capacity: bufferBytes)) }
+        try forEachBatch(log, from: position, through: last, threaded: threaded, digest: { _ in () }) { batch, _ in try visit(batch) }
+    }
+
+    /// The same, with `digest` of each record made on the reading thread and handed to `visit`
+    /// beside its batch (the digests of the batch's records, in order).
+    static func forEachBatch<Digest: BitwiseCopyable>(_ log: Log, from position: UInt64, through last: UInt64 = .max, threaded: Bool = true,
+                                     digest: @escaping @Sendable (StoredRecord) -> Digest,
+                                     _ visit: (RecordBatch, UnsafeBufferPointer<Digest>) throws -> Bool) throws {
+        let full = ChunkPipe<Buffer<Digest>>(chunksMax: buffers)
+        let free = ChunkPipe<Buffer<Digest>>(chunksMax: buffers)
+        for _ in 0..<buffers { _ = free.send(Buffer()) }
         let reader = Background(threaded: threaded) { () throws -> Void in
             guard var buffer = try free.receive() else { return full.finish() }
             var stopped = false
             var failure: Error?
             do {
-                try log.forEachBatch(from: position, through: last) { batch in
-                    if buffer.add(batch) { return true }
+                try log.forEachMappedBatch(from: position, through: last) { batch, region in
+                    if buffer.add(batch, in: region, digest: digest) { return true }
                     guard full.send(buffer), let next = try free.receive() else { stopped = true; return false }
+                    // Emptied here, not by the visitor: the windows it alone held are unmapped on
+                    // this thread.
+                    next.reset()
                     buffer = next
-                    return buffer.add(batch)
+                    return buffer.add(batch, in: region, digest: digest)
                 }
             } catch {
                 failure = error
@@ -67,7 +106,14 @@ enum ReadAhead {
             if !stopped && buffer.used > 0 { _ = full.send(buffer) }
             full.finish(throwing: failure)
         }
-        guard reader.started else { return try log.forEachBatch(from: position, through: last, visit) }
+        guard reader.started else {
+            var digests: [Digest] = []
+            return try log.forEachBatch(from: position, through: last) { batch in
+                digests.removeAll(keepingCapacity: true)
+                for record in batch { digests.append(digest(record)) }
+                return try digests.withUnsafeBufferPointer { try visit(batch, $0) }
+            }
+        }
         // However the visit ends, the reader stops (its next hand-over fails) and is joined.
         defer {
             full.cancel()
@@ -75,8 +121,12 @@ enum ReadAhead {
             try? reader.join()
         }
         while let buffer = try full.receive() {
-            for batch in buffer.batches where try !visit(batch) { return }
-            buffer.reset()
+            var first = 0
+            for batch in buffer.batches {
+                let digests = UnsafeBufferPointer(rebasing: buffer.digests[first..<(first + batch.count)])
+                if try !visit(batch, digests) { return }
+                first += batch.count
+            }
             _ = free.send(buffer)
         }
     }

@@ -155,22 +155,37 @@ final class Views {
         keys.reserveCapacity(keysMax)
         do {
             try LedgerError.translating {
-                // The balances alone are read ahead on a thread of their own; the three views keep
-                // three threads busy on two cores already, and their memory near its bound.
-                let forEachBatch = balancesAlone ? { try ReadAhead.forEachBatch(log, from: 1, $0) } : { try log.forEachBatch(from: 1, $0) }
-                try forEachBatch { batch in
-                    try batch.forEach(prefetching: { state.prefetch(type: $0.type, version: $0.schemaVersion, payload: $0.payload) }) { record in
-                        func undecodable(_ error: Error) -> LedgerError {
-                            LedgerError.integrity("event at position \(record.position) does not decode: \(error)")
+                func undecodable(_ record: StoredRecord, _ error: Error) -> LedgerError {
+                    LedgerError.integrity("event at position \(record.position) does not decode: \(error)")
+                }
+                if balancesAlone {
+                    // The balances alone: the log is read ahead on a thread of its own, which also
+                    // digests each money event; this one checks each digest against its accounts
+                    // and adds it (the three views keep three threads busy on two cores already).
+                    try ReadAhead.forEachBatch(log, from: 1, digest: { MoneyDigest(type: $0.type, version: $0.schemaVersion, payload: $0.payload) }) { batch, digests in
+                        let ahead = Limits.prefetchRecords
+                        for k in 0..<min(ahead, digests.count) { state.prefetch(digests[k]) }
+                        var k = 0
+                        for record in batch {
+                            if k + ahead < digests.count { state.prefetch(digests[k + ahead]) }
+                            if !state.fold(digests[k], at: record.position) {
+                                do { _ = try state.fold(type: record.type, version: record.schemaVersion, payload: record.payload, at: record.position) }
+                                catch { throw undecodable(record, error) }
+                            }
+                            k += 1
+                            if record.position >= visitAt {
+                                visitAt = nextVisit(record.position)
+                                try visit?(record.position, record.timestampMicros, state)
+                            }
                         }
-                        if balancesAlone {
-                            // The fold reads the record in place.
-                            do { _ = try state.fold(type: record.type, version: record.schemaVersion, payload: record.payload, at: record.position) }
-                            catch { throw undecodable(error) }
-                        } else {
+                        return true
+                    }
+                } else {
+                    try log.forEachBatch(from: 1) { batch in
+                        try batch.forEach(prefetching: { state.prefetch(type: $0.type, version: $0.schemaVersion, payload: $0.payload) }) { record in
                             let e: RawEvent
                             do { e = try EventCodec.scan(type: record.type, version: record.schemaVersion, payload: record.payload) } catch {
-                                throw undecodable(error)
+                                throw undecodable(record, error)
                             }
                             let touched = state.apply(e, at: record.position)
                             if buildsHistory {
@@ -188,13 +203,13 @@ final class Views {
                                 if let reverses = e.reverses { keys.append((idHash(reversalKey(reverses)), record.position)) }
                                 if keys.count >= keysMax { idsThread?.add(chunk: &keys) }
                             }
+                            if record.position >= visitAt {
+                                visitAt = nextVisit(record.position)
+                                try visit?(record.position, record.timestampMicros, state)
+                            }
                         }
-                        if record.position >= visitAt {
-                            visitAt = nextVisit(record.position)
-                            try visit?(record.position, record.timestampMicros, state)
-                        }
+                        return true
                     }
-                    return true
                 }
             }
             builder?.add(chunk: &changes)

@@ -20,6 +20,9 @@ public enum Limits {
     @inlinable public static var prefetchRecords: Int { 8 }
     /// Bytes read per pread when scanning a segment.
     public static let readChunkBytes = 1024 * 1024
+    /// Bytes of a segment mapped at a time by a reader that scans in place (a larger batch
+    /// gets a larger window): what it keeps mapped is a few of these.
+    public static let mapWindowBytes = 4 * 1024 * 1024
     /// Default time a writer waits for the lock before giving up with `busy`.
     public static let lockTimeoutMillisDefault = 10_000
 }

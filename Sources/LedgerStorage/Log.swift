@@ -200,6 +200,20 @@ public final class Log {
     /// `forEach` a committed batch at a time (the first and last trimmed to the range asked for).
     public func forEachBatch(from position: UInt64, through last: UInt64 = .max,
                              _ visit: (RecordBatch) throws -> Bool) throws {
+        try forEachBatch(from: position, through: last) { batch, _ in try visit(batch) }
+    }
+
+    /// `forEachBatch` read in place from mapped windows of the segments: each batch comes with
+    /// the window it lies in, which keeps its bytes valid for as long as it is held (a reader
+    /// that hands batches to another thread holds it instead of copying them).
+    public func forEachMappedBatch(from position: UInt64, through last: UInt64 = .max, windowBytes: Int = Limits.mapWindowBytes,
+                                   _ visit: (RecordBatch, MappedRegion) throws -> Bool) throws {
+        try forEachBatch(from: position, through: last, mapWindowBytes: windowBytes) { batch, region in try visit(batch, region!) }
+    }
+
+    /// Read into a buffer, or with `mapWindowBytes` from mapped windows of that size.
+    private func forEachBatch(from position: UInt64, through last: UInt64, mapWindowBytes: Int? = nil,
+                              _ visit: (RecordBatch, MappedRegion?) throws -> Bool) throws {
         let first = max(position, RecordFormat.firstPosition)
         let stop = min(last, head.position)
         guard first <= stop, var si = segmentIndex(containing: first) else { return }
@@ -222,13 +236,13 @@ public final class Log {
             seekTo = nil
             let fd = try StorageError.wrapping { try FileDescriptor.open(segment.path, O_RDONLY) }
             defer { fd.close() }
-            let scanner = SegmentScanner(fd: fd, name: segment.name, endOffset: segment.committedBytes)
+            let scanner = SegmentScanner(fd: fd, name: segment.name, endOffset: segment.committedBytes, mapWindowBytes: mapWindowBytes)
             var state = ScanState(nextPosition: startPosition, lastTimestampMicros: Int64.min, chain: nil,
                                   verifyChain: false, committedEnd: startOffset)
             var finished = false
             let result = try scanner.scanBatches(from: startOffset, state: &state, partialFirstBatch: startOffset != RecordFormat.segmentHeaderBytes) { batch in
                 if batch.lastPosition < skipBelow { return true }
-                if let wanted = batch.trimmed(from: skipBelow, through: stop), try !visit(wanted) { finished = true; return false }
+                if let wanted = batch.trimmed(from: skipBelow, through: stop), try !visit(wanted, scanner.region) { finished = true; return false }
                 if batch.lastPosition >= stop { finished = true; return false }
                 return true
             }

@@ -31,16 +31,25 @@ final class SegmentScanner {
     let name: String
     /// Bytes of the file the scan may look at (a reader passes its committed end).
     let endOffset: Int
+    /// Read into (and owned), or the bytes of `region`.
     private var buffer: UnsafeMutableRawBufferPointer
+    /// Mapped: the window of the file the scan is in, which the batches it hands out point
+    /// into (a visitor keeps it to use them later).
+    private(set) var region: MappedRegion?
+    /// Bytes mapped at a time (at least; a larger batch gets a larger window), or nil to read.
+    private let mapWindowBytes: Int?
+    private var mapped: Bool { mapWindowBytes != nil }
 
-    init(fd: FileDescriptor, name: String, endOffset: Int) {
+    init(fd: FileDescriptor, name: String, endOffset: Int, mapWindowBytes: Int? = nil) {
         self.fd = fd
         self.name = name
         self.endOffset = endOffset
-        buffer = .allocate(byteCount: min(Limits.readChunkBytes, max(4096, endOffset)), alignment: 16)
+        self.mapWindowBytes = mapWindowBytes
+        buffer = mapWindowBytes != nil ? UnsafeMutableRawBufferPointer(start: nil, count: 0)
+            : .allocate(byteCount: min(Limits.readChunkBytes, max(4096, endOffset)), alignment: 16)
     }
 
-    deinit { buffer.deallocate() }
+    deinit { if !mapped { buffer.deallocate() } }
 
     /// Scans batches from `offset`. With `partialFirstBatch` the scan starts in the middle
     /// of a batch (seeking by index): that batch's count may exceed what was seen and its
@@ -67,7 +76,12 @@ final class SegmentScanner {
         state.committedEnd = offset
 
         while true {
-            let base = buffer.baseAddress!
+            guard let base = buffer.baseAddress else {
+                // Mapped, before the first window: nothing scanned yet.
+                if offset >= endOffset { return .cleanEnd }
+                try refill(&bufferOffset, &end, &batchStart, &cursor)
+                continue
+            }
             let available = end - cursor
             switch Frame.check(base + cursor, available: available) {
             case .incomplete:
@@ -140,9 +154,28 @@ final class SegmentScanner {
         }
     }
 
-    /// Moves the pending batch to the front of the buffer and reads more bytes behind it.
+    /// Moves the pending batch to the front of the buffer and reads more bytes behind it; or,
+    /// mapped, maps the next window of the file from the pending batch on.
     private func refill(_ bufferOffset: inout Int, _ end: inout Int, _ batchStart: inout Int, _ cursor: inout Int) throws {
         let keep = end - batchStart
+        if let mapWindowBytes {
+            let start = bufferOffset + batchStart
+            // A window at least twice what the pending batch has so far, so that a batch larger
+            // than a window is mapped whole in a few steps.
+            let count = min(max(mapWindowBytes, 2 * keep), endOffset - start)
+            if try StorageError.wrapping({ try fd.size() }) < start + count {
+                throw StorageError.corruptRecord(segment: name, offset: start + count, position: 0,
+                                                 reason: "file is shorter than the \(endOffset) bytes it had when opened")
+            }
+            let next = try StorageError.wrapping { try MappedRegion(fd, offset: start, count: count) }
+            region = next
+            buffer = UnsafeMutableRawBufferPointer(mutating: next.bytes)
+            bufferOffset = start
+            cursor -= batchStart
+            batchStart = 0
+            end = count
+            return
+        }
         if batchStart > 0 {
             if keep > 0 { buffer.baseAddress!.copyMemory(from: buffer.baseAddress! + batchStart, byteCount: keep) }
             bufferOffset += batchStart

@@ -33,6 +33,9 @@ import Testing
             // fold (fields read in place for money events) over the same records.
             var folded = CompactState()
             var foldedLegacy = CompactState()
+            // As a replay folds: a digest made apart, the general way when it declines.
+            var digested = CompactState()
+            var digestFolds = 0, moneyEvents = 0
             var plain = LedgerState()
             var opened: [AccountID] = []
             var numbers: [AccountID: UInt32] = [:]
@@ -62,6 +65,12 @@ import Testing
                     let touched = compact.apply(e, at: position)
                     let foldTouched = try folded.fold(type: type, version: version, payload: $0, at: position)
                     #expect(foldTouched.account == touched.account && foldTouched.other == touched.other)
+                    let digest = MoneyDigest(type: type, version: version, payload: $0)
+                    if digested.fold(digest, at: position) { digestFolds += 1 } else { _ = try digested.fold(type: type, version: version, payload: $0, at: position) }
+                    if [.moneyDeposited, .moneyWithdrawn, .moneyTransferred].contains(e.type) { moneyEvents += 1 }
+                    // A state that finds accounts by name declines every digest, changing nothing.
+                    let declined = !byName.fold(digest, at: position)
+                    #expect(declined)
                     byName.apply(e, at: position)
                     if position > 10_000 { mixed.apply(e, at: position) }
                 }
@@ -75,7 +84,9 @@ import Testing
                 plain.apply(body, at: position)
             }
             #expect(compact.numbered && !byName.numbered)
-            for state in [compact, byName, legacy, mixed, folded, foldedLegacy] {
+            // Every deposit, withdrawal and transfer was folded from its digest.
+            #expect(moneyEvents > 10_000 && digestFolds == moneyEvents)
+            for state in [compact, byName, legacy, mixed, folded, foldedLegacy, digested] {
                 #expect(state.accounts.count == plain.accounts.count)
                 for a in state.accounts {
                     #expect(plain.accounts[a.id] == a, "seed \(seed): \(a.id)")

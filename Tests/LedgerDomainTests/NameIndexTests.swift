@@ -1,4 +1,4 @@
-import LedgerDomain
+@testable import LedgerDomain
 import LedgerTestSupport
 import Testing
 
@@ -6,6 +6,29 @@ import Testing
 /// order of first mention, against a Dictionary, for names short enough to compare in the
 /// slot and longer ones, with the table growing many times.
 @Suite struct NameIndexTests {
+    /// The hash reads short names in overlapping words: every byte of a name of any length
+    /// still counts (one bit flipped anywhere changes it), and bytes around the name do not.
+    @Test func everyByteOfANameCountsInItsHash() {
+        var rng = SplitMix64(seed: 3)
+        for length in 1...40 {
+            var padded = (0..<(length + 16)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            func hash(_ bytes: [UInt8]) -> UInt64 { bytes.withUnsafeBytes { NameIndex.hash(UnsafeRawBufferPointer(rebasing: $0[8..<(8 + length)])) } }
+            let h = hash(padded)
+            for i in 8..<(8 + length) {
+                for bit in [0, 7] {
+                    padded[i] ^= UInt8(1 << bit)
+                    #expect(hash(padded) != h, "length \(length), byte \(i - 8), bit \(bit)")
+                    padded[i] ^= UInt8(1 << bit)
+                }
+            }
+            // The bytes before and after the name are not read.
+            padded[7] ^= 0xFF
+            padded[8 + length] ^= 0xFF
+            #expect(hash(padded) == h)
+        }
+        #expect(NameIndex.hash(UnsafeRawBufferPointer(start: nil, count: 0)) != NameIndex.hash(UnsafeRawBufferPointer(start: [UInt8(0)], count: 1)))
+    }
+
     /// Grown from the smallest table, and made with room for a few thousand names first.
     @Test(arguments: [0, 5000])
     func namesAreNumberedInOrderOfFirstMention(room: Int) {

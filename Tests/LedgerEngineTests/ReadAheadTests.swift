@@ -47,6 +47,29 @@ import Testing
         }
     }
 
+    /// Each batch comes with its records' digests, made on the reading thread, in order: a
+    /// digest of 16 bytes (stored past the cache) and one of 4 (stored plainly).
+    @Test func eachBatchComesWithItsRecordsDigests() throws {
+        let dir = try Self.store()
+        let log = try Log.open(directory: dir.logDirectory)
+        for threaded in [true, false] {
+            var wide: [(UInt64, UInt64)] = [], narrow: [UInt32] = [], expected: [(UInt64, UInt64)] = []
+            try ReadAhead.forEachBatch(log, from: 3, threaded: threaded, digest: { (position: $0.position, bytes: UInt64($0.payload.count)) }) { batch, digests in
+                #expect(digests.count == batch.count)
+                wide += digests.map { ($0.position, $0.bytes) }
+                expected += batch.map { ($0.position, UInt64($0.payload.count)) }
+                return true
+            }
+            try ReadAhead.forEachBatch(log, from: 3, threaded: threaded, digest: { UInt32(truncatingIfNeeded: $0.position) }) { _, digests in
+                narrow += digests
+                return true
+            }
+            #expect(wide.count == Int(log.head.position) - 2)
+            #expect(wide.map(\.0) == expected.map(\.0) && wide.map(\.1) == expected.map(\.1))
+            #expect(narrow == expected.map { UInt32($0.0) })
+        }
+    }
+
     @Test func aVisitorThatStopsOrThrowsEndsTheReader() throws {
         let dir = try Self.store()
         let log = try Log.open(directory: dir.logDirectory)

@@ -218,6 +218,53 @@ import Testing
         #expect(visits == 1)
     }
 
+    /// Read in place from mapped windows: the same batches and bytes as a buffered read, for
+    /// any range, with windows smaller than a batch (mapped larger to hold it), as large as a
+    /// segment, and across many segments; each batch lies inside the window handed with it,
+    /// which keeps it readable after the read has moved on.
+    @Test(arguments: [4096, 1 << 20])
+    func mappedReadsHandOutTheBatchesABufferedReadDoes(windowBytes: Int) throws {
+        let dir = TemporaryDirectory()
+        var next = 0
+        // Batches of 1 to 30 records; batch 20 holds 8 records of 20 KB, larger than the small window.
+        let batches = (0..<40).map { k in
+            (0..<(k == 20 ? 8 : 1 + (k * 11) % 30)).map { _ in next += 1; return "\(next):" + String(repeating: "y", count: k == 20 ? 20_000 : next % 50) }
+        }
+        try LogFixture.append(dir, batches: batches, segmentBytes: 16 << 10)
+        #expect(try LogFixture.segmentPaths(dir).count > 2)
+        let log = try Log.open(directory: dir.logDirectory)
+        for (from, through) in [(UInt64(1), UInt64.max), (2, 3), (7, 400), (UInt64(next), .max)] {
+            var buffered: [[UInt8]] = []
+            try log.forEachBatch(from: from, through: through) { buffered.append(Array($0.frames)); return true }
+            var mapped: [[UInt8]] = []
+            var kept: [(RecordBatch, MappedRegion)] = []
+            try log.forEachMappedBatch(from: from, through: through, windowBytes: windowBytes) { batch, region in
+                #expect(batch.frames.baseAddress! >= region.bytes.baseAddress! && batch.frames.baseAddress! + batch.frames.count <= region.bytes.baseAddress! + region.bytes.count)
+                mapped.append(Array(batch.frames))
+                kept.append((batch, region))
+                return true
+            }
+            #expect(mapped == buffered && !mapped.isEmpty, "\(from)...\(through)")
+            // Held windows keep their batches' bytes valid after the read is over.
+            #expect(kept.map { Array($0.0.frames) } == buffered)
+        }
+    }
+
+    /// A segment cut short after the log was opened (its committed bytes are never cut by a
+    /// writer) is an error for a mapped read, as for a buffered one, and never touches a page
+    /// past the end of the file (which would kill the process).
+    @Test func mappedReadOfASegmentCutShortAfterOpeningIsAnError() throws {
+        let dir = TemporaryDirectory()
+        try LogFixture.append(dir, batches: (1...40).map { ["record \($0) " + String(repeating: "z", count: 200)] })
+        let log = try Log.open(directory: dir.logDirectory)
+        let path = try LogFixture.segmentPaths(dir)[0]
+        FileDamage.truncate(path, to: FileDamage.size(path) / 2)
+        for window in [4096, 1 << 20] {
+            #expect(throws: StorageError.self) { try log.forEachMappedBatch(from: 1, windowBytes: window) { _, _ in true } }
+        }
+        #expect(throws: StorageError.self) { try log.forEachBatch(from: 1) { _ in true } }
+    }
+
     @Test func prefetchingSeesEachRecordOnceAndAheadOfTheVisitor() throws {
         let dir = TemporaryDirectory()
         try LogFixture.append(dir, batches: [(1...30).map { "r\($0)" }, ["a", "b"]])

@@ -47,4 +47,29 @@ static inline void ledger_prefetch_for_write(const void *p) { __builtin_prefetch
 /// The same hint for memory that will be read soon.
 static inline void ledger_prefetch_for_read(const void *p) { __builtin_prefetch(p, 0, 3); }
 
+/// Copies `words` 8-byte words from `src` to `dst` (8-byte aligned) with stores that bypass
+/// the cache: for memory another core reads next and wrote nothing to, whose lines an
+/// ordinary store would first have to take from that core's cache. Plain stores where there
+/// are no such instructions. Call ledger_stream_fence() before handing the memory over.
+static inline void ledger_stream_words(void *dst, const void *src, size_t words) {
+#if defined(__x86_64__)
+    long long *d = (long long *)dst;
+    const unsigned char *s = (const unsigned char *)src;
+    for (size_t i = 0; i < words; i++) {
+        long long v;
+        __builtin_memcpy(&v, s + 8 * i, 8);
+        __builtin_ia32_movnti64(d + i, v);
+    }
+#else
+    __builtin_memcpy(dst, src, words * 8);
+#endif
+}
+
+/// Orders the streaming stores before every later store (the hand-over that publishes them).
+static inline void ledger_stream_fence(void) {
+#if defined(__x86_64__)
+    __builtin_ia32_sfence();
+#endif
+}
+
 #endif
