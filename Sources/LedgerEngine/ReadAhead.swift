@@ -68,7 +68,8 @@ enum ReadAhead {
         }
     }
 
-    /// `log.forEachBatch(from:through:)`, read on another thread. `visit` runs on the calling
+    /// `log.forEachBatch(from:through:)`, read on another thread (from mapped windows: the
+    /// caller holds the store's lock, see MappedRegion). `visit` runs on the calling
     /// thread, which must not use `log` meanwhile. Errors reach the caller after the batches
     /// before them, as they would without the thread. Without a thread (none could be started,
     /// or `threaded: false`, for the tests), it reads in place.

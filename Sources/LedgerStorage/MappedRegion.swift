@@ -1,8 +1,10 @@
 // Part of a file mapped read-only, unmapped when the last reference to it goes. A reader
 // of committed log bytes scans and hands out records in place instead of copying them
 // (twice: into a read buffer, then into a thread's hand-over buffer). Committed bytes are
-// never truncated (a repair cuts only what was never committed), so a mapping of them
-// stays valid while the file is open elsewhere for appends.
+// never truncated by a repair (it cuts only what was never committed); the one thing that
+// cuts written batches, an append whose fdatasync failed, cannot happen beside the one
+// mapped reader there is, a replay, which holds the store's lock. A file cut short by
+// anything else is caught by the size check before each window is mapped.
 
 #if canImport(Glibc)
 import Glibc
