@@ -69,17 +69,12 @@ enum ReadAhead {
     }
 
     /// `log.forEachBatch(from:through:)`, read on another thread (from mapped windows: the
-    /// caller holds the store's lock, see MappedRegion). `visit` runs on the calling
-    /// thread, which must not use `log` meanwhile. Errors reach the caller after the batches
-    /// before them, as they would without the thread. Without a thread (none could be started,
-    /// or `threaded: false`, for the tests), it reads in place.
-    static func forEachBatch(_ log: Log, from position: UInt64, through last: UInt64 = .max, threaded: Bool = true,
-                             _ visit: (RecordBatch) throws -> Bool) throws {
-        try forEachBatch(log, from: position, through: last, threaded: threaded, digest: { _ in () }) { batch, _ in try visit(batch) }
-    }
-
-    /// The same, with `digest` of each record made on the reading thread and handed to `visit`
-    /// beside its batch (the digests of the batch's records, in order).
+    /// caller holds the store's lock, see MappedRegion), with `digest` of each record made on
+    /// that thread and handed to `visit` beside its batch (the digests of the batch's records,
+    /// in order). `visit` runs on the calling thread, which must not use `log` meanwhile.
+    /// Errors reach the caller after the batches before them, as they would without the
+    /// thread. Without a thread (none could be started, or `threaded: false`, for the tests),
+    /// it reads in place.
     static func forEachBatch<Digest: BitwiseCopyable>(_ log: Log, from position: UInt64, through last: UInt64 = .max, threaded: Bool = true,
                                      digest: @escaping @Sendable (StoredRecord) -> Digest,
                                      _ visit: (RecordBatch, UnsafeBufferPointer<Digest>) throws -> Bool) throws {

@@ -55,13 +55,6 @@ public struct RecordBatch: Sequence {
 
     @inlinable public func makeIterator() -> Iterator { Iterator(frames) }
 
-    /// The same records where a caller has copied `frames` (all of its bytes, to `address`):
-    /// valid as long as the copy is.
-    public func moved(to address: UnsafeRawPointer) -> RecordBatch {
-        RecordBatch(frames: UnsafeRawBufferPointer(start: address, count: frames.count), fileOffset: fileOffset,
-                    firstPosition: firstPosition, count: count)
-    }
-
     /// Calls `body` with each record, and `prefetch` with each `Limits.prefetchRecords` records
     /// before `body` sees it, so that a visitor whose work misses the cache can start loading
     /// what it will touch. Inlined into the caller, closures and all.

@@ -101,3 +101,11 @@ import Testing
         #expect(String(describing: aheadError) == String(describing: directError))
     }
 }
+
+extension ReadAhead {
+    /// The batches alone (each record's digest is nothing).
+    static func forEachBatch(_ log: Log, from position: UInt64, through last: UInt64 = .max, threaded: Bool = true,
+                             _ visit: (RecordBatch) throws -> Bool) throws {
+        try forEachBatch(log, from: position, through: last, threaded: threaded, digest: { _ in () }) { batch, _ in try visit(batch) }
+    }
+}
