@@ -29,7 +29,7 @@ let package = Package(
         .executableTarget(name: "LedgerBench", dependencies: ["LedgerEngine", "LedgerStorage", "LedgerDomain", "LedgerSampleData"]),
         // A tiny helper the multi-process tests spawn: appends raw records through the storage layer.
         .executableTarget(name: "LedgerTestTool", dependencies: ["LedgerStorage", "LedgerDomain"]),
-        .target(name: "LedgerTestSupport", dependencies: ["LedgerStorage"], path: "Tests/LedgerTestSupport"),
+        .target(name: "LedgerTestSupport", dependencies: ["LedgerStorage", "LedgerDomain"], path: "Tests/LedgerTestSupport"),
         .testTarget(name: "LedgerStorageTests", dependencies: ["LedgerStorage", "LedgerTestSupport"]),
         .testTarget(name: "LedgerEngineTests", dependencies: ["LedgerEngine", "LedgerDomain", "LedgerStorage", "LedgerTestSupport"]),
         .testTarget(name: "LedgerDomainTests", dependencies: ["LedgerDomain", "LedgerTestSupport"]),

@@ -110,7 +110,7 @@ public struct CompactState {
     /// What events change of an account, kept apart from its name and currency: the fold's
     /// working set is 32 bytes an account, two to a cache line and never across two (10 k
     /// accounts: 320 KB, inside a core's L2 cache; a whole Account is 88 bytes and holds Strings).
-    private struct Moving {
+    struct Moving {
         var balance: Int64
         var version: UInt64
         var lastPosition: UInt64
@@ -328,6 +328,68 @@ public struct CompactState {
         }
         return true
     }
+
+    /// The accounts' moving parts in place, for a loop over many events: one uniqueness check
+    /// for the loop instead of one an event. `body` must not add accounts.
+    @inline(__always)
+    mutating func withMovingBalances<T>(_ body: (Balances) -> T) -> T {
+        moving.withUnsafeMutableBufferPointer { body(Balances(base: $0.baseAddress, count: $0.count)) }
+    }
+
+    /// See `withMovingBalances`.
+    struct Balances {
+        let base: UnsafeMutablePointer<Moving>?
+        let count: Int
+        /// How many digests ahead of the one folded its accounts are loaded.
+        static var prefetchAhead: Int { 8 }
+
+        /// `CompactState.fold(_:firstPosition:)` on these accounts: each digest checked against
+        /// its accounts and added, the accounts a few digests ahead loaded meanwhile.
+        @inline(__always)
+        func fold(_ digests: UnsafeBufferPointer<MoneyDigest>, firstPosition: UInt64) -> Int {
+            guard let base, let d0 = digests.baseAddress else { return 0 }
+            let n = digests.count
+            @inline(__always) func prefetch(_ d: MoneyDigest) {
+                if d.account >= 0 && Int(d.account) < count { ledger_prefetch_for_write(base + Int(d.account)) }
+                if d.other >= 0 && Int(d.other) < count { ledger_prefetch_for_write(base + Int(d.other)) }
+            }
+            let ahead = Self.prefetchAhead
+            for k in 0..<min(ahead, n) { prefetch(d0[k]) }
+            var k = 0
+            while k < n {
+                let d = d0[k]
+                guard d.account >= 0, Int(d.account) < count, base[Int(d.account)].nameHash == d.accountHash,
+                      d.other < 0 || Int(d.other) < count && base[Int(d.other)].nameHash == d.otherHash else { break }
+                if k + ahead < n { prefetch(d0[k + ahead]) }
+                let position = firstPosition + UInt64(k)
+                let a = base + Int(d.account)
+                a.pointee.balance = a.pointee.balance &+ d.delta
+                a.pointee.version += 1
+                a.pointee.lastPosition = position
+                if d.other >= 0 {
+                    let b = base + Int(d.other)
+                    b.pointee.balance = b.pointee.balance &- d.delta
+                    b.pointee.version += 1
+                    b.pointee.lastPosition = position
+                }
+                k += 1
+            }
+            return k
+        }
+
+        /// Adds a part's sums for account `i` (see PartFold).
+        func add(_ delta: Int64, events: UInt64, last: UInt64, to i: Int) {
+            let a = base! + i
+            a.pointee.balance = a.pointee.balance &+ delta
+            a.pointee.version += events
+            a.pointee.lastPosition = max(a.pointee.lastPosition, last)
+        }
+    }
+
+    /// Account `i`'s name hash (as a digest gives it).
+    func nameHash(of i: Int) -> UInt32 { moving.withUnsafeBufferPointer { $0[i].nameHash } }
+
+    mutating func setPosition(_ p: UInt64) { position = p }
 
     /// Starts loading the accounts a digest names (see `prefetch(type:version:payload:)`).
     @inline(__always)

@@ -239,13 +239,17 @@ extension Ledger {
             // copy of the accounts; at most two wait).
             let snapshotWriter = SerialWorker.start()
             // The views asked for (all by default) come from one fold of the log.
+            // Progress every 65 536 events, and each snapshot's position; nothing to visit when
+            // neither is wanted (the balances alone are then folded in parts at once).
+            let visits = progress != nil || !targets.isEmpty
+            let nextVisit: (UInt64) -> UInt64 = { after in
+                guard visits else { return .max }
+                while nextTarget < targetOrder.count && targetOrder[nextTarget] <= after { nextTarget += 1 }
+                return min((after / 65_536 + 1) * 65_536, nextTarget < targetOrder.count ? targetOrder[nextTarget] : .max)
+            }
             do {
                 try Views.rebuild(layout, log: writer.log, views: Set(view.flatMap(Views.Name.init(rawValue:)).map { [$0] } ?? Views.Name.allCases),
-                                  nextVisit: { after in
-                    // Progress every 65 536 events, and each snapshot's position.
-                    while nextTarget < targetOrder.count && targetOrder[nextTarget] <= after { nextTarget += 1 }
-                    return min((after / 65_536 + 1) * 65_536, nextTarget < targetOrder.count ? targetOrder[nextTarget] : .max)
-                }) { position, micros, state in
+                                  nextVisit: nextVisit) { position, micros, state in
                     if position % 65_536 == 0 { progress?(position, head) }
                     if targets.contains(position) {
                         let accounts = state.accounts

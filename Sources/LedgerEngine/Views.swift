@@ -158,7 +158,11 @@ final class Views {
                 func undecodable(_ record: StoredRecord, _ error: Error) -> LedgerError {
                     LedgerError.integrity("event at position \(record.position) does not decode: \(error)")
                 }
-                if balancesAlone {
+                if balancesAlone && visitAt == .max {
+                    // The balances alone, with nothing to visit: the log is folded in parts at
+                    // once, one a core.
+                    state = try PartedFold.foldAll(log, parts: Processors.online)
+                } else if balancesAlone {
                     // The balances alone: the log is read ahead on a thread of its own, which also
                     // digests each money event; this one checks each digest against its accounts
                     // and adds it (the three views keep three threads busy on two cores already).

@@ -8,6 +8,11 @@ import Glibc
 import Musl
 #endif
 
+/// The processors online (at least 1): how many threads a job split into parts uses.
+public enum Processors {
+    public static var online: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+}
+
 public final class Background<T>: @unchecked Sendable {
     private let work: () throws -> T
     private var result: Result<T, Error>?

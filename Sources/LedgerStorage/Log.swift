@@ -211,7 +211,9 @@ public final class Log {
         try forEachBatch(from: position, through: last, mapWindowBytes: windowBytes) { batch, region in try visit(batch, region!) }
     }
 
-    /// Read into a buffer, or with `mapWindowBytes` from mapped windows of that size.
+    /// Read into a buffer, or with `mapWindowBytes` from mapped windows of that size. Each
+    /// segment is checked and sought when the read reaches it (a visitor that stops early
+    /// never pays for the segments after).
     private func forEachBatch(from position: UInt64, through last: UInt64, mapWindowBytes: Int? = nil,
                               _ visit: (RecordBatch, MappedRegion?) throws -> Bool) throws {
         let first = max(position, RecordFormat.firstPosition)
@@ -219,39 +221,55 @@ public final class Log {
         guard first <= stop, var si = segmentIndex(containing: first) else { return }
         var seekTo: UInt64? = first
         while si < segments.count {
-            let segment = try checked(si)
+            let piece = try segmentRead(si, seekingTo: seekTo)
             si += 1
-            guard segment.recordCount > 0 else { continue }
-            var startOffset = RecordFormat.segmentHeaderBytes
-            var startPosition = segment.base
-            if let target = seekTo, target > segment.base {
-                if let entry = try segment.indexEntry(target), try frameIsValid(segment, entry) {
-                    startOffset = Int(entry.offset)
-                    startPosition = target
-                } else {
-                    notes.append(.indexRebuilt(segment: segment.name, reason: "entry for position \(target) is damaged; scanned the segment instead"))
-                }
-            }
-            let skipBelow = seekTo ?? 0
             seekTo = nil
-            let fd = try StorageError.wrapping { try FileDescriptor.open(segment.path, O_RDONLY) }
-            defer { fd.close() }
-            let scanner = SegmentScanner(fd: fd, name: segment.name, endOffset: segment.committedBytes, mapWindowBytes: mapWindowBytes)
-            var state = ScanState(nextPosition: startPosition, lastTimestampMicros: Int64.min, chain: nil,
-                                  verifyChain: false, committedEnd: startOffset)
-            var finished = false
-            let result = try scanner.scanBatches(from: startOffset, state: &state, partialFirstBatch: startOffset != RecordFormat.segmentHeaderBytes) { batch in
-                if batch.lastPosition < skipBelow { return true }
-                if let wanted = batch.trimmed(from: skipBelow, through: stop), try !visit(wanted, scanner.region) { finished = true; return false }
-                if batch.lastPosition >= stop { finished = true; return false }
-                return true
-            }
-            if finished { return }
-            if case .damaged(_, let offset, let position, let reason) = result {
-                throw StorageError.corruptRecord(segment: segment.name, offset: offset, position: position, reason: reason)
-            }
-            if segment.lastPosition >= stop { return }
+            guard let piece else { continue }
+            if try piece.scan(through: stop, mapWindowBytes: mapWindowBytes, visit) { return }
+            if piece.lastPosition >= stop { return }
         }
+    }
+
+    /// Where a read of segment `si` starts: at `target`'s index entry when it lies in the
+    /// segment and the entry is sound (else at the segment's start, noted, skipping the records
+    /// before it); nil when the segment holds no record.
+    private func segmentRead(_ si: Int, seekingTo target: UInt64?) throws -> SegmentRead? {
+        let segment = try checked(si)
+        guard segment.recordCount > 0 else { return nil }
+        var startOffset = RecordFormat.segmentHeaderBytes
+        var startPosition = segment.base
+        if let target, target > segment.base {
+            if let entry = try segment.indexEntry(target), try frameIsValid(segment, entry) {
+                startOffset = Int(entry.offset)
+                startPosition = target
+            } else {
+                notes.append(.indexRebuilt(segment: segment.name, reason: "entry for position \(target) is damaged; scanned the segment instead"))
+            }
+        }
+        return SegmentRead(name: segment.name, path: segment.path, committedBytes: segment.committedBytes, lastPosition: segment.lastPosition,
+                           startOffset: startOffset, startPosition: startPosition, skipBelow: target ?? 0)
+    }
+
+    /// A read of positions `position` through `last` (capped at the head), worked out before any
+    /// record is read: every segment it covers checked, its start found through the index. A plan
+    /// uses nothing of the log's after that, so plans of disjoint ranges can be read on threads
+    /// of their own at once (a fold split into parts), while the log is not used otherwise.
+    public func readPlan(from position: UInt64, through last: UInt64 = .max) throws -> ReadPlan {
+        let first = max(position, RecordFormat.firstPosition)
+        let stop = min(last, head.position)
+        var pieces: [SegmentRead] = []
+        if first <= stop, var si = segmentIndex(containing: first) {
+            var seekTo: UInt64? = first
+            while si < segments.count {
+                let piece = try segmentRead(si, seekingTo: seekTo)
+                si += 1
+                seekTo = nil
+                guard let piece else { continue }
+                pieces.append(piece)
+                if piece.lastPosition >= stop { break }
+            }
+        }
+        return ReadPlan(pieces: pieces, last: stop)
     }
 
     /// The committed record at `position`, read through the index with one pread and checked

@@ -83,6 +83,34 @@ import Testing
         #expect(try s.run("verify").status == 0)
     }
 
+    /// Enough events for the balances to be replayed in parts (one a core, at least 65 536
+    /// events each), accounts opened all along: the accounts view equals the one imports kept.
+    @Test func replayOfTheBalancesInPartsGivesTheViewImportsKept() throws {
+        let s = CLIStore()
+        // a0 pays small amounts to the others; everyone gets deposits.
+        var lines = ["{\"op\":\"open\",\"account\":\"a0\"}", "{\"op\":\"deposit\",\"account\":\"a0\",\"amount\":\"1000000\"}"]
+        var opened = 1
+        while lines.count < 140_000 {
+            let i = lines.count
+            if opened < 2 || i % 400 == 0 {
+                lines.append("{\"op\":\"open\",\"account\":\"a\(opened)\"}")
+                opened += 1
+            } else if i % 5 == 0 {
+                lines.append("{\"op\":\"transfer\",\"from\":\"a0\",\"to\":\"a\(1 + i % (opened - 1))\",\"amount\":\"0.0\(i % 9 + 1)\",\"id\":\"t\(i)\"}")
+            } else {
+                lines.append("{\"op\":\"deposit\",\"account\":\"a\(i % opened)\",\"amount\":\"\(i % 1000 + 1).\(i % 100)\"}")
+            }
+        }
+        #expect(try s.run("import", "-", stdin: lines.joined(separator: "\n")).status == 0)
+        try s.json("snapshot")
+        let kept = FileDamage.read(s.dir.path + "/views/accounts.tbl")
+        #expect(kept.count > 64)
+        try FileManager.default.removeItem(atPath: s.dir.path + "/views/accounts.tbl")
+        #expect(try s.json("replay", "--view", "accounts")["events"] as? Int == 140_000)
+        let same = FileDamage.read(s.dir.path + "/views/accounts.tbl") == kept
+        #expect(same)
+    }
+
     @Test func anImportOverADamagedHistoryViewSucceedsAndTheViewIsRebuilt() throws {
         let s = CLIStore()
         try populate(s)

@@ -4,25 +4,10 @@ import Testing
 
 /// The fold over payload bytes (replay, as-of) against the plain fold over decoded events.
 @Suite struct CompactFoldTests {
-    /// Names of every length 1...64, some sharing long prefixes and some exactly at the slot's
-    /// inline limit (23 bytes) or one past it, so both ways of comparing names are exercised.
-    static func names(_ rng: inout SplitMix64) -> [String] {
-        var out: Set<String> = []
-        let prefix = String(repeating: "p", count: 22)
-        for suffix in ["a", "b", "ab", "ba", "abc"] { out.insert(prefix + suffix) }
-        out.insert(String(repeating: "x", count: 64))
-        out.insert(String(repeating: "x", count: 63) + "y")
-        while out.count < 400 {
-            let length = Int.random(in: 1...64, using: &rng)
-            out.insert(String((0..<length).map { _ in "abcdefghij0123456789_-.:/".randomElement(using: &rng)! }))
-        }
-        return out.sorted()
-    }
-
     @Test func compactFoldAgreesWithThePlainFoldOnRandomHistories() throws {
         for seed in UInt64(1)...3 {
             var rng = SplitMix64(seed: seed)
-            let ids = Self.names(&rng).map { AccountID(trusted: $0) }
+            let ids = RandomHistory.names(&rng).map { AccountID(trusted: $0) }
             // The fold by numbers (v2 events, from the first event), by names (a state built from
             // accounts: numbers are not used), over v1 events (names alone), and over a log whose
             // first half was written before numbers: all agree with the plain fold.

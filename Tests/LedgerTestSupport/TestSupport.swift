@@ -159,15 +159,24 @@ public enum LogFixture {
     public static func append(_ dir: TemporaryDirectory, batches: [[String]], segmentBytes: Int = Limits.segmentBytesDefault,
                               startMicros: Int64 = 1_000_000, stepMicros: Int64 = 1_000,
                               time: ((UInt64) -> Int64)? = nil) throws -> [ClosedRange<UInt64>] {
+        try append(dir, records: batches.map { $0.map { (7, 1, Array($0.utf8)) } }, segmentBytes: segmentBytes,
+                   startMicros: startMicros, stepMicros: stepMicros, time: time)
+    }
+
+    /// `append` of records of any type and version.
+    @discardableResult
+    public static func append(_ dir: TemporaryDirectory, records batches: [[(type: UInt16, version: UInt16, payload: [UInt8])]],
+                              segmentBytes: Int = Limits.segmentBytesDefault, startMicros: Int64 = 1_000_000, stepMicros: Int64 = 1_000,
+                              time: ((UInt64) -> Int64)? = nil) throws -> [ClosedRange<UInt64>] {
         let lock = try StoreLock.acquire(dir.path + "/LOCK", timeoutMillis: 1000)
         defer { lock.release() }
         let writer = try LogWriter(directory: dir.logDirectory, segmentBytes: segmentBytes, holding: lock)
         var ranges: [ClosedRange<UInt64>] = []
-        for payloads in batches {
+        for records in batches {
             var batch = writer.makeBatch()
-            for payload in payloads {
+            for r in records {
                 let t = time?(batch.nextPosition) ?? startMicros + Int64(batch.nextPosition) * stepMicros
-                try batch.append(timestampMicros: t, type: 7, schemaVersion: 1, payload: Array(payload.utf8))
+                try batch.append(timestampMicros: t, type: r.type, schemaVersion: r.version, payload: r.payload)
             }
             ranges.append(try writer.append(batch))
         }

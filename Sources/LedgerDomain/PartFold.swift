@@ -1,0 +1,178 @@
+import CLedgerAccel
+
+// A fold split into parts (replay on several cores): the first part of the log is folded
+// into a CompactState as usual, each later part into a PartFold on a thread of its own,
+// without the state before it. A part's money events only add to balances, so they are
+// summed by account number; everything else a part holds (openings, closings, reversals,
+// records in older layouts) is kept and applied in order when the part is merged, after
+// the parts before it. The merge checks what a digest took on trust (each number is an
+// account with that name's hash, opened before its first use in the part) and refuses
+// the part otherwise: the caller then folds it in order. Merged or folded in order, the
+// state is the same (tested).
+
+/// Folds a batch of digests, or the records they decline, the way CompactState and PartFold
+/// both do: `fold` takes digests while it can, `foldGeneral` the record a digest declined.
+public protocol MoneyFolding {
+    /// Folds `digests` (of the records at `firstPosition` on, in order) up to the first one
+    /// it declines; returns how many it folded.
+    mutating func fold(_ digests: UnsafeBufferPointer<MoneyDigest>, firstPosition: UInt64) -> Int
+    /// Folds one record the general way (one whose digest was declined); throws when it does not decode.
+    mutating func foldGeneral(type: UInt16, version: UInt16, payload: UnsafeRawBufferPointer, at position: UInt64) throws
+}
+
+extension MoneyFolding {
+    /// Folds a batch of records from their digests: each digest the folder takes, and each
+    /// record it declines the general way, `record(k)` giving record k's fields (asked for in
+    /// increasing k, so a caller can walk the records only as far as it must).
+    public mutating func fold(_ digests: UnsafeBufferPointer<MoneyDigest>, firstPosition: UInt64,
+                              declined record: (Int) throws -> (type: UInt16, version: UInt16, payload: UnsafeRawBufferPointer)) throws {
+        var k = 0
+        while k < digests.count {
+            k += fold(UnsafeBufferPointer(rebasing: digests[k...]), firstPosition: firstPosition + UInt64(k))
+            guard k < digests.count else { return }
+            let r = try record(k)
+            try foldGeneral(type: r.type, version: r.version, payload: r.payload, at: firstPosition + UInt64(k))
+            k += 1
+        }
+    }
+}
+
+/// What a later part of the log does to the accounts, folded apart from the state before it.
+public struct PartFold: MoneyFolding {
+    /// One account number's money events in the part.
+    struct Change {
+        var delta: Int64 = 0
+        var events: UInt64 = 0
+        /// The positions of its first and last money event in the part.
+        var first: UInt64 = 0
+        var last: UInt64 = 0
+        /// Its name's hash as the first digest gave it (every later one must agree).
+        var nameHash: UInt32 = 0
+        var used = false
+    }
+
+    /// A record folded the general way at the merge: its bytes are in `keptBytes`.
+    struct Kept {
+        let position: UInt64
+        let type: UInt16
+        let version: UInt16
+        let start: Int
+        let count: Int
+    }
+
+    /// By account number.
+    private(set) var changes: [Change] = []
+    private(set) var kept: [Kept] = []
+    private var keptBytes: [UInt8] = []
+    /// The last position folded.
+    public private(set) var position: UInt64 = 0
+
+    /// Numbers at or past this are not summed (a damaged number would otherwise size the
+    /// table): their records are kept for the merge.
+    public static let numbersMax: Int32 = 1 << 24
+
+    public init() {}
+
+    public mutating func fold(_ digests: UnsafeBufferPointer<MoneyDigest>, firstPosition: UInt64) -> Int {
+        var done = 0
+        for d in digests {
+            guard d.account >= 0, d.account < Self.numbersMax, d.other < Self.numbersMax else { break }
+            let needed = Int(max(d.account, d.other)) + 1
+            if needed > changes.count { changes.append(contentsOf: repeatElement(Change(), count: max(needed, 2 * changes.count) - changes.count)) }
+            let position = firstPosition + UInt64(done)
+            let folded = changes.withUnsafeMutableBufferPointer { all -> Bool in
+                let a = all.baseAddress! + Int(d.account)
+                guard !a.pointee.used || a.pointee.nameHash == d.accountHash else { return false }
+                if d.other >= 0 {
+                    let b = all.baseAddress! + Int(d.other)
+                    // Both sides are checked before either changes (the same number twice must agree with itself).
+                    guard !b.pointee.used || b.pointee.nameHash == d.otherHash, d.other != d.account || d.otherHash == d.accountHash else { return false }
+                    Self.add(d.delta, to: a, hash: d.accountHash, at: position)
+                    Self.add(0 &- d.delta, to: b, hash: d.otherHash, at: position)
+                } else {
+                    Self.add(d.delta, to: a, hash: d.accountHash, at: position)
+                }
+                return true
+            }
+            guard folded else { break }
+            done += 1
+        }
+        if done > 0 { position = firstPosition + UInt64(done) - 1 }
+        return done
+    }
+
+    @inline(__always)
+    private static func add(_ delta: Int64, to c: UnsafeMutablePointer<Change>, hash: UInt32, at position: UInt64) {
+        if !c.pointee.used {
+            c.pointee.used = true
+            c.pointee.nameHash = hash
+            c.pointee.first = position
+        }
+        c.pointee.delta = c.pointee.delta &+ delta
+        c.pointee.events += 1
+        c.pointee.last = position
+    }
+
+    /// Keeps the record for the merge, checking now that it decodes (as folding it would).
+    public mutating func foldGeneral(type: UInt16, version: UInt16, payload: UnsafeRawBufferPointer, at position: UInt64) throws {
+        _ = try EventCodec.scan(type: type, version: version, payload: payload)
+        kept.append(Kept(position: position, type: type, version: version, start: keptBytes.count, count: payload.count))
+        keptBytes.append(contentsOf: payload)
+        self.position = position
+    }
+
+    /// Calls `body` with each kept record, in order.
+    func forEachKept(_ body: (Kept, UnsafeRawBufferPointer) throws -> Void) rethrows {
+        try keptBytes.withUnsafeBytes { all in
+            for k in kept { try body(k, UnsafeRawBufferPointer(rebasing: all[k.start..<(k.start + k.count)])) }
+        }
+    }
+}
+
+extension CompactState: MoneyFolding {
+    /// Folds digests while they fold (see `fold(_:at:)`), the accounts' lines loaded a few
+    /// digests ahead; stops at the first one declined.
+    public mutating func fold(_ digests: UnsafeBufferPointer<MoneyDigest>, firstPosition: UInt64) -> Int {
+        guard numbered else { return 0 }
+        let done = withMovingBalances { balances in balances.fold(digests, firstPosition: firstPosition) }
+        if done > 0 { setPosition(firstPosition + UInt64(done) - 1) }
+        return done
+    }
+
+    public mutating func foldGeneral(type: UInt16, version: UInt16, payload: UnsafeRawBufferPointer, at position: UInt64) throws {
+        _ = try fold(type: type, version: version, payload: payload, at: position)
+    }
+
+    /// Folds `part`, the records right after this state's, into it: its kept records in order,
+    /// then its sums. Returns false, and changes nothing, when the part took something on trust
+    /// that does not hold here (a number that is not the account its name says, or an account
+    /// used before its opening): the caller folds the part's records in order instead.
+    public mutating func merge(_ part: PartFold) throws -> Bool {
+        guard numbered else { return false }
+        var merged = self
+        let before = merged.count
+        /// The position each account the part opened was opened at, by number - before.
+        var openedAt: [UInt64] = []
+        try part.forEachKept { k, payload in
+            let count = merged.count
+            merged.apply(try EventCodec.scan(type: k.type, version: k.version, payload: payload), at: k.position)
+            if merged.count > count { openedAt.append(k.position) }
+        }
+        let sound = part.changes.withUnsafeBufferPointer { changes in
+            changes.indices.allSatisfy { number in
+                let c = changes[number]
+                return !c.used || number < merged.count && merged.nameHash(of: number) == c.nameHash
+                    && (number < before || openedAt[number - before] < c.first)
+            }
+        }
+        guard sound else { return false }
+        merged.withMovingBalances { balances in
+            part.changes.withUnsafeBufferPointer { changes in
+                for (number, c) in changes.enumerated() where c.used { balances.add(c.delta, events: c.events, last: c.last, to: number) }
+            }
+        }
+        merged.setPosition(max(merged.position, part.position))
+        self = merged
+        return true
+    }
+}

@@ -1,0 +1,77 @@
+// The balances after the whole log, folded in parts at once, one thread each (replay of
+// the balances): each thread reads its range of the log from mapped windows, checks every
+// frame (CRC, positions, timestamps, commits), digests a committed batch's money events and
+// folds them. The first part folds into the state itself; each later part into a PartFold,
+// merged in order afterwards (or, when the merge refuses it, folded again in order).
+
+import LedgerDomain
+import LedgerStorage
+
+enum PartedFold {
+    /// Fewer events than this are folded on one thread: a thread's start, the second read of a
+    /// batch that straddles two parts and the merge cost more than the second core saves.
+    static let eventsPerPartMin: UInt64 = 1 << 16
+
+    /// The state after every event of `log`, folded in up to `parts` parts at once (the calling
+    /// thread folds the first). The caller holds the store's lock (the reads are mapped). An
+    /// error is the one folding the log in order would have met first: a part's errors are
+    /// reported only when the parts before it had none.
+    static func foldAll(_ log: Log, parts wanted: Int, eventsPerPartMin: UInt64 = eventsPerPartMin) throws -> CompactState {
+        let head = log.head.position
+        let parts = UInt64(max(1, min(wanted, Int(head / max(1, eventsPerPartMin)))))
+        // Part k folds positions bounds[k] + 1 through bounds[k + 1].
+        let bounds = (0...parts).map { head / parts * $0 + min($0, head % parts) }
+        let plans = try (0..<Int(parts)).map { try log.readPlan(from: bounds[$0] + 1, through: bounds[$0 + 1]) }
+        let later = plans.dropFirst().map { plan in
+            Background { () throws -> PartFold in
+                var part = PartFold()
+                try fold(plan, into: &part)
+                return part
+            }
+        }
+        var state = CompactState()
+        var failure: Error?
+        do { try fold(plans[0], into: &state) } catch { failure = error }
+        var folded: [PartFold] = []
+        for thread in later {
+            // Every thread is joined, the first error kept.
+            do { folded.append(try thread.join()) } catch { failure = failure ?? error }
+        }
+        if let failure { throw failure }
+        for (k, part) in folded.enumerated() {
+            let merged = try LedgerError.translating { try state.merge(part) }
+            if !merged { try fold(plans[k + 1], into: &state) }
+        }
+        return state
+    }
+
+    /// Folds the plan's records into `folder`, a committed batch at a time: the batch's digests
+    /// first, then those the folder takes, each declined record the general way.
+    static func fold<F: MoneyFolding>(_ plan: ReadPlan, into folder: inout F) throws {
+        var digests: [MoneyDigest] = []
+        try LedgerError.translating {
+            try plan.forEachMappedBatch { batch, _ in
+                digests.removeAll(keepingCapacity: true)
+                for record in batch { digests.append(MoneyDigest(type: record.type, version: record.schemaVersion, payload: record.payload)) }
+                // The records are walked again only as far as a declined digest.
+                var records = batch.makeIterator()
+                var walked = 0
+                var declined: UInt64 = 0
+                do {
+                    try digests.withUnsafeBufferPointer { all in
+                        try folder.fold(all, firstPosition: batch.firstPosition) { k in
+                            while walked < k { _ = records.next(); walked += 1 }
+                            let record = records.next()!
+                            walked += 1
+                            declined = record.position
+                            return (record.type, record.schemaVersion, record.payload)
+                        }
+                    }
+                } catch let error as DomainError {
+                    throw LedgerError.integrity("event at position \(declined) does not decode: \(error)")
+                }
+                return true
+            }
+        }
+    }
+}
