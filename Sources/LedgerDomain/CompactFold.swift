@@ -141,6 +141,17 @@ public struct CompactState {
     /// The state before the first event: every account the fold adds is numbered by its place.
     public init() { numbered = true }
 
+    /// The state before the first event, with room for `accounts` accounts (a fold that knows
+    /// about how many it will meet: growing the tables as accounts open copies and rehashes
+    /// them, most of what an opening costs).
+    public init(reservingCapacity accounts: Int) {
+        numbered = true
+        guard accounts > 0 else { return }
+        names = NameIndex(minimumCapacity: accounts)
+        identities.reserveCapacity(accounts)
+        moving.reserveCapacity(accounts)
+    }
+
     /// A state from some accounts (a snapshot's, or only those a query wants): events' accounts
     /// are found by name.
     public init(_ accounts: [Account], position: UInt64) {

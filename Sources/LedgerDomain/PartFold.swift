@@ -75,30 +75,47 @@ public struct PartFold: MoneyFolding {
 
     public mutating func fold(_ digests: UnsafeBufferPointer<MoneyDigest>, firstPosition: UInt64) -> Int {
         var done = 0
-        for d in digests {
+        while done < digests.count {
+            // A run of digests whose numbers the table holds, folded through one pointer; then
+            // the table grows for the digest that stopped the run, or that digest is declined.
+            done += changes.withUnsafeMutableBufferPointer { all in
+                Self.fold(UnsafeBufferPointer(rebasing: digests[done...]), into: all, firstPosition: firstPosition + UInt64(done))
+            }
+            guard done < digests.count else { break }
+            let d = digests[done]
             guard d.account >= 0, d.account < Self.numbersMax, d.other < Self.numbersMax else { break }
             let needed = Int(max(d.account, d.other)) + 1
-            if needed > changes.count { changes.append(contentsOf: repeatElement(Change(), count: max(needed, 2 * changes.count) - changes.count)) }
-            let position = firstPosition + UInt64(done)
-            let folded = changes.withUnsafeMutableBufferPointer { all -> Bool in
-                let a = all.baseAddress! + Int(d.account)
-                guard !a.pointee.used || a.pointee.nameHash == d.accountHash else { return false }
-                if d.other >= 0 {
-                    let b = all.baseAddress! + Int(d.other)
-                    // Both sides are checked before either changes (the same number twice must agree with itself).
-                    guard !b.pointee.used || b.pointee.nameHash == d.otherHash, d.other != d.account || d.otherHash == d.accountHash else { return false }
-                    Self.add(d.delta, to: a, hash: d.accountHash, at: position)
-                    Self.add(0 &- d.delta, to: b, hash: d.otherHash, at: position)
-                } else {
-                    Self.add(d.delta, to: a, hash: d.accountHash, at: position)
-                }
-                return true
-            }
-            guard folded else { break }
-            done += 1
+            guard needed > changes.count else { break }
+            changes.append(contentsOf: repeatElement(Change(), count: max(needed, 2 * changes.count) - changes.count))
         }
         if done > 0 { position = firstPosition + UInt64(done) - 1 }
         return done
+    }
+
+    /// Folds digests into `all` up to the first whose numbers `all` does not hold or whose
+    /// names' hashes disagree with what the part saw before.
+    @inline(__always)
+    private static func fold(_ digests: UnsafeBufferPointer<MoneyDigest>, into all: UnsafeMutableBufferPointer<Change>, firstPosition: UInt64) -> Int {
+        guard let base = all.baseAddress else { return 0 }
+        let count = all.count
+        var k = 0
+        for d in digests {
+            guard d.account >= 0, Int(d.account) < count, Int(d.other) < count else { break }
+            let a = base + Int(d.account)
+            guard !a.pointee.used || a.pointee.nameHash == d.accountHash else { break }
+            let position = firstPosition + UInt64(k)
+            if d.other >= 0 {
+                let b = base + Int(d.other)
+                // Both sides are checked before either changes (the same number twice must agree with itself).
+                guard !b.pointee.used || b.pointee.nameHash == d.otherHash, d.other != d.account || d.otherHash == d.accountHash else { break }
+                add(d.delta, to: a, hash: d.accountHash, at: position)
+                add(0 &- d.delta, to: b, hash: d.otherHash, at: position)
+            } else {
+                add(d.delta, to: a, hash: d.accountHash, at: position)
+            }
+            k += 1
+        }
+        return k
     }
 
     @inline(__always)

@@ -16,7 +16,8 @@ enum PartedFold {
     /// thread folds the first). The caller holds the store's lock (the reads are mapped). An
     /// error is the one folding the log in order would have met first: a part's errors are
     /// reported only when the parts before it had none.
-    static func foldAll(_ log: Log, parts wanted: Int, eventsPerPartMin: UInt64 = eventsPerPartMin) throws -> CompactState {
+    /// `accountsExpected`: about how many accounts the log opens (room is made for them first).
+    static func foldAll(_ log: Log, parts wanted: Int, eventsPerPartMin: UInt64 = eventsPerPartMin, accountsExpected: Int = 0) throws -> CompactState {
         let head = log.head.position
         let parts = UInt64(max(1, min(wanted, Int(head / max(1, eventsPerPartMin)))))
         // Part k folds positions bounds[k] + 1 through bounds[k + 1].
@@ -29,7 +30,7 @@ enum PartedFold {
                 return part
             }
         }
-        var state = CompactState()
+        var state = CompactState(reservingCapacity: accountsExpected)
         var failure: Error?
         do { try fold(plans[0], into: &state) } catch { failure = error }
         var folded: [PartFold] = []
@@ -48,24 +49,31 @@ enum PartedFold {
     /// Folds the plan's records into `folder`, a committed batch at a time: the batch's digests
     /// first, then those the folder takes, each declined record the general way.
     static func fold<F: MoneyFolding>(_ plan: ReadPlan, into folder: inout F) throws {
-        var digests: [MoneyDigest] = []
+        // A batch's digests (a plain value type: written in place, nothing to release).
+        var digests = UnsafeMutableBufferPointer<MoneyDigest>.allocate(capacity: 4096)
+        defer { digests.deallocate() }
         try LedgerError.translating {
             try plan.forEachMappedBatch { batch, _ in
-                digests.removeAll(keepingCapacity: true)
-                for record in batch { digests.append(MoneyDigest(type: record.type, version: record.schemaVersion, payload: record.payload)) }
+                if batch.count > digests.count {
+                    digests.deallocate()
+                    digests = .allocate(capacity: max(batch.count, 2 * digests.count))
+                }
+                var next = digests.baseAddress!
+                for record in batch {
+                    next.initialize(to: MoneyDigest(type: record.type, version: record.schemaVersion, payload: record.payload))
+                    next += 1
+                }
                 // The records are walked again only as far as a declined digest.
                 var records = batch.makeIterator()
                 var walked = 0
                 var declined: UInt64 = 0
                 do {
-                    try digests.withUnsafeBufferPointer { all in
-                        try folder.fold(all, firstPosition: batch.firstPosition) { k in
-                            while walked < k { _ = records.next(); walked += 1 }
-                            let record = records.next()!
-                            walked += 1
-                            declined = record.position
-                            return (record.type, record.schemaVersion, record.payload)
-                        }
+                    try folder.fold(UnsafeBufferPointer(rebasing: digests[..<batch.count]), firstPosition: batch.firstPosition) { k in
+                        while walked < k { _ = records.next(); walked += 1 }
+                        let record = records.next()!
+                        walked += 1
+                        declined = record.position
+                        return (record.type, record.schemaVersion, record.payload)
                     }
                 } catch let error as DomainError {
                     throw LedgerError.integrity("event at position \(declined) does not decode: \(error)")

@@ -161,7 +161,11 @@ final class Views {
                 if balancesAlone && visitAt == .max {
                     // The balances alone, with nothing to visit: the log is folded in parts at
                     // once, one a core.
-                    state = try PartedFold.foldAll(log, parts: Processors.online)
+                    // The accounts view being replaced says about how many accounts to make room for.
+                    let accountsBefore = (try? SlotTable.open(path: accountsPath(layout), keyBytesMax: StateCodec.keyBytesMax,
+                                                              valueBytes: StateCodec.accountBytes, contentVersion: accountsContentVersion,
+                                                              writable: false))??.count ?? 0
+                    state = try PartedFold.foldAll(log, parts: Processors.online, accountsExpected: accountsBefore)
                 } else if balancesAlone {
                     // The balances alone: the log is read ahead on a thread of its own, which also
                     // digests each money event; this one checks each digest against its accounts
@@ -231,17 +235,18 @@ final class Views {
                 }
                 if names.contains(.accounts) {
                     let accounts = SlotTableWriter(path: accountsPath(layout), keyBytesMax: StateCodec.keyBytesMax, valueBytes: StateCodec.accountBytes,
-                                                   contentVersion: accountsContentVersion)
+                                                   contentVersion: accountsContentVersion, entriesExpected: state.count)
                     // Folded from the first event: account k is the k-th opened, number k.
-                    try state.forEachAccount { number, account in
-                        var name = account.id.name
-                        try name.withUTF8 { key in
-                            try StateCodec.encode(account, number: UInt32(number)).withUnsafeBytes {
-                                try accounts.add(key: UnsafeRawBufferPointer(key), appliedPosition: account.lastPosition, value: $0)
+                    try withUnsafeTemporaryAllocation(byteCount: StateCodec.accountBytes, alignment: 8) { value in
+                        try state.forEachAccount { number, account in
+                            var name = account.id.name
+                            StateCodec.encode(account, number: UInt32(number), into: value.baseAddress!)
+                            try name.withUTF8 { key in
+                                try accounts.add(key: UnsafeRawBufferPointer(key), appliedPosition: account.lastPosition, value: UnsafeRawBufferPointer(value))
                             }
                         }
                     }
-                    _ = try accounts.finish(checkpoint: log.head.position, mark: UInt64(state.count))
+                    try accounts.install(checkpoint: log.head.position, mark: UInt64(state.count))
                 }
                 _ = try idsThread?.result()
             }

@@ -140,8 +140,7 @@ public final class SlotTable {
 
     /// Puts a table written by SlotTableWriter in place (rename) and opens it.
     static func open(installing prepared: PreparedSlotTable) throws -> SlotTable {
-        try wrap { try FileSystem.rename(prepared.temp, prepared.path) }
-        prepared.installed = true
+        try prepared.install()
         guard let table = try open(path: prepared.path, keyBytesMax: prepared.keyBytesMax, valueBytes: prepared.valueBytes,
                                    contentVersion: prepared.contentVersion, writable: true) else {
             throw SlotTableError.damaged(path: prepared.path, reason: "vanished after create")

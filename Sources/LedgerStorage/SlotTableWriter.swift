@@ -35,8 +35,10 @@ public final class SlotTableWriter: @unchecked Sendable {
     private var spill: FileDescriptor?
     private var spilledSlots = 0
 
+    /// `entriesExpected`: how many entries will be added, when known (no more memory than they
+    /// need is taken: fresh memory costs a page fault a page).
     public init(path: String, keyBytesMax: Int, valueBytes: Int, contentVersion: UInt32 = 0,
-                memoryBytes: Int = SlotTableWriter.defaultMemoryBytes) {
+                memoryBytes: Int = SlotTableWriter.defaultMemoryBytes, entriesExpected: Int? = nil) {
         self.path = path
         self.keyBytesMax = keyBytesMax
         self.valueBytes = valueBytes
@@ -44,7 +46,7 @@ public final class SlotTableWriter: @unchecked Sendable {
         slotBytes = SlotTable.slotHeaderBytes + keyBytesMax + valueBytes
         directory = FileSystem.parentDirectory(of: path)
         // At least two slots; at most 2^24 (a sort key holds an entry's index in 24 bits).
-        bufferSlots = min(max(2, memoryBytes / slotBytes), 1 << 24)
+        bufferSlots = min(max(2, min(memoryBytes / slotBytes, entriesExpected ?? .max)), 1 << 24)
         buffer = .allocate(byteCount: bufferSlots * slotBytes, alignment: 8)
     }
 
@@ -118,9 +120,14 @@ public final class SlotTableWriter: @unchecked Sendable {
         }
     }
 
-    /// Writes the table and puts it in place (rename, directory fsync), then opens it.
+    /// Writes the table and puts it in place (rename), then opens it.
     public func finish(checkpoint: UInt64, mark: UInt64 = 0) throws -> SlotTable {
         try SlotTable.open(installing: try write(checkpoint: checkpoint, mark: mark))
+    }
+
+    /// Writes the table and puts it in place, for a caller that does not use it after.
+    public func install(checkpoint: UInt64, mark: UInt64 = 0) throws {
+        try write(checkpoint: checkpoint, mark: mark).install()
     }
 
     /// How many entries ahead `place` starts loading a slot.
@@ -217,6 +224,12 @@ public final class PreparedSlotTable: @unchecked Sendable {
     }
 
     deinit { if !installed { try? FileSystem.remove(temp) } }
+
+    /// Puts the table in place (rename) without opening it.
+    public func install() throws {
+        try SlotTable.wrap { try FileSystem.rename(temp, path) }
+        installed = true
+    }
 }
 
 /// The slots of the table being written, in slot order: a window of them in memory, written
