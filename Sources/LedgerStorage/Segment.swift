@@ -140,7 +140,25 @@ enum FrameCheck: Equatable {
     case valid(frameBytes: Int)
     /// Fewer bytes than the frame needs: at end of file this is a torn write.
     case incomplete
-    case invalid(String)
+    case invalid(FrameDefect)
+}
+
+/// What is wrong with a frame: plain values (no String), so that checking a frame, which
+/// every record read does, copies and destroys nothing; the words are made when reported.
+enum FrameDefect: Equatable, CustomStringConvertible {
+    case zeroFilled
+    case bodyTooShort(Int)
+    case bodyTooLong(Int)
+    case crcMismatch
+
+    var description: String {
+        switch self {
+        case .zeroFilled: return "zero-filled bytes where a record should start"
+        case .bodyTooShort(let n): return "body length \(n) is below the minimum \(RecordFormat.bodyHeaderBytes)"
+        case .bodyTooLong(let n): return "body length \(n) exceeds the limit \(Limits.recordBodyBytesMax)"
+        case .crcMismatch: return "CRC mismatch"
+        }
+    }
 }
 
 @usableFromInline
@@ -149,12 +167,12 @@ enum Frame {
     static func check(_ p: UnsafeRawPointer, available: Int) -> FrameCheck {
         if available < RecordFormat.frameHeaderBytes { return .incomplete }
         let bodyBytes = Int(LE.u32(p, 0))
-        if bodyBytes == 0 && LE.u32(p, 4) == 0 { return .invalid("zero-filled bytes where a record should start") }
-        if bodyBytes < RecordFormat.bodyHeaderBytes { return .invalid("body length \(bodyBytes) is below the minimum \(RecordFormat.bodyHeaderBytes)") }
-        if bodyBytes > Limits.recordBodyBytesMax { return .invalid("body length \(bodyBytes) exceeds the limit \(Limits.recordBodyBytesMax)") }
+        if bodyBytes == 0 && LE.u32(p, 4) == 0 { return .invalid(.zeroFilled) }
+        if bodyBytes < RecordFormat.bodyHeaderBytes { return .invalid(.bodyTooShort(bodyBytes)) }
+        if bodyBytes > Limits.recordBodyBytesMax { return .invalid(.bodyTooLong(bodyBytes)) }
         if available < RecordFormat.frameHeaderBytes + bodyBytes { return .incomplete }
         let body = UnsafeRawBufferPointer(start: p + RecordFormat.frameHeaderBytes, count: bodyBytes)
-        if CRC32C.checksum(body) != LE.u32(p, 4) { return .invalid("CRC mismatch") }
+        if CRC32C.checksum(body) != LE.u32(p, 4) { return .invalid(.crcMismatch) }
         return .valid(frameBytes: RecordFormat.frameHeaderBytes + bodyBytes)
     }
 

@@ -92,8 +92,8 @@ final class SegmentScanner {
                 }
                 try refill(&bufferOffset, &end, &batchStart, &cursor)
                 continue
-            case .invalid(let reason):
-                return .damaged(batchOffset: bufferOffset + batchStart, offset: bufferOffset + cursor, position: expected, reason: reason)
+            case .invalid(let defect):
+                return .damaged(batchOffset: bufferOffset + batchStart, offset: bufferOffset + cursor, position: expected, reason: defect.description)
             case .valid(let frameBytes):
                 let p = UnsafeRawPointer(base + cursor)
                 if Frame.isCommit(p, frameBytes: frameBytes) {
