@@ -161,11 +161,13 @@ final class Views {
                 if balancesAlone && visitAt == .max {
                     // The balances alone, with nothing to visit: the log is folded in parts at
                     // once, one a core.
-                    // The accounts view being replaced says about how many accounts to make room for.
+                    // The accounts view being replaced says about how many accounts to make room for
+                    // (a hint: never more than a log of this many events can open).
                     let accountsBefore = (try? SlotTable.open(path: accountsPath(layout), keyBytesMax: StateCodec.keyBytesMax,
                                                               valueBytes: StateCodec.accountBytes, contentVersion: accountsContentVersion,
                                                               writable: false))??.count ?? 0
-                    state = try PartedFold.foldAll(log, parts: Processors.online, accountsExpected: accountsBefore)
+                    state = try PartedFold.foldAll(log, parts: Processors.online,
+                                                   accountsExpected: min(accountsBefore, Int(clamping: log.head.position)))
                 } else if balancesAlone {
                     // The balances alone: the log is read ahead on a thread of its own, which also
                     // digests each money event; this one checks each digest against its accounts

@@ -46,6 +46,10 @@ import Testing
         // Too few events for a second part: one.
         let one = try PartedFold.foldAll(log, parts: 4, eventsPerPartMin: 2_000)
         #expect(one.accounts == expected.accounts)
+        // Room made for more or fewer accounts than there are changes nothing.
+        for hint in [1, 5_000] {
+            #expect(try PartedFold.foldAll(log, parts: 2, eventsPerPartMin: 1, accountsExpected: hint).accounts == expected.accounts)
+        }
     }
 
     /// Damage in a later part, in an earlier one too, and a record that does not decode: the
