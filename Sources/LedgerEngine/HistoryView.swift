@@ -77,10 +77,16 @@ final class HistoryView {
     /// whose names share a hash; nil when even that cannot tell them apart.
     func node(at position: UInt64, nameHash hash: UInt32, version: UInt64) throws -> Node? {
         guard position >= 1, let payload = try table.read(position) else { return nil }
-        let matching = (0..<2).compactMap { decode(payload, side: $0, position: position) }.filter { $0.nameHash == hash }
-        guard matching.count == 2 else { return matching.first }
-        let exact = matching.filter { $0.version == UInt32(truncatingIfNeeded: version) }
-        return exact.count == 1 ? exact[0] : nil
+        return payload.withUnsafeBytes { Self.node(inPayload: $0.baseAddress!, at: position, nameHash: hash, version: version) }
+    }
+
+    /// `node(at:nameHash:version:)` in the payload of record `position`, already read.
+    static func node(inPayload payload: UnsafeRawPointer, at position: UInt64, nameHash hash: UInt32, version: UInt64) -> Node? {
+        let sides = (decode(payload, side: 0, position: position), decode(payload, side: 1, position: position))
+        let first = sides.0.flatMap { $0.nameHash == hash ? $0 : nil }, second = sides.1.flatMap { $0.nameHash == hash ? $0 : nil }
+        guard let a = first, let b = second else { return first ?? second }
+        let v = UInt32(truncatingIfNeeded: version)
+        return a.version == v && b.version != v ? a : b.version == v && a.version != v ? b : nil
     }
 
     enum Lookup: Equatable {

@@ -40,6 +40,7 @@ extension Ledger {
             .flatMap { $0 }.map(HistoryView.init)
         var historyProblems = 0
         var numberProblems = 0
+        var historyRecords = HistoryRecords(view: history, through: log.head.position)
         try LedgerError.translating {
             try log.forEach(from: 1) { record in
                 let e = try EventCodec.scan(type: record.type, version: record.schemaVersion, payload: record.payload)
@@ -54,22 +55,21 @@ extension Ledger {
                 if let other = e.other { checkNumber(e.otherNumber, other) }
                 state.apply(e, at: record.position)
                 checkSnapshots(upTo: record.position)
-                if let history, historyProblems < 10 {
-                    let names = [e.account.isEmpty ? nil : e.account, e.other].compactMap { $0.map { String(decoding: $0, as: UTF8.self) } }
-                    for name in names {
-                        let account = state.account(named: name)
+                if history != nil, historyProblems < 10 {
+                    for name in [e.account.isEmpty ? nil : e.account, e.other].compactMap({ $0 }) {
+                        let account = state.index(of: name).map { state.summary(of: $0) }
                         let node: HistoryView.Node?
-                        do { node = try history.node(at: record.position, nameHash: HistoryView.nameHash(name), version: account?.version ?? 0) } catch {
+                        do { node = try historyRecords.node(at: record.position, nameHash: HistoryView.nameHash(name), version: account?.version ?? 0) } catch {
                             historyProblems += 1
                             problems.append("views/history.tbl: \(error) (run `ledger replay`)")
                             continue
                         }
                         // After the checkpoint a record may not be written yet (the next writer adds it).
-                        if node == nil && record.position > history.table.checkpoint { continue }
+                        if node == nil && record.position > historyRecords.view.table.checkpoint { continue }
                         if node?.balance != account?.balance || node.map({ UInt64($0.version) }) != account?.version
-                            || node?.closed != (account?.status == .closed) {
+                            || node?.closed != (account?.closed ?? false) {
                             historyProblems += 1
-                            problems.append("views/history.tbl: the record at position \(record.position) disagrees with a fold of the log for '\(name)' (run `ledger replay`)")
+                            problems.append("views/history.tbl: the record at position \(record.position) disagrees with a fold of the log for '\(String(decoding: name, as: UTF8.self))' (run `ledger replay`)")
                         }
                     }
                 }
@@ -88,4 +88,33 @@ extension Ledger {
     }
 
     static func sortedAccounts(_ accounts: [Account]) -> [Account] { accounts.sorted { $0.id < $1.id } }
+
+    /// The history view's records in log order, for a check that asks for each position in turn:
+    /// read in large chunks while every record is there and sound, then (after a missing or
+    /// damaged one) each alone, so that each problem is still reported at its own position.
+    struct HistoryRecords {
+        /// nil without a history view (nothing is asked for then).
+        let history: HistoryView?
+        private var reader: PositionTable.ChunkReader?
+        private var chunk: PositionTable.ChunkReader.Chunk?
+
+        var view: HistoryView { history! }
+
+        init(view: HistoryView?, through last: UInt64) {
+            history = view
+            reader = last >= 1 ? try? view?.records(from: 1, through: last) : nil
+        }
+
+        /// `HistoryView.node(at:nameHash:version:)`, for positions asked for in increasing order.
+        mutating func node(at position: UInt64, nameHash: UInt32, version: UInt64) throws -> HistoryView.Node? {
+            while let reader, chunk.map({ $0.first + UInt64($0.count) <= position }) ?? true {
+                do { chunk = try reader.next() } catch { chunk = nil }
+                if chunk == nil { self.reader = nil }
+            }
+            if let chunk, position >= chunk.first, position < chunk.first + UInt64(chunk.count) {
+                return HistoryView.node(inPayload: chunk.payload(Int(position - chunk.first)), at: position, nameHash: nameHash, version: version)
+            }
+            return try view.node(at: position, nameHash: nameHash, version: version)
+        }
+    }
 }

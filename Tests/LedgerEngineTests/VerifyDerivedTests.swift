@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import LedgerDomain
 @testable import LedgerEngine
 import LedgerStorage
@@ -36,6 +39,53 @@ import Testing
         // A damaged one is reported too.
         FileDamage.flipBit(snapshots + "/" + SnapshotFile.name(position: 4), offset: 100)
         #expect(try ledger.verify(expectHead: nil).problems.count == 2)
+    }
+
+    /// The history view is read in chunks while every record is sound, then record by record:
+    /// a forged record (its CRC made anew), a damaged one and a missing one are each reported
+    /// at their own position, and so is a forged one after them.
+    @Test func historyRecordsThatDisagreeAreEachReportedAtTheirPosition() throws {
+        let dir = TemporaryDirectory()
+        let ledger = Ledger(layout: StoreLayout(root: dir.path), lockTimeoutMillis: 1000)
+        // 3 000 events: several of the chunks the check reads (64 KiB, 780 records).
+        var lines = ["{\"op\":\"open\",\"account\":\"a\"}", "{\"op\":\"open\",\"account\":\"b\"}"]
+        for i in 0..<2_998 { lines.append(i % 2 == 0 ? "{\"op\":\"deposit\",\"account\":\"a\",\"amount\":\"2\"}"
+                                                      : "{\"op\":\"transfer\",\"from\":\"a\",\"to\":\"b\",\"amount\":\"1\"}") }
+        let input = Array(lines.joined(separator: "\n").utf8)
+        var offset = 0
+        _ = try ledger.importOperations(reading: { buffer in
+            let n = min(buffer.count, input.count - offset)
+            input.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + n)])) }
+            offset += n
+            return n
+        }, format: .ndjson, continueOnError: false, committed: { _, _ in }, rejected: { _, _ in })
+        _ = try ledger.snapshot()
+        #expect(try ledger.verify(expectHead: nil).problems.isEmpty)
+        let path = dir.path + "/views/history.tbl"
+        func forge(_ position: UInt64) throws {
+            let table = try #require(try PositionTable.open(path: path, recordBytes: HistoryView.recordBytes, writable: true))
+            var payload = try #require(try table.read(position))
+            payload[0] ^= 1   // side 0's balance
+            try payload.withUnsafeBytes { try table.write(position, $0) }
+            try table.flush()
+        }
+        try forge(1_701)
+        var problems = try ledger.verify(expectHead: nil).problems
+        #expect(problems.count == 1 && problems[0].contains("position 1701 disagrees"), "\(problems)")
+        // Damage (its CRC fails) before it, a missing record before that: all three reported
+        // (deposits, one account each; a transfer's record would be reported for both).
+        FileDamage.flipBit(path, offset: PositionTable.headerBytes + 1_200 * HistoryView.recordBytes + 5)
+        let zeros = [UInt8](repeating: 0, count: HistoryView.recordBytes)
+        let fd = try FileDescriptor.open(path, O_RDWR)
+        try fd.writeAll(zeros, at: PositionTable.headerBytes + 500 * HistoryView.recordBytes)
+        fd.close()
+        problems = try ledger.verify(expectHead: nil).problems
+        #expect(problems.count == 3, "\(problems)")
+        #expect(problems.contains { $0.contains("position 501 disagrees") }, "\(problems)")
+        #expect(problems.contains { $0.contains("record 1201 fails its CRC") }, "\(problems)")
+        #expect(problems.contains { $0.contains("position 1701 disagrees") }, "\(problems)")
+        _ = try ledger.replay(view: nil, snapshots: false)
+        #expect(try ledger.verify(expectHead: nil).problems.isEmpty)
     }
 
     @Test func viewThatDisagreesWithTheLogIsCaught() throws {
