@@ -356,6 +356,10 @@ func timeTravel(root: String) throws {
         snapshotSamples.append(s)
     }
     print("ledger snapshot (10k accounts, fresh process):     \(fmt(Stats(samples: snapshotSamples).median * 1e3, 2)) ms median of 5, peak RSS \(fmt(lastChildPeakRSSMiB, 1)) MiB")
+    // The audit: the log (CRCs, positions, hash chain, indexes), then the snapshots and views
+    // against a fold of it.
+    let (verified, verifyRSS) = timeRuns([ledger, "--dir", dir, "verify"], runs: 3)
+    print("ledger verify (log, snapshots, views): \(fmt(verified.median, 2)) s median of 3 (\(fmt(verified.min, 2))–\(fmt(verified.max, 2))) = \(fmt(Double(operations) / verified.median / 1e6, 2)) M events/s, peak RSS \(fmt(verifyRSS, 1)) MiB")
     // Every event out again (to /dev/null): the feed scripts read, and the import format.
     for (label, argv) in [("ledger export (ndjson)", ["export"]), ("ledger export --format csv", ["export", "--format", "csv"]), ("ledger log", ["log"])] {
         let (st, rss) = timeRuns([ledger, "--dir", dir] + argv, runs: 3)

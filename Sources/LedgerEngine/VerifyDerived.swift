@@ -44,20 +44,24 @@ extension Ledger {
         try LedgerError.translating {
             try log.forEach(from: 1) { record in
                 let e = try EventCodec.scan(type: record.type, version: record.schemaVersion, payload: record.payload)
+                // Each side's account, found by name once (before the event, which only an opening
+                // changes: its account is the one the fold found or added).
+                var sides = (e.account.isEmpty ? nil : state.index(of: e.account), e.other.flatMap { state.index(of: $0) })
                 // Each number an event carries must be the number of the account it names (the fold
                 // would fall back to the name; a writer that numbered wrongly is a bug to report).
-                func checkNumber(_ number: Int32, _ name: UnsafeRawBufferPointer) {
-                    guard number >= 0, numberProblems < 10, state.index(of: name) != Int(number) else { return }
+                for side in 0..<2 where numberProblems < 10 {
+                    let (number, name, index) = side == 0 ? (e.accountNumber, e.account, sides.0) : (e.otherNumber, e.other, sides.1)
+                    guard number >= 0, let name, index != Int(number) else { continue }
                     numberProblems += 1
                     problems.append("log: the event at position \(record.position) gives account '\(String(decoding: name, as: UTF8.self))' number \(number), which is not its number")
                 }
-                checkNumber(e.accountNumber, e.account)
-                if let other = e.other { checkNumber(e.otherNumber, other) }
-                state.apply(e, at: record.position)
-                checkSnapshots(upTo: record.position)
+                let touched = state.apply(e, at: record.position)
+                if e.type == .accountOpened { sides.0 = touched.account >= 0 ? touched.account : nil }
+                if let p = pending.first, p <= record.position { checkSnapshots(upTo: record.position) }
                 if history != nil, historyProblems < 10 {
-                    for name in [e.account.isEmpty ? nil : e.account, e.other].compactMap({ $0 }) {
-                        let account = state.index(of: name).map { state.summary(of: $0) }
+                    for side in 0..<2 {
+                        guard let name = side == 0 ? (e.account.isEmpty ? nil : e.account) : e.other else { continue }
+                        let account = (side == 0 ? sides.0 : sides.1).map { state.summary(of: $0) }
                         let node: HistoryView.Node?
                         do { node = try historyRecords.node(at: record.position, nameHash: HistoryView.nameHash(name), version: account?.version ?? 0) } catch {
                             historyProblems += 1
