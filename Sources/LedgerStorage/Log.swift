@@ -211,11 +211,18 @@ public final class Log {
         try forEachBatch(from: position, through: last, mapWindowBytes: windowBytes) { batch, region in try visit(batch, region!) }
     }
 
-    /// Read into a buffer, or with `mapWindowBytes` from mapped windows of that size. Each
-    /// segment is checked and sought when the read reaches it (a visitor that stops early
-    /// never pays for the segments after).
+    /// Read into a buffer, or with `mapWindowBytes` from mapped windows of that size.
     private func forEachBatch(from position: UInt64, through last: UInt64, mapWindowBytes: Int? = nil,
                               _ visit: (RecordBatch, MappedRegion?) throws -> Bool) throws {
+        try forEachSegmentRead(from: position, through: last) { piece, stop in
+            try !piece.scan(through: stop, mapWindowBytes: mapWindowBytes, visit)
+        }
+    }
+
+    /// The segments a read of `position` through `last` (capped at the head) covers, in order,
+    /// each checked and sought when the read reaches it (a reader that stops early, `body`
+    /// returning false, never pays for the segments after), with the last position to read.
+    private func forEachSegmentRead(from position: UInt64, through last: UInt64, _ body: (SegmentRead, UInt64) throws -> Bool) throws {
         let first = max(position, RecordFormat.firstPosition)
         let stop = min(last, head.position)
         guard first <= stop, var si = segmentIndex(containing: first) else { return }
@@ -225,8 +232,7 @@ public final class Log {
             si += 1
             seekTo = nil
             guard let piece else { continue }
-            if try piece.scan(through: stop, mapWindowBytes: mapWindowBytes, visit) { return }
-            if piece.lastPosition >= stop { return }
+            if try !body(piece, stop) || piece.lastPosition >= stop { return }
         }
     }
 
@@ -255,21 +261,12 @@ public final class Log {
     /// uses nothing of the log's after that, so plans of disjoint ranges can be read on threads
     /// of their own at once (a fold split into parts), while the log is not used otherwise.
     public func readPlan(from position: UInt64, through last: UInt64 = .max) throws -> ReadPlan {
-        let first = max(position, RecordFormat.firstPosition)
-        let stop = min(last, head.position)
         var pieces: [SegmentRead] = []
-        if first <= stop, var si = segmentIndex(containing: first) {
-            var seekTo: UInt64? = first
-            while si < segments.count {
-                let piece = try segmentRead(si, seekingTo: seekTo)
-                si += 1
-                seekTo = nil
-                guard let piece else { continue }
-                pieces.append(piece)
-                if piece.lastPosition >= stop { break }
-            }
+        try forEachSegmentRead(from: position, through: last) { piece, _ in
+            pieces.append(piece)
+            return true
         }
-        return ReadPlan(pieces: pieces, last: stop)
+        return ReadPlan(pieces: pieces, last: min(last, head.position))
     }
 
     /// The committed record at `position`, read through the index with one pread and checked

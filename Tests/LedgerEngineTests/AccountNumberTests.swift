@@ -31,17 +31,6 @@ import Testing
         return out
     }
 
-    func importLines(_ ledger: Ledger, _ text: String) throws {
-        let input = Array(text.utf8)
-        var offset = 0
-        _ = try ledger.importOperations(reading: { buffer in
-            let n = min(buffer.count, input.count - offset)
-            input.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + n)])) }
-            offset += n
-            return n
-        }, format: .ndjson, continueOnError: false, committed: { _, _ in }, rejected: { _, _ in })
-    }
-
     @Test func appendsAndImportsNumberAccountsInOpeningOrder() throws {
         let dir = TemporaryDirectory()
         let ledger = Ledger(layout: StoreLayout(root: dir.path), lockTimeoutMillis: 1000)
@@ -49,7 +38,7 @@ import Testing
         _ = try ledger.append(AppendRequest(command: .deposit(account: AccountID(trusted: "amy"), amount: try DecimalText.parse("5"))))
         // An import opens two more (numbers 2 and 3) and moves money between old and new
         // accounts, on its fast path (deposits, transfers) and through Decide (a reversal, a close).
-        try importLines(ledger, """
+        try ledger.importLines("""
         {"op":"open","account":"bob","currency":"USD"}
         {"op":"deposit","account":"bob","amount":"10"}
         {"op":"open","account":"cat","currency":"USD"}

@@ -51,14 +51,7 @@ import Testing
         var lines = ["{\"op\":\"open\",\"account\":\"a\"}", "{\"op\":\"open\",\"account\":\"b\"}"]
         for i in 0..<2_998 { lines.append(i % 2 == 0 ? "{\"op\":\"deposit\",\"account\":\"a\",\"amount\":\"2\"}"
                                                       : "{\"op\":\"transfer\",\"from\":\"a\",\"to\":\"b\",\"amount\":\"1\"}") }
-        let input = Array(lines.joined(separator: "\n").utf8)
-        var offset = 0
-        _ = try ledger.importOperations(reading: { buffer in
-            let n = min(buffer.count, input.count - offset)
-            input.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + n)])) }
-            offset += n
-            return n
-        }, format: .ndjson, continueOnError: false, committed: { _, _ in }, rejected: { _, _ in })
+        try ledger.importLines(lines.joined(separator: "\n"))
         _ = try ledger.snapshot()
         #expect(try ledger.verify(expectHead: nil).problems.isEmpty)
         let path = dir.path + "/views/history.tbl"
