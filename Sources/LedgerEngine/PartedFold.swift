@@ -6,6 +6,7 @@
 
 import LedgerDomain
 import LedgerStorage
+import Synchronization
 
 enum PartedFold {
     /// Fewer events than this are folded on one thread: a thread's start, the second read of a
@@ -17,38 +18,58 @@ enum PartedFold {
     /// error is the one folding the log in order would have met first: a part's errors are
     /// reported only when the parts before it had none.
     /// `accountsExpected`: about how many accounts the log opens (room is made for them first).
-    static func foldAll(_ log: Log, parts wanted: Int, eventsPerPartMin: UInt64 = eventsPerPartMin, accountsExpected: Int = 0) throws -> CompactState {
+    /// `progress` is told, on the calling thread, how many events the parts have folded in all,
+    /// after each batch of the first part that takes the count past another `progressEvery`
+    /// (the first part's own batches: once it is done, the caller reports the end).
+    static func foldAll(_ log: Log, parts wanted: Int, eventsPerPartMin: UInt64 = eventsPerPartMin, accountsExpected: Int = 0,
+                        progressEvery: UInt64 = progressEvery, progress: ((UInt64) -> Void)? = nil) throws -> CompactState {
         let head = log.head.position
         let parts = UInt64(max(1, min(wanted, Int(head / max(1, eventsPerPartMin)))))
         // Part k folds positions bounds[k] + 1 through bounds[k + 1].
         let bounds = (0...parts).map { head / parts * $0 + min($0, head % parts) }
         let plans = try (0..<Int(parts)).map { try log.readPlan(from: bounds[$0] + 1, through: bounds[$0 + 1]) }
+        // Events folded by every part so far.
+        let folded = EventCount()
         let later = plans.dropFirst().map { plan in
             Background { () throws -> PartFold in
                 var part = PartFold()
-                try fold(plan, into: &part)
+                try fold(plan, into: &part) { folded.add($0) }
                 return part
             }
         }
         var state = CompactState(reservingCapacity: accountsExpected)
         var failure: Error?
-        do { try fold(plans[0], into: &state) } catch { failure = error }
-        var folded: [PartFold] = []
+        var reportAt = progressEvery
+        do {
+            try fold(plans[0], into: &state) { events in
+                guard let progress else { return }
+                let total = folded.add(events)
+                if total >= reportAt {
+                    progress(total)
+                    reportAt = total + progressEvery
+                }
+            }
+        } catch { failure = error }
+        var partFolds: [PartFold] = []
         for thread in later {
             // Every thread is joined, the first error kept.
-            do { folded.append(try thread.join()) } catch { failure = failure ?? error }
+            do { partFolds.append(try thread.join()) } catch { failure = failure ?? error }
         }
         if let failure { throw failure }
-        for (k, part) in folded.enumerated() {
+        for (k, part) in partFolds.enumerated() {
             let merged = try LedgerError.translating { try state.merge(part) }
             if !merged { try fold(plans[k + 1], into: &state) }
         }
         return state
     }
 
+    /// How often (in events folded by all parts) progress is reported.
+    static let progressEvery: UInt64 = 65_536
+
     /// Folds the plan's records into `folder`, a committed batch at a time: the batch's digests
-    /// first, then those the folder takes, each declined record the general way.
-    static func fold<F: MoneyFolding>(_ plan: ReadPlan, into folder: inout F) throws {
+    /// first, then those the folder takes, each declined record the general way; `afterBatch`
+    /// is told each batch's count once it is folded.
+    static func fold<F: MoneyFolding>(_ plan: ReadPlan, into folder: inout F, afterBatch: (Int) -> Void = { _ in }) throws {
         // A batch's digests (a plain value type: written in place, nothing to release).
         var digests = UnsafeMutableBufferPointer<MoneyDigest>.allocate(capacity: 4096)
         defer { digests.deallocate() }
@@ -78,8 +99,18 @@ enum PartedFold {
                 } catch let error as DomainError {
                     throw LedgerError.integrity("event at position \(declined) does not decode: \(error)")
                 }
+                afterBatch(batch.count)
                 return true
             }
         }
     }
+}
+
+/// A count several threads add to (the events a fold's parts have folded).
+final class EventCount: Sendable {
+    private let value = Atomic<UInt64>(0)
+
+    /// Adds `n` and returns the new total.
+    @discardableResult
+    func add(_ n: Int) -> UInt64 { value.add(UInt64(n), ordering: .relaxed).newValue }
 }

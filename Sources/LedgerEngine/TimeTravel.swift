@@ -238,26 +238,28 @@ extension Ledger {
             // Snapshots are written on a second thread while the fold goes on (each holds its own
             // copy of the accounts; at most two wait).
             let snapshotWriter = SerialWorker.start()
-            // The views asked for (all by default) come from one fold of the log.
-            // Progress every 65 536 events, and each snapshot's position; nothing to visit when
-            // neither is wanted (the balances alone are then folded in parts at once).
-            let visits = progress != nil || !targets.isEmpty
+            // The views asked for (all by default) come from one fold of the log, which visits the
+            // state at each snapshot's position (and reports progress then too, every 65 536
+            // events); without snapshots it only reports progress (the balances alone are then
+            // folded in parts at once, which report it as they go).
+            let visits = !targets.isEmpty
             let nextVisit: (UInt64) -> UInt64 = { after in
-                guard visits else { return .max }
                 while nextTarget < targetOrder.count && targetOrder[nextTarget] <= after { nextTarget += 1 }
                 return min((after / 65_536 + 1) * 65_536, nextTarget < targetOrder.count ? targetOrder[nextTarget] : .max)
             }
+            let visit: (UInt64, Int64, CompactState) throws -> Void = { position, micros, state in
+                if position % 65_536 == 0 { progress?(position, head) }
+                if targets.contains(position) {
+                    let accounts = state.accounts
+                    let at = LogHead(position: position, timestampMicros: micros, chain: try self.chainValue(at: position, log: writer.log))
+                    snapshotWriter.add { [layout = self.layout] in try Snapshots.write(layout, accounts: accounts, head: at) }
+                    written += 1
+                }
+            }
             do {
                 try Views.rebuild(layout, log: writer.log, views: Set(view.flatMap(Views.Name.init(rawValue:)).map { [$0] } ?? Views.Name.allCases),
-                                  nextVisit: nextVisit) { position, micros, state in
-                    if position % 65_536 == 0 { progress?(position, head) }
-                    if targets.contains(position) {
-                        let accounts = state.accounts
-                        let at = LogHead(position: position, timestampMicros: micros, chain: try self.chainValue(at: position, log: writer.log))
-                        snapshotWriter.add { [layout = self.layout] in try Snapshots.write(layout, accounts: accounts, head: at) }
-                        written += 1
-                    }
-                }
+                                  nextVisit: visits ? nextVisit : { _ in .max }, visit: visits ? visit : nil,
+                                  progress: visits ? nil : progress.map { report in { report($0, head) } })
             } catch {
                 snapshotWriter.cancel()
                 throw error

@@ -129,9 +129,19 @@ final class Views {
     /// (given the last one visited, or 0; .max: no more), for replay's progress and snapshots.
     /// Handing the state to a closure copies it (four retains and releases), and asking a
     /// predicate about every event costs more than comparing with the next position wanted.
+    /// `progress` is told how many events have been folded, now and then (every 65 536 events
+    /// or so), when nothing is visited.
     static func rebuild(_ layout: StoreLayout, log: Log, views names: Set<Name> = Set(Name.allCases),
-                        nextVisit: (UInt64) -> UInt64 = { _ in .max },
-                        visit: ((UInt64, Int64, CompactState) throws -> Void)? = nil) throws {
+                        nextVisit: @escaping (UInt64) -> UInt64 = { _ in .max },
+                        visit: ((UInt64, Int64, CompactState) throws -> Void)? = nil,
+                        progress: ((UInt64) -> Void)? = nil) throws {
+        let balancesAlone = names == [.accounts]
+        var nextVisit = nextVisit, visit = visit
+        if visit == nil, !balancesAlone, let progress {
+            // A fold in order reports progress as a visit (the fold in parts reports it itself).
+            nextVisit = { ($0 / 65_536 + 1) * 65_536 }
+            visit = { position, _, _ in progress(position) }
+        }
         var state = CompactState()
         var visitAt = nextVisit(0)
         // The ids view is built on a thread of its own from (hash, position) pairs sent in chunks.
@@ -148,7 +158,7 @@ final class Views {
         // What the two threads get, gathered here and handed over a chunk at a time.
         let changesMax = builder?.chunkItems ?? 0, keysMax = idsThread?.chunkItems ?? 0
         // Tested per event instead of binding the optional workers (a retain and release each).
-        let buildsHistory = builder != nil, buildsIDs = idsThread != nil, balancesAlone = !buildsHistory && !buildsIDs
+        let buildsHistory = builder != nil, buildsIDs = idsThread != nil
         var changes: [HistoryView.Change] = []
         changes.reserveCapacity(changesMax)
         var keys: [(hash: UInt64, position: UInt64)] = []
@@ -167,7 +177,7 @@ final class Views {
                                                               valueBytes: StateCodec.accountBytes, contentVersion: accountsContentVersion,
                                                               writable: false))??.count ?? 0
                     state = try PartedFold.foldAll(log, parts: Processors.online,
-                                                   accountsExpected: min(accountsBefore, Int(clamping: log.head.position)))
+                                                   accountsExpected: min(accountsBefore, Int(clamping: log.head.position)), progress: progress)
                 } else if balancesAlone {
                     // The balances alone: the log is read ahead on a thread of its own, which also
                     // digests each money event; this one checks each digest against its accounts

@@ -109,6 +109,14 @@ import Testing
         #expect(try s.json("replay", "--view", "accounts")["events"] as? Int == 140_000)
         let same = FileDamage.read(s.dir.path + "/views/accounts.tbl") == kept
         #expect(same)
+        // On a terminal the parts report progress as they go (a pseudo-terminal from `script`).
+        try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/script"), "util-linux's script (Debian: bsdutils, essential)")
+        let r = try Executables.run("/usr/bin/script", ["-qec", "\(Executables.directory)/ledger --dir \(s.dir.path) replay --view accounts", "/dev/null"])
+        #expect(r.status == 0)
+        // A line on the way (the parts' total after 65 536 events or more), then the end.
+        #expect(r.stdout.components(separatedBy: "replay: ").count >= 3 && r.stdout.contains("replay: 140000/140000 events (100%)"), "\(r.stdout)")
+        let again = FileDamage.read(s.dir.path + "/views/accounts.tbl") == kept
+        #expect(again)
     }
 
     @Test func anImportOverADamagedHistoryViewSucceedsAndTheViewIsRebuilt() throws {

@@ -46,6 +46,11 @@ import Testing
         // Too few events for a second part: one.
         let one = try PartedFold.foldAll(log, parts: 4, eventsPerPartMin: 2_000)
         #expect(one.accounts == expected.accounts)
+        // Progress: totals of every part's events, rising, never past the head, told on this thread.
+        var told: [UInt64] = []
+        let reported = try PartedFold.foldAll(log, parts: 2, eventsPerPartMin: 1, progressEvery: 100) { told.append($0) }
+        #expect(reported.accounts == expected.accounts)
+        #expect(told.count >= 5 && told == told.sorted() && told.last! <= log.head.position, "\(told)")
         // Room made for more or fewer accounts than there are changes nothing.
         for hint in [1, 5_000] {
             #expect(try PartedFold.foldAll(log, parts: 2, eventsPerPartMin: 1, accountsExpected: hint).accounts == expected.accounts)
