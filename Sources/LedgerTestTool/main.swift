@@ -4,6 +4,7 @@
 //   ledger-test-tool make-fixture-v1 DIR                         write the format-v1 fixture store (run once;
 //                                                                the result is committed under Tests/ and must never change)
 //   ledger-test-tool make-fixture-v2 DIR                         the same story in the v2 layouts (account numbers), plus a reversal
+//   ledger-test-tool processors                                  print how many processors a job in parts would use
 // Each appended payload is "TAG:i"; one line per batch: "FIRST-LAST".
 
 import LedgerDomain
@@ -50,6 +51,8 @@ do {
             say("\(range.lowerBound)-\(range.upperBound)")
             done += n
         }
+    case "processors":
+        say(String(Processors.online))
     case "hold-lock":
         guard args.count == 3, let millis = UInt32(args[2]) else { fail("bad hold-lock arguments") }
         try FileSystem.makeDirectory(args[1])

@@ -28,6 +28,9 @@ static inline int ledger_crc32c_hw(void) {
 /// Only call when ledger_crc32c_hw_available() returned 1.
 uint32_t ledger_crc32c_hw_update(uint32_t state, const void *bytes, size_t n);
 
+/// How many processors this process may run on (its affinity mask), or 0 when unknown.
+int ledger_processors_allowed(void);
+
 /// 1 when the CPU has the SHA extensions (and SSSE3 / SSE4.1 they are used with), else 0.
 int ledger_sha256_hw_available(void);
 
