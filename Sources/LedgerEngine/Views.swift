@@ -135,7 +135,7 @@ final class Views {
                         nextVisit: @escaping (UInt64) -> UInt64 = { _ in .max },
                         visit: ((UInt64, Int64, CompactState) throws -> Void)? = nil,
                         progress: ((UInt64) -> Void)? = nil) throws {
-        let balancesAlone = names == [.accounts]
+        let balancesAlone = !names.contains(.history) && !names.contains(.ids)
         var nextVisit = nextVisit, visit = visit
         if visit == nil, !balancesAlone, let progress {
             // A fold in order reports progress as a visit (the fold in parts reports it itself).
@@ -170,9 +170,8 @@ final class Views {
                 }
                 if balancesAlone && visitAt == .max {
                     // The balances alone, with nothing to visit: the log is folded in parts at
-                    // once, one a core.
-                    // The accounts view being replaced says about how many accounts to make room for
-                    // (a hint: never more than a log of this many events can open).
+                    // once, one a core, with room made for as many accounts as the view being
+                    // replaced holds (a hint, never more than a log of this many events opens).
                     let accountsBefore = (try? SlotTable.open(path: accountsPath(layout), keyBytesMax: StateCodec.keyBytesMax,
                                                               valueBytes: StateCodec.accountBytes, contentVersion: accountsContentVersion,
                                                               writable: false))??.count ?? 0
