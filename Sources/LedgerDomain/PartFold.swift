@@ -1,5 +1,3 @@
-import CLedgerAccel
-
 // A fold split into parts (replay on several cores): the first part of the log is folded
 // into a CompactState as usual, each later part into a PartFold on a thread of its own,
 // without the state before it. A part's money events only add to balances, so they are
