@@ -250,6 +250,43 @@ import Testing
         }
     }
 
+    /// A read plan hands out the batches a read of its range does, after the log it was made
+    /// from is gone, and plans of the ranges either side of a cut read on two threads at once
+    /// hand out, together, what one read of the whole range does.
+    @Test func readPlansReadWhatTheLogReadsEvenOnTwoThreadsAtOnce() throws {
+        let dir = TemporaryDirectory()
+        var next = 0
+        let batches = (0..<60).map { k in (0..<(1 + (k * 7) % 25)).map { _ in next += 1; return "\(next):" + String(repeating: "q", count: next % 40) } }
+        try LogFixture.append(dir, batches: batches, segmentBytes: 8 << 10)
+        #expect(try LogFixture.segmentPaths(dir).count > 3)
+        func frames(_ plan: ReadPlan) throws -> [[UInt8]] {
+            var out: [[UInt8]] = []
+            try plan.forEachMappedBatch { batch, _ in out.append(Array(batch.frames)); return true }
+            return out
+        }
+        for (from, through) in [(UInt64(1), UInt64.max), (5, 6), (40, 333), (UInt64(next), .max), (UInt64(next) + 1, .max)] {
+            var direct: [[UInt8]] = []
+            try Log.open(directory: dir.logDirectory, lockHeld: true).forEachBatch(from: from, through: through) { direct.append(Array($0.frames)); return true }
+            // Made by a log released before the plan is read.
+            let plan = try { try Log.open(directory: dir.logDirectory, lockHeld: true).readPlan(from: from, through: through) }()
+            #expect(try frames(plan) == direct, "\(from)...\(through)")
+        }
+        let log = try Log.open(directory: dir.logDirectory, lockHeld: true)
+        var whole: [UInt64] = []
+        try log.forEach(from: 1) { whole.append($0.position); return true }
+        for cut in [UInt64(1), 100, UInt64(next / 2), UInt64(next - 1)] {
+            let first = try log.readPlan(from: 1, through: cut), second = try log.readPlan(from: cut + 1)
+            let other = Background { () throws -> [UInt64] in
+                var positions: [UInt64] = []
+                try second.forEachMappedBatch { batch, _ in positions += batch.map(\.position); return true }
+                return positions
+            }
+            var positions: [UInt64] = []
+            try first.forEachMappedBatch { batch, _ in positions += batch.map(\.position); return true }
+            #expect(positions + (try other.join()) == whole, "cut at \(cut)")
+        }
+    }
+
     /// A segment cut short after the log was opened (its committed bytes are never cut by a
     /// writer) is an error for a mapped read, as for a buffered one, and never touches a page
     /// past the end of the file (which would kill the process).
