@@ -236,8 +236,8 @@ extension Ledger {
             let targetOrder = targets.sorted()
             var nextTarget = 0
             // Snapshots are written on a second thread while the fold goes on (each holds its own
-            // copy of the accounts; at most two wait).
-            let snapshotWriter = SerialWorker.start()
+            // copy of the accounts; at most two wait); no thread when none is to be written.
+            let snapshotWriter = targets.isEmpty ? nil : SerialWorker.start()
             // The views asked for (all by default) come from one fold of the log, which visits the
             // state at each snapshot's position (and reports progress then too, every 65 536
             // events); without snapshots it only reports progress (the balances alone are then
@@ -252,7 +252,7 @@ extension Ledger {
                 if targets.contains(position) {
                     let accounts = state.accounts
                     let at = LogHead(position: position, timestampMicros: micros, chain: try self.chainValue(at: position, log: writer.log))
-                    snapshotWriter.add { [layout = self.layout] in try Snapshots.write(layout, accounts: accounts, head: at) }
+                    snapshotWriter?.add { [layout = self.layout] in try Snapshots.write(layout, accounts: accounts, head: at) }
                     written += 1
                 }
             }
@@ -261,11 +261,11 @@ extension Ledger {
                                   nextVisit: visits ? nextVisit : { _ in .max }, visit: visits ? visit : nil,
                                   progress: visits ? nil : progress.map { report in { report($0, head) } })
             } catch {
-                snapshotWriter.cancel()
+                snapshotWriter?.cancel()
                 throw error
             }
-            snapshotWriter.end()
-            try snapshotWriter.result()
+            snapshotWriter?.end()
+            try snapshotWriter?.result()
             progress?(head, head)
             let seconds = Double(Clock.system.nowMicros() - started) / 1e6
             return ReplayResult(events: head, views: view.map { [$0] } ?? Self.viewNames, snapshotsWritten: written, seconds: seconds)
