@@ -66,7 +66,9 @@ public struct PartFold: MoneyFolding {
     public private(set) var position: UInt64 = 0
 
     /// Numbers at or past this are not summed (a damaged number would otherwise size the
-    /// table): their records are kept for the merge.
+    /// table): their records are kept for the merge. Nor is a number no account can have yet:
+    /// account n needs n + 1 openings before the event that uses it, so the table never holds
+    /// more entries than the log has events before the part's last, whatever its numbers say.
     public static let numbersMax: Int32 = 1 << 24
 
     public init() {}
@@ -80,11 +82,11 @@ public struct PartFold: MoneyFolding {
                 Self.fold(UnsafeBufferPointer(rebasing: digests[done...]), into: all, firstPosition: firstPosition + UInt64(done))
             }
             guard done < digests.count else { break }
-            let d = digests[done]
+            let d = digests[done], position = Int(clamping: firstPosition + UInt64(done))
             guard d.account >= 0, d.account < Self.numbersMax, d.other < Self.numbersMax else { break }
             let needed = Int(max(d.account, d.other)) + 1
-            guard needed > changes.count else { break }
-            changes.append(contentsOf: repeatElement(Change(), count: max(needed, 2 * changes.count) - changes.count))
+            guard needed > changes.count, needed < position else { break }
+            changes.append(contentsOf: repeatElement(Change(), count: min(max(needed, 2 * changes.count), position) - changes.count))
         }
         if done > 0 { position = firstPosition + UInt64(done) - 1 }
         return done

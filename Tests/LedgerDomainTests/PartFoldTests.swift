@@ -1,4 +1,4 @@
-import LedgerDomain
+@testable import LedgerDomain
 import LedgerTestSupport
 import Testing
 
@@ -105,13 +105,33 @@ import Testing
             ("one number, two names", [record(.moneyDeposited(account: ids[0], amount: 5), { _ in 0 }),
                                        record(.moneyDeposited(account: ids[1], amount: 9), { _ in 0 })], false),
         ]
+        // Two deposits first in each later part, so that number 2 is one an account could have
+        // by then (an earlier position could not have three accounts: such a number is kept).
+        let filler = [record(.moneyDeposited(account: ids[0], amount: 1), right), record(.moneyDeposited(account: ids[0], amount: 2), right)]
         for (label, later, refused) in cases {
-            let records = opening + later
+            let records = opening + filler + later
             let expected = try Self.inOrder(records)
             var rng = SplitMix64(seed: 5)
             let (state, merged, refusedCount) = try Self.inParts(records, cuts: [opening.count], rng: &rng)
             #expect(state.accounts == expected.accounts, "\(label)")
             #expect(merged == (refused ? 0 : 1) && refusedCount == (refused ? 1 : 0), "\(label)")
+        }
+    }
+
+    /// A number no account can have yet (account n needs n + 1 openings before it) is not
+    /// summed but kept: a damaged or hostile number never sizes the part's table.
+    @Test func aNumberNoAccountCanHaveYetIsKeptNotSummed() throws {
+        let alice = AccountID(trusted: "alice")
+        let opening = EventCodec.encode(Event(.accountOpened(account: alice, currency: Currency(trusted: "USD"), scale: 2, overdraft: 0)), numbers: { _ in 0 })
+        for number: UInt32 in [1, 2, 5_000_000] {
+            let deposit = EventCodec.encode(Event(.moneyDeposited(account: alice, amount: 5)), numbers: { _ in number })
+            var rng = SplitMix64(seed: UInt64(number))
+            var part = PartFold()
+            try Self.fold([opening, deposit], 1..<2, into: &part, rng: &rng)
+            #expect(part.kept.count == 1 && part.changes.count <= 2, "number \(number): \(part.changes.count) entries")
+            let (state, _, _) = try Self.inParts([opening, deposit], cuts: [1], rng: &rng)
+            #expect(state.accounts == (try Self.inOrder([opening, deposit])).accounts)
+            #expect(state.accounts.first?.balance == 5)
         }
     }
 
