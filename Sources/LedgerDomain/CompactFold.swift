@@ -317,27 +317,8 @@ public struct CompactState {
     /// numbered, or a number that is not an account here or whose name's hash differs.
     @inline(__always)
     public mutating func fold(_ d: MoneyDigest, at position: UInt64) -> Bool {
-        guard numbered, d.account >= 0 else { return false }
-        let count = moving.count
-        let sound = moving.withUnsafeBufferPointer { all -> Bool in
-            guard Int(d.account) < count, all[Int(d.account)].nameHash == d.accountHash else { return false }
-            return d.other < 0 || Int(d.other) < count && all[Int(d.other)].nameHash == d.otherHash
-        }
-        guard sound else { return false }
-        self.position = position
-        moving.withUnsafeMutableBufferPointer { all in
-            let a = all.baseAddress! + Int(d.account)
-            a.pointee.balance = a.pointee.balance &+ d.delta
-            a.pointee.version += 1
-            a.pointee.lastPosition = position
-            if d.other >= 0 {
-                let b = all.baseAddress! + Int(d.other)
-                b.pointee.balance = b.pointee.balance &- d.delta
-                b.pointee.version += 1
-                b.pointee.lastPosition = position
-            }
-        }
-        return true
+        var digest = d
+        return withUnsafePointer(to: &digest) { fold(UnsafeBufferPointer(start: $0, count: 1), firstPosition: position) } == 1
     }
 
     /// The accounts' moving parts in place, for a loop over many events: one uniqueness check
@@ -401,16 +382,6 @@ public struct CompactState {
     func nameHash(of i: Int) -> UInt32 { moving.withUnsafeBufferPointer { $0[i].nameHash } }
 
     mutating func setPosition(_ p: UInt64) { position = p }
-
-    /// Starts loading the accounts a digest names (see `prefetch(type:version:payload:)`).
-    @inline(__always)
-    public mutating func prefetch(_ d: MoneyDigest) {
-        guard numbered else { return }
-        moving.withUnsafeBufferPointer { all in
-            if d.account >= 0 && Int(d.account) < all.count { ledger_prefetch_for_write(all.baseAddress! + Int(d.account)) }
-            if d.other >= 0 && Int(d.other) < all.count { ledger_prefetch_for_write(all.baseAddress! + Int(d.other)) }
-        }
-    }
 
     /// The one layout a `MoneyDigest` is read from: a later version of a money event goes
     /// through scan (which must learn it) until the digest is taught it too.

@@ -22,7 +22,7 @@ enum PartedFold {
     /// after each batch of the first part that takes the count past another `progressEvery`
     /// (the first part's own batches: once it is done, the caller reports the end).
     static func foldAll(_ log: Log, parts wanted: Int, eventsPerPartMin: UInt64 = eventsPerPartMin, accountsExpected: Int = 0,
-                        progressEvery: UInt64 = progressEvery, progress: ((UInt64) -> Void)? = nil) throws -> CompactState {
+                        progressEvery: UInt64 = Views.progressEvery, progress: ((UInt64) -> Void)? = nil) throws -> CompactState {
         let head = log.head.position
         let parts = UInt64(max(1, min(wanted, Int(head / max(1, eventsPerPartMin)))))
         // Part k folds positions bounds[k] + 1 through bounds[k + 1].
@@ -63,9 +63,6 @@ enum PartedFold {
         return state
     }
 
-    /// How often (in events folded by all parts) progress is reported.
-    static let progressEvery: UInt64 = 65_536
-
     /// Folds the plan's records into `folder`, a committed batch at a time: the batch's digests
     /// first, then those the folder takes, each declined record the general way; `afterBatch`
     /// is told each batch's count once it is folded.
@@ -84,21 +81,8 @@ enum PartedFold {
                     next.initialize(to: MoneyDigest(type: record.type, version: record.schemaVersion, payload: record.payload))
                     next += 1
                 }
-                // The records are walked again only as far as a declined digest.
-                var records = batch.makeIterator()
-                var walked = 0
-                var declined: UInt64 = 0
-                do {
-                    try folder.fold(UnsafeBufferPointer(rebasing: digests[..<batch.count]), firstPosition: batch.firstPosition) { k in
-                        while walked < k { _ = records.next(); walked += 1 }
-                        let record = records.next()!
-                        walked += 1
-                        declined = record.position
-                        return (record.type, record.schemaVersion, record.payload)
-                    }
-                } catch let error as DomainError {
-                    throw LedgerError.integrity("event at position \(declined) does not decode: \(error)")
-                }
+                var cursor = BatchCursor(batch)
+                try folder.fold(batch, 0..<batch.count, digests: UnsafeBufferPointer(digests), cursor: &cursor)
                 afterBatch(batch.count)
                 return true
             }

@@ -238,17 +238,17 @@ extension Ledger {
             // Snapshots are written on a second thread while the fold goes on (each holds its own
             // copy of the accounts; at most two wait); no thread when none is to be written.
             let snapshotWriter = targets.isEmpty ? nil : SerialWorker.start()
-            // The views asked for (all by default) come from one fold of the log, which visits the
-            // state at each snapshot's position (and reports progress then too, every 65 536
-            // events); without snapshots it only reports progress (the balances alone are then
-            // folded in parts at once, which report it as they go).
+            // The views asked for (all by default) come from one fold of the log, which visits
+            // the state at each snapshot's position (and reports progress then too, every
+            // Views.progressEvery events); without snapshots it only reports progress (the
+            // balances alone are then folded in parts at once, which report it as they go).
             let visits = !targets.isEmpty
             let nextVisit: (UInt64) -> UInt64 = { after in
                 while nextTarget < targetOrder.count && targetOrder[nextTarget] <= after { nextTarget += 1 }
-                return min((after / 65_536 + 1) * 65_536, nextTarget < targetOrder.count ? targetOrder[nextTarget] : .max)
+                return min((after / Views.progressEvery + 1) * Views.progressEvery, nextTarget < targetOrder.count ? targetOrder[nextTarget] : .max)
             }
             let visit: (UInt64, Int64, CompactState) throws -> Void = { position, micros, state in
-                if position % 65_536 == 0 { progress?(position, head) }
+                if position % Views.progressEvery == 0 { progress?(position, head) }
                 if targets.contains(position) {
                     let accounts = state.accounts
                     let at = LogHead(position: position, timestampMicros: micros, chain: try self.chainValue(at: position, log: writer.log))

@@ -46,11 +46,12 @@ extension Ledger {
                 let e = try EventCodec.scan(type: record.type, version: record.schemaVersion, payload: record.payload)
                 // Each side's account, found by name once (before the event, which only an opening
                 // changes: its account is the one the fold found or added).
-                var sides = (e.account.isEmpty ? nil : state.index(of: e.account), e.other.flatMap { state.index(of: $0) })
+                let names = (e.account.isEmpty ? nil : e.account, e.other)
+                var sides = (names.0.flatMap { state.index(of: $0) }, names.1.flatMap { state.index(of: $0) })
                 // Each number an event carries must be the number of the account it names (the fold
                 // would fall back to the name; a writer that numbered wrongly is a bug to report).
                 for side in 0..<2 where numberProblems < 10 {
-                    let (number, name, index) = side == 0 ? (e.accountNumber, e.account, sides.0) : (e.otherNumber, e.other, sides.1)
+                    let (number, name, index) = side == 0 ? (e.accountNumber, names.0, sides.0) : (e.otherNumber, names.1, sides.1)
                     guard number >= 0, let name, index != Int(number) else { continue }
                     numberProblems += 1
                     problems.append("log: the event at position \(record.position) gives account '\(String(decoding: name, as: UTF8.self))' number \(number), which is not its number")
@@ -60,7 +61,7 @@ extension Ledger {
                 if let p = pending.first, p <= record.position { checkSnapshots(upTo: record.position) }
                 if history != nil, historyProblems < 10 {
                     for side in 0..<2 {
-                        guard let name = side == 0 ? (e.account.isEmpty ? nil : e.account) : e.other else { continue }
+                        guard let name = side == 0 ? names.0 : names.1 else { continue }
                         let account = (side == 0 ? sides.0 : sides.1).map { state.summary(of: $0) }
                         let node: HistoryView.Node?
                         do { node = try historyRecords.node(at: record.position, nameHash: HistoryView.nameHash(name), version: account?.version ?? 0) } catch {

@@ -129,8 +129,11 @@ final class Views {
     /// (given the last one visited, or 0; .max: no more), for replay's progress and snapshots.
     /// Handing the state to a closure copies it (four retains and releases), and asking a
     /// predicate about every event costs more than comparing with the next position wanted.
-    /// `progress` is told how many events have been folded, now and then (every 65 536 events
-    /// or so), when nothing is visited.
+    /// `progress` is told how many events have been folded, now and then (every `progressEvery`
+    /// events or so), when nothing is visited.
+    /// How often (in events folded) a replay reports progress.
+    static let progressEvery: UInt64 = 65_536
+
     static func rebuild(_ layout: StoreLayout, log: Log, views names: Set<Name> = Set(Name.allCases),
                         nextVisit: @escaping (UInt64) -> UInt64 = { _ in .max },
                         visit: ((UInt64, Int64, CompactState) throws -> Void)? = nil,
@@ -139,7 +142,7 @@ final class Views {
         var nextVisit = nextVisit, visit = visit
         if visit == nil, !balancesAlone, let progress {
             // A fold in order reports progress as a visit (the fold in parts reports it itself).
-            nextVisit = { ($0 / 65_536 + 1) * 65_536 }
+            nextVisit = { ($0 / progressEvery + 1) * progressEvery }
             visit = { position, _, _ in progress(position) }
         }
         var state = CompactState()
@@ -182,19 +185,18 @@ final class Views {
                     // digests each money event; this one checks each digest against its accounts
                     // and adds it (the three views keep three threads busy on two cores already).
                     try ReadAhead.forEachBatch(log, from: 1, digest: { MoneyDigest(type: $0.type, version: $0.schemaVersion, payload: $0.payload) }) { batch, digests in
-                        let ahead = Limits.prefetchRecords
-                        for k in 0..<min(ahead, digests.count) { state.prefetch(digests[k]) }
+                        var cursor = BatchCursor(batch)
                         var k = 0
-                        for record in batch {
-                            if k + ahead < digests.count { state.prefetch(digests[k + ahead]) }
-                            if !state.fold(digests[k], at: record.position) {
-                                do { _ = try state.fold(type: record.type, version: record.schemaVersion, payload: record.payload, at: record.position) }
-                                catch { throw undecodable(record, error) }
-                            }
-                            k += 1
-                            if record.position >= visitAt {
-                                visitAt = nextVisit(record.position)
-                                try visit?(record.position, record.timestampMicros, state)
+                        while k < batch.count {
+                            // Up to the next position visited, or the batch's end.
+                            let stopAt = max(visitAt, batch.firstPosition + UInt64(k))
+                            let end = stopAt <= batch.lastPosition ? Int(stopAt - batch.firstPosition) + 1 : batch.count
+                            try state.fold(batch, k..<end, digests: digests, cursor: &cursor)
+                            k = end
+                            let position = batch.firstPosition + UInt64(end - 1)
+                            if position >= visitAt {
+                                visitAt = nextVisit(position)
+                                try visit?(position, cursor.record(end - 1).timestampMicros, state)
                             }
                         }
                         return true

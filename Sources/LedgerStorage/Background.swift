@@ -2,24 +2,11 @@
 // halves): started at once, joined for its result. Without a thread (pthread_create
 // failed) the work runs in join() instead, so callers never depend on having one.
 
-import CLedgerAccel
-
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-
-/// The processors this process may run on (at least 1): how many threads a job split into
-/// parts uses. Its CPU affinity mask, where there is one (a container or `taskset` limits it),
-/// else the processors online.
-public enum Processors {
-    public static var online: Int {
-        let all = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-        let allowed = Int(ledger_processors_allowed())
-        return allowed > 0 ? min(all, allowed) : all
-    }
-}
 
 public final class Background<T>: @unchecked Sendable {
     private let work: () throws -> T

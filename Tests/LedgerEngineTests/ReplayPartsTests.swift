@@ -39,32 +39,54 @@ import Testing
     }
 
     /// A rebuild hands its visitor the state at exactly the positions `nextVisit` names (asked
-    /// first with 0, then with each position visited), whichever views it builds.
+    /// first with 0, then with each position visited), whichever views it builds, whether the
+    /// events are batches of one (appended one by one) or one batch (imported): the opening
+    /// (folded the general way) and two positions in a row among them.
     @Test func aRebuildVisitsExactlyThePositionsAskedForWithTheStateThere() throws {
-        let dir = TemporaryDirectory()
-        let layout = StoreLayout(root: dir.path)
-        let ledger = Ledger(layout: layout, lockTimeoutMillis: 1000, clock: .fixed(0))
         let a = try AccountID(validating: "a")
+        // Position 1 opens a; position p (2...41) deposits p - 1 cents; position p's time is p µs.
+        let appended = TemporaryDirectory(), imported = TemporaryDirectory()
+        let ledger = Ledger(layout: StoreLayout(root: appended.path), lockTimeoutMillis: 1000, clock: .fixed(0))
         _ = try ledger.append(AppendRequest(command: .open(account: a, currency: Currency(trusted: "USD"), scale: 2, overdraft: nil), at: Timestamp(micros: 1)))
-        // Position p (2...41) deposits p - 1 cents.
         for p in 2...41 {
             _ = try ledger.append(AppendRequest(command: .deposit(account: a, amount: try DecimalText.parse(Money.format(Int64(p - 1), scale: 2))),
                                                 at: Timestamp(micros: Int64(p))))
         }
-        let log = try LedgerStorage.Log.open(directory: layout.logDirectory)
-        for views in [Set([Views.Name.accounts]), Set(Views.Name.allCases)] {
-            var asked: [UInt64] = []
-            var visited: [(position: UInt64, folded: UInt64, balance: Int64, micros: Int64)] = []
-            try Views.rebuild(layout, log: log, views: views, nextVisit: { after in
-                asked.append(after)
-                return after < 7 ? 7 : after < 30 ? 30 : .max
-            }) { position, micros, state in
-                visited.append((position, state.position, state.account(named: "a")!.balance, micros))
+        var lines = ["{\"op\":\"open\",\"account\":\"a\",\"at\":\"\(Timestamp(micros: 1).rfc3339)\"}"]
+        for p in 2...41 {
+            lines.append("{\"op\":\"deposit\",\"account\":\"a\",\"amount\":\"\(Money.format(Int64(p - 1), scale: 2))\",\"at\":\"\(Timestamp(micros: Int64(p)).rfc3339)\"}")
+        }
+        try Ledger(layout: StoreLayout(root: imported.path), lockTimeoutMillis: 1000, clock: .fixed(0)).importLines(lines.joined(separator: "\n"))
+        for dir in [appended, imported] {
+            let layout = StoreLayout(root: dir.path)
+            let log = try LedgerStorage.Log.open(directory: layout.logDirectory)
+            for views in [Set([Views.Name.accounts]), Set(Views.Name.allCases)] {
+                var asked: [UInt64] = []
+                var visited: [(position: UInt64, folded: UInt64, balance: Int64, micros: Int64)] = []
+                try Views.rebuild(layout, log: log, views: views, nextVisit: { after in
+                    asked.append(after)
+                    return [1, 7, 8, 30].first { $0 > after } ?? .max
+                }) { position, micros, state in
+                    visited.append((position, state.position, state.account(named: "a")!.balance, micros))
+                }
+                #expect(asked == [0, 1, 7, 8, 30], "\(dir.path) \(views)")
+                #expect(visited.map(\.position) == [1, 7, 8, 30] && visited.map(\.folded) == [1, 7, 8, 30])
+                // Deposits of 1...p-1 cents by position p.
+                #expect(visited.map(\.balance) == [0, 21, 28, 435] && visited.map(\.micros) == [1, 7, 8, 30], "\(dir.path) \(views)")
             }
-            #expect(asked == [0, 7, 30])
-            #expect(visited.map(\.position) == [7, 30] && visited.map(\.folded) == [7, 30])
-            // Deposits of 1...p-1 cents by position p.
-            #expect(visited.map(\.balance) == [21, 435] && visited.map(\.micros) == [7, 30])
+        }
+    }
+
+    /// A batch's records walked forward: each asked for in turn, the last one again, skipping some.
+    @Test func aBatchCursorHandsOutTheRecordsAskedFor() throws {
+        let dir = TemporaryDirectory()
+        try LogFixture.append(dir, batches: [(1...9).map { "r\($0)" }])
+        let log = try LedgerStorage.Log.open(directory: dir.logDirectory)
+        try log.forEachBatch(from: 1) { batch in
+            var cursor = BatchCursor(batch)
+            let asked = [0, 0, 1, 4, 4, 8].map { String(decoding: cursor.record($0).payload, as: UTF8.self) }
+            #expect(asked == ["r1", "r1", "r2", "r5", "r5", "r9"])
+            return true
         }
     }
 
