@@ -387,9 +387,6 @@ public struct CompactState {
     /// through scan (which must learn it) until the digest is taught it too.
     static let moneyInPlaceVersion: UInt16 = 2
 
-    /// Moving.nameHash, for the digest.
-    @inline(__always)
-    static func nameHash(_ name: UnsafeRawBufferPointer) -> UInt32 { Moving.nameHash(name) }
 }
 
 /// What folding a money event changes, read from its payload alone (no state): a thread ahead
@@ -406,14 +403,10 @@ public struct MoneyDigest: Sendable, BitwiseCopyable {
     public var accountHash: UInt32 = 0
     public var otherHash: UInt32 = 0
 
-    /// A record the fold reads the general way.
-    public static let general = MoneyDigest()
-
-    private init() {}
-
     /// The digest of a deposit, withdrawal or transfer in the in-place layout (v2: each side a
     /// u32 number and a u16-length name, then the i64 amount, a u8 flags and, with flag 1, a
-    /// u16-length id), or `general` for any other record or when a field runs past the payload.
+    /// u16-length id); for any other record, or when a field runs past the payload, a digest
+    /// with `account` -1 (the record goes the general way).
     @inline(__always)
     public init(type: UInt16, version: UInt16, payload p: UnsafeRawBufferPointer) {
         let code: EventCodec.TypeCode = type == EventCodec.TypeCode.moneyDeposited.rawValue ? .moneyDeposited
@@ -428,7 +421,7 @@ public struct MoneyDigest: Sendable, BitwiseCopyable {
             guard length > 0, p.count - at - 6 >= length, number <= UInt32(Int32.max) else { return nil }
             let name = UnsafeRawBufferPointer(rebasing: p[(at + 6)..<(at + 6 + length)])
             at += 6 + length
-            return (Int32(number), CompactState.nameHash(name))
+            return (Int32(number), CompactState.Moving.nameHash(name))
         }
         guard let (account, accountHash) = side() else { return }
         var other: Int32 = -1, otherHash: UInt32 = 0

@@ -147,8 +147,9 @@ public struct PartFold: MoneyFolding {
 }
 
 extension CompactState: MoneyFolding {
-    /// Folds digests while they fold (see `fold(_:at:)`), the accounts' lines loaded a few
-    /// digests ahead; stops at the first one declined.
+    /// Folds digests while they fold (each checked against its accounts: a numbered state, the
+    /// numbers accounts here, their names' hashes the same; then added), the accounts' lines
+    /// loaded a few digests ahead; stops at the first one declined.
     public mutating func fold(_ digests: UnsafeBufferPointer<MoneyDigest>, firstPosition: UInt64) -> Int {
         guard numbered else { return 0 }
         let done = withMovingBalances { balances in balances.fold(digests, firstPosition: firstPosition) }
