@@ -1,12 +1,13 @@
 // A fold split into parts (replay on several cores): the first part of the log is folded
-// into a CompactState as usual, each later part into a PartFold on a thread of its own,
-// without the state before it. A part's money events only add to balances, so they are
-// summed by account number; everything else a part holds (openings, closings, reversals,
-// records in older layouts) is kept and applied in order when the part is merged, after
-// the parts before it. The merge checks what a digest took on trust (each number is an
-// account with that name's hash, opened before its first use in the part) and refuses
-// the part otherwise: the caller then folds it in order. Merged or folded in order, the
-// state is the same (tested).
+// into a CompactState as usual, the rest into PartFolds on threads of their own, without
+// the state before them. A part's money events only add to balances, so they are summed by
+// account number; everything else a part holds (openings, closings, reversals, records in
+// older layouts) is kept and applied in order when the parts are merged. A PartFold may
+// take its records in any order (a thread folds pieces of the log as it claims them), so
+// long as the parts merged together are the records right after the state, each once. The
+// merge checks what a digest took on trust (each number is an account with that name's
+// hash, opened before its first use) and refuses the parts otherwise: the caller then folds
+// them in order. Merged or folded in order, the state is the same (tested).
 
 /// Folds a batch of digests, or the records they decline, the way CompactState and PartFold
 /// both do: `fold` takes digests while it can, `foldGeneral` the record a digest declined.
@@ -35,13 +36,14 @@ extension MoneyFolding {
     }
 }
 
-/// What a later part of the log does to the accounts, folded apart from the state before it.
+/// What later records of the log do to the accounts, folded apart from the state before them
+/// and in any order.
 public struct PartFold: MoneyFolding {
     /// One account number's money events in the part.
     struct Change {
         var delta: Int64 = 0
         var events: UInt64 = 0
-        /// The positions of its first and last money event in the part.
+        /// The lowest and highest positions of its money events in the part.
         var first: UInt64 = 0
         var last: UInt64 = 0
         /// Its name's hash as the first digest gave it (every later one must agree).
@@ -60,9 +62,10 @@ public struct PartFold: MoneyFolding {
 
     /// By account number.
     private(set) var changes: [Change] = []
+    /// In the order folded.
     private(set) var kept: [Kept] = []
     private var keptBytes: [UInt8] = []
-    /// The last position folded.
+    /// The highest position folded.
     public private(set) var position: UInt64 = 0
 
     /// Numbers at or past this are not summed (a damaged number would otherwise size the
@@ -88,7 +91,7 @@ public struct PartFold: MoneyFolding {
             guard needed > changes.count, needed < position else { break }
             changes.append(contentsOf: repeatElement(Change(), count: min(max(needed, 2 * changes.count), position) - changes.count))
         }
-        if done > 0 { position = firstPosition + UInt64(done) - 1 }
+        if done > 0 { position = max(position, firstPosition + UInt64(done) - 1) }
         return done
     }
 
@@ -127,7 +130,8 @@ public struct PartFold: MoneyFolding {
         }
         c.pointee.delta = c.pointee.delta &+ delta
         c.pointee.events += 1
-        c.pointee.last = position
+        c.pointee.first = min(c.pointee.first, position)
+        c.pointee.last = max(c.pointee.last, position)
     }
 
     /// Keeps the record for the merge, checking now that it decodes (as folding it would).
@@ -135,13 +139,16 @@ public struct PartFold: MoneyFolding {
         _ = try EventCodec.scan(type: type, version: version, payload: payload)
         kept.append(Kept(position: position, type: type, version: version, start: keptBytes.count, count: payload.count))
         keptBytes.append(contentsOf: payload)
-        self.position = position
+        self.position = max(self.position, position)
     }
 
-    /// Calls `body` with each kept record, in order.
-    func forEachKept(_ body: (Kept, UnsafeRawBufferPointer) throws -> Void) rethrows {
-        try keptBytes.withUnsafeBytes { all in
-            for k in kept { try body(k, UnsafeRawBufferPointer(rebasing: all[k.start..<(k.start + k.count)])) }
+    /// Calls `body` with each kept record of `parts`, in position order.
+    static func forEachKept(_ parts: [PartFold], _ body: (Kept, UnsafeRawBufferPointer) throws -> Void) throws {
+        var all: [(part: Int, kept: Kept)] = []
+        for (i, part) in parts.enumerated() { all += part.kept.map { (i, $0) } }
+        all.sort { $0.kept.position < $1.kept.position }
+        for (i, k) in all {
+            try parts[i].keptBytes.withUnsafeBytes { bytes in try body(k, UnsafeRawBufferPointer(rebasing: bytes[k.start..<(k.start + k.count)])) }
         }
     }
 }
@@ -161,36 +168,44 @@ extension CompactState: MoneyFolding {
         _ = try fold(type: type, version: version, payload: payload, at: position)
     }
 
-    /// Folds `part`, the records right after this state's, into it: its kept records in order,
-    /// then its sums. Returns false, and changes nothing, when the part took something on trust
-    /// that does not hold here (a number that is not the account its name says, or an account
-    /// used before its opening): the caller folds the part's records in order instead.
-    public mutating func merge(_ part: PartFold) throws -> Bool {
+    /// Folds `parts`, which together hold each of the records right after this state's once,
+    /// into it: their kept records in order, then their sums. Returns false, and changes nothing,
+    /// when a part took something on trust that does not hold here (a number that is not the
+    /// account its name says, or an account used before its opening): the caller folds the
+    /// records in order instead.
+    public mutating func merge(_ parts: [PartFold]) throws -> Bool {
         guard numbered else { return false }
         var merged = self
         let before = merged.count
-        /// The position each account the part opened was opened at, by number - before.
+        /// The position each account the parts opened was opened at, by number - before.
         var openedAt: [UInt64] = []
-        try part.forEachKept { k, payload in
+        try PartFold.forEachKept(parts) { k, payload in
             let count = merged.count
             merged.apply(try EventCodec.scan(type: k.type, version: k.version, payload: payload), at: k.position)
             if merged.count > count { openedAt.append(k.position) }
         }
-        let sound = part.changes.withUnsafeBufferPointer { changes in
-            changes.indices.allSatisfy { number in
-                let c = changes[number]
-                return !c.used || number < merged.count && merged.nameHash(of: number) == c.nameHash
-                    && (number < before || openedAt[number - before] < c.first)
+        for part in parts {
+            let sound = part.changes.withUnsafeBufferPointer { changes in
+                changes.indices.allSatisfy { number in
+                    let c = changes[number]
+                    return !c.used || number < merged.count && merged.nameHash(of: number) == c.nameHash
+                        && (number < before || openedAt[number - before] < c.first)
+                }
             }
+            guard sound else { return false }
         }
-        guard sound else { return false }
         merged.withMovingBalances { balances in
-            part.changes.withUnsafeBufferPointer { changes in
-                for (number, c) in changes.enumerated() where c.used { balances.add(c.delta, events: c.events, last: c.last, to: number) }
+            for part in parts {
+                part.changes.withUnsafeBufferPointer { changes in
+                    for (number, c) in changes.enumerated() where c.used { balances.add(c.delta, events: c.events, last: c.last, to: number) }
+                }
             }
         }
-        merged.setPosition(max(merged.position, part.position))
+        merged.setPosition(parts.reduce(merged.position) { max($0, $1.position) })
         self = merged
         return true
     }
+
+    /// `merge([part])`.
+    public mutating func merge(_ part: PartFold) throws -> Bool { try merge([part]) }
 }

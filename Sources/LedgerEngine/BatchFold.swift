@@ -31,12 +31,13 @@ struct BatchCursor {
 
 extension MoneyFolding {
     /// Folds records `range` of `batch` (by index) from their digests (`digests[k]` is record
-    /// k's), those the folder declines the general way; a record that does not decode is an
-    /// integrity error at its position.
+    /// `range.lowerBound + k`'s), those the folder declines the general way; a record that does
+    /// not decode is an integrity error at its position.
     mutating func fold(_ batch: RecordBatch, _ range: Range<Int>, digests: UnsafeBufferPointer<MoneyDigest>, cursor: inout BatchCursor) throws {
+        precondition(digests.count == range.count)
         var declined: UInt64 = 0
         do {
-            try fold(UnsafeBufferPointer(rebasing: digests[range]), firstPosition: batch.firstPosition + UInt64(range.lowerBound)) { k in
+            try fold(digests, firstPosition: batch.firstPosition + UInt64(range.lowerBound)) { k in
                 let record = cursor.record(range.lowerBound + k)
                 declined = record.position
                 return (record.type, record.schemaVersion, record.payload)

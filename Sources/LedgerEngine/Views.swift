@@ -191,7 +191,7 @@ final class Views {
                             // Up to the next position visited, or the batch's end.
                             let stopAt = max(visitAt, batch.firstPosition + UInt64(k))
                             let end = stopAt <= batch.lastPosition ? Int(stopAt - batch.firstPosition) + 1 : batch.count
-                            try state.fold(batch, k..<end, digests: digests, cursor: &cursor)
+                            try state.fold(batch, k..<end, digests: UnsafeBufferPointer(rebasing: digests[k..<end]), cursor: &cursor)
                             k = end
                             let position = batch.firstPosition + UInt64(end - 1)
                             if position >= visitAt {

@@ -262,11 +262,19 @@ public final class Log {
     /// of their own at once (a fold split into parts), while the log is not used otherwise.
     public func readPlan(from position: UInt64, through last: UInt64 = .max) throws -> ReadPlan {
         var pieces: [SegmentRead] = []
-        try forEachSegmentRead(from: position, through: last) { piece, _ in
+        let stop = min(last, head.position)
+        try forEachSegmentRead(from: position, through: stop) { piece, _ in
             pieces.append(piece)
             return true
         }
-        return ReadPlan(pieces: pieces, last: min(last, head.position))
+        // The bytes end with the last record's frame, found through the index when its entry is sound.
+        if let end = pieces.last, end.lastPosition > stop, let si = segmentIndex(containing: stop) {
+            let segment = try checked(si)
+            if let entry = try segment.indexEntry(stop), try frameIsValid(segment, entry) {
+                pieces[pieces.count - 1].endOffset = Int(entry.offset) + Int(entry.frameBytes)
+            }
+        }
+        return ReadPlan(pieces: pieces, last: stop)
     }
 
     /// The committed record at `position`, read through the index with one pread and checked

@@ -21,24 +21,42 @@ struct SegmentRead: Sendable {
     /// Records before this position are not handed out (the scan may start before it when the
     /// index could not seek to it).
     let skipBelow: UInt64
+    /// Where the bytes a plan reads end, when its last record lies here and the index found it
+    /// (else `committedBytes`): no window is mapped past it.
+    var endOffset: Int
+
+    init(name: String, path: String, committedBytes: Int, lastPosition: UInt64, startOffset: Int, startPosition: UInt64, skipBelow: UInt64) {
+        self.name = name
+        self.path = path
+        self.committedBytes = committedBytes
+        self.lastPosition = lastPosition
+        self.startOffset = startOffset
+        self.startPosition = startPosition
+        self.skipBelow = skipBelow
+        endOffset = committedBytes
+    }
 
     /// Scans the segment's committed batches from the start, trimmed to the records from
     /// `skipBelow` through `stop`; true when the visitor stopped or `stop` was reached. A
-    /// damaged batch is an error: only committed bytes are read.
-    func scan(through stop: UInt64, mapWindowBytes: Int?, _ visit: (RecordBatch, MappedRegion?) throws -> Bool) throws -> Bool {
+    /// damaged batch is an error: only committed bytes are read. `stopInBatch`: a batch that
+    /// goes on past `stop` is read only through it (its commit record is not checked: the
+    /// reader of the range after `stop` checks it), and no byte past `endOffset` is mapped.
+    func scan(through stop: UInt64, mapWindowBytes: Int?, stopInBatch: Bool = false,
+              _ visit: (RecordBatch, MappedRegion?) throws -> Bool) throws -> Bool {
         let fd = try StorageError.wrapping { try FileDescriptor.open(path, O_RDONLY) }
         defer { fd.close() }
-        let scanner = SegmentScanner(fd: fd, name: name, endOffset: committedBytes, mapWindowBytes: mapWindowBytes)
+        let scanner = SegmentScanner(fd: fd, name: name, endOffset: stopInBatch ? endOffset : committedBytes, mapWindowBytes: mapWindowBytes)
         var state = ScanState(nextPosition: startPosition, lastTimestampMicros: Int64.min, chain: nil,
                               verifyChain: false, committedEnd: startOffset)
         var finished = false
-        let result = try scanner.scanBatches(from: startOffset, state: &state, partialFirstBatch: startOffset != RecordFormat.segmentHeaderBytes) { batch in
+        let result = try scanner.scanBatches(from: startOffset, state: &state, partialFirstBatch: startOffset != RecordFormat.segmentHeaderBytes,
+                                             stopInBatch: stopInBatch ? stop : .max) { batch in
             if batch.lastPosition < skipBelow { return true }
             if let wanted = batch.trimmed(from: skipBelow, through: stop), try !visit(wanted, scanner.region) { finished = true; return false }
             if batch.lastPosition >= stop { finished = true; return false }
             return true
         }
-        if finished { return true }
+        if finished || result == .stopped { return true }
         if case .damaged(_, let offset, let position, let reason) = result {
             throw StorageError.corruptRecord(segment: name, offset: offset, position: position, reason: reason)
         }
@@ -54,10 +72,12 @@ public struct ReadPlan: Sendable {
 
     /// `Log.forEachMappedBatch` over the plan's range: each committed batch, checked, read in
     /// place from a mapped window of its segment, with that window. The caller holds the store's
-    /// lock (see MappedRegion).
+    /// lock (see MappedRegion). The plans of a range split in parts read each record once: a
+    /// batch that straddles two is read through the first's last record by the first (which
+    /// maps nothing after it), and from there on, commit record included, by the second.
     public func forEachMappedBatch(windowBytes: Int = Limits.mapWindowBytes, _ visit: (RecordBatch, MappedRegion) throws -> Bool) throws {
         for piece in pieces {
-            if try piece.scan(through: last, mapWindowBytes: windowBytes, { batch, region in try visit(batch, region!) }) { return }
+            if try piece.scan(through: last, mapWindowBytes: windowBytes, stopInBatch: true, { batch, region in try visit(batch, region!) }) { return }
         }
     }
 }

@@ -62,7 +62,11 @@ final class SegmentScanner {
     }
 
     /// `scan`, handing out each committed batch whole (the visitor returns false to stop after it).
-    func scanBatches(from offset: Int, state: inout ScanState, partialFirstBatch: Bool = false,
+    /// With `stopInBatch`, the scan stops once that position is read and handed out: a batch that
+    /// goes on past it is handed out through it, before its commit record is read (for a reader
+    /// of bytes known to be committed whose range ends there: the rest of the batch, and its
+    /// commit, are another reader's).
+    func scanBatches(from offset: Int, state: inout ScanState, partialFirstBatch: Bool = false, stopInBatch: UInt64 = .max,
                      visit: (RecordBatch) throws -> Bool,
                      batchDone: ((_ lastPosition: UInt64, _ chain: [UInt8]) -> Void)? = nil) throws -> ScanStop {
         var bufferOffset = offset   // file offset of buffer[0]
@@ -149,6 +153,11 @@ final class SegmentScanner {
                     lastTimestamp = timestamp
                     pending += 1
                     cursor += frameBytes
+                    if position == stopInBatch {
+                        _ = try visit(RecordBatch(frames: UnsafeRawBufferPointer(start: base + batchStart, count: cursor - batchStart),
+                                                  fileOffset: bufferOffset + batchStart, firstPosition: expected - UInt64(pending), count: pending))
+                        return .stopped
+                    }
                 }
             }
         }

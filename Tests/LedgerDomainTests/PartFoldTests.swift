@@ -81,6 +81,62 @@ import Testing
         if unsound { #expect(refused > 0) } else { #expect(refused == 0) }
     }
 
+    /// The records after the first part cut in chunks, dealt to up to three PartFolds that each
+    /// fold theirs from the last back (as the threads of a replay claim them), merged together:
+    /// the state the fold in order gives, or a refusal and then that state in order.
+    @Test(arguments: [false, true])
+    func partFoldsTakeChunksInAnyOrderAndMergeTogether(unsound: Bool) throws {
+        var merged = 0, refused = 0
+        for seed in UInt64(11)...16 {
+          let records = RandomHistory.records(seed: seed, events: 3_000, unsound: unsound)
+          let expected = try Self.inOrder(records)
+          var rng = SplitMix64(seed: seed)
+          for _ in 0..<6 {
+            let first = Int.random(in: 0...records.count / 2, using: &rng)
+            let cuts = [first] + (0..<Int.random(in: 1...12, using: &rng)).map { _ in Int.random(in: first...records.count, using: &rng) }.sorted() + [records.count]
+            var state = CompactState()
+            try Self.fold(records, 0..<first, into: &state, rng: &rng)
+            var parts = (0..<Int.random(in: 1...3, using: &rng)).map { _ in PartFold() }
+            for k in (0..<(cuts.count - 1)).reversed() {
+                try Self.fold(records, cuts[k]..<cuts[k + 1], into: &parts[Int.random(in: 0..<parts.count, using: &rng)], rng: &rng)
+            }
+            if try state.merge(parts) {
+                merged += 1
+            } else {
+                refused += 1
+                try Self.fold(records, first..<records.count, into: &state, rng: &rng)
+            }
+            #expect(state.accounts == expected.accounts, "seed \(seed), cuts \(cuts)")
+            #expect(state.position == expected.position, "seed \(seed), cuts \(cuts)")
+          }
+        }
+        if unsound { #expect(refused > 0) } else { #expect(refused == 0 && merged == 36) }
+    }
+
+    /// An account used before its opening in a chunk folded after a later chunk that uses it
+    /// too: its first use is the earlier one, and the merge refuses the part.
+    @Test func theFirstUseIsTheEarliestWhateverOrderTheChunksCameIn() throws {
+        let ids = ["alice", "bob"].map { AccountID(trusted: $0) }
+        let usd = Currency(trusted: "USD")
+        let numbers: EventCodec.AccountNumbers = { UInt32(ids.firstIndex(of: $0)!) }
+        let records = [EventCodec.encode(Event(.accountOpened(account: ids[0], currency: usd, scale: 2, overdraft: 0)), numbers: numbers),
+                       EventCodec.encode(Event(.moneyDeposited(account: ids[0], amount: 1)), numbers: numbers),
+                       EventCodec.encode(Event(.moneyDeposited(account: ids[0], amount: 2)), numbers: numbers),
+                       EventCodec.encode(Event(.moneyDeposited(account: ids[1], amount: 5)), numbers: numbers),
+                       EventCodec.encode(Event(.accountOpened(account: ids[1], currency: usd, scale: 2, overdraft: 0)), numbers: numbers),
+                       EventCodec.encode(Event(.moneyDeposited(account: ids[1], amount: 7)), numbers: numbers)]
+        var rng = SplitMix64(seed: 1)
+        var state = CompactState()
+        try Self.fold(records, 0..<3, into: &state, rng: &rng)
+        var part = PartFold()
+        try Self.fold(records, 5..<6, into: &part, rng: &rng)
+        try Self.fold(records, 3..<5, into: &part, rng: &rng)
+        #expect(try state.merge([part]) == false)
+        try Self.fold(records, 3..<6, into: &state, rng: &rng)
+        #expect(state.accounts == (try Self.inOrder(records)).accounts)
+        #expect(state.accounts.map(\.balance) == [3, 7])
+    }
+
     /// Each thing a part takes on trust, alone: the merge refuses the part, and folding it in
     /// order instead gives what the fold in order gives.
     @Test func aMergeRefusesWhatThePartTookOnTrust() throws {

@@ -39,16 +39,19 @@ import Testing
         #expect(try LogFixture.segmentPaths(dir).count > 8)
         let expected = try Self.inOrder(log)
         for parts in [1, 2, 3, 7] {
-            let state = try PartedFold.foldAll(log, parts: parts, eventsPerPartMin: 1)
-            #expect(state.accounts == expected.accounts, "\(parts) parts")
-            #expect(state.position == log.head.position, "\(parts) parts")
+            for chunks in [1, 3, PartedFold.chunksPerPart] {
+                let state = try PartedFold.foldAll(log, parts: parts, eventsPerPartMin: 1, chunksPerPart: chunks)
+                #expect(state.accounts == expected.accounts, "\(parts) parts, \(chunks) chunks a part")
+                #expect(state.position == log.head.position, "\(parts) parts, \(chunks) chunks a part")
+            }
         }
         // Too few events for a second part: one.
         let one = try PartedFold.foldAll(log, parts: 4, eventsPerPartMin: 2_000)
         #expect(one.accounts == expected.accounts)
-        // Progress: totals of every part's events, rising, never past the head, told on this thread.
+        // Progress: totals of every part's events, rising, never past the head, told on this
+        // thread (after its own batches: in one chunk a part, it folds at least half the log).
         var told: [UInt64] = []
-        let reported = try PartedFold.foldAll(log, parts: 2, eventsPerPartMin: 1, progressEvery: 100) { told.append($0) }
+        let reported = try PartedFold.foldAll(log, parts: 2, eventsPerPartMin: 1, chunksPerPart: 1, progressEvery: 100) { told.append($0) }
         #expect(reported.accounts == expected.accounts)
         #expect(told.count >= 5 && told == told.sorted() && told.last! <= log.head.position, "\(told)")
         // Room made for more or fewer accounts than there are changes nothing.
@@ -73,9 +76,9 @@ import Testing
         }
         func errors(_ dir: TemporaryDirectory) throws -> [String] {
             let log = try Log.open(directory: dir.logDirectory, lockHeld: true)
-            return [1, 2, 4].map { parts in
+            return [(1, 1), (2, 1), (4, 1), (2, 16), (3, 5)].map { parts, chunks in
                 do {
-                    _ = try PartedFold.foldAll(log, parts: parts, eventsPerPartMin: 1)
+                    _ = try PartedFold.foldAll(log, parts: parts, eventsPerPartMin: 1, chunksPerPart: chunks)
                     return "no error"
                 } catch {
                     return String(describing: error)
@@ -92,5 +95,29 @@ import Testing
         try flip(segments[1])
         let early = try errors(damaged)
         #expect(early[0] != late[0] && Set(early).count == 1, "\(early)")
+    }
+
+    /// Chunks claimed from both ends by several threads at once: each once, those from the
+    /// front before all those from the back; none after the claims are closed.
+    @Test func chunksAreClaimedOnceFromBothEnds() throws {
+        for count in [1, 2, 7, 500] {
+            let claims = ChunkClaims(count: count)
+            let others = (0..<3).map { _ in
+                Background { () -> [Int] in
+                    var mine: [Int] = []
+                    while let k = claims.fromBack() { mine.append(k) }
+                    return mine
+                }
+            }
+            var front: [Int] = []
+            while let k = claims.fromFront() { front.append(k) }
+            let back = try others.flatMap { try $0.join() }
+            #expect((front + back).sorted() == Array(0..<count), "\(count) chunks")
+            #expect(front == Array(0..<front.count) && back.allSatisfy { $0 >= front.count }, "\(count) chunks")
+        }
+        let closed = ChunkClaims(count: 5)
+        #expect(closed.fromFront() == 0 && closed.fromBack() == 4)
+        closed.close()
+        #expect(closed.fromFront() == nil && closed.fromBack() == nil)
     }
 }

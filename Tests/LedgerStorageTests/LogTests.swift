@@ -287,6 +287,34 @@ import Testing
         }
     }
 
+    /// A plan that ends inside a batch reads it only through its own last record: damage after
+    /// that record is the next plan's error (and a whole read's), not this one's.
+    @Test func aPlanEndingInsideABatchReadsItOnlyThroughItsLastRecord() throws {
+        let dir = TemporaryDirectory()
+        let big = (1...30).map { $0 == 20 ? "needle" + String(repeating: "n", count: 50) : "record \($0) " + String(repeating: "r", count: 50) }
+        try LogFixture.append(dir, batches: [["first"], big, ["last"]] + (1...40).map { ["filler \($0) " + String(repeating: "f", count: 200)] },
+                              segmentBytes: 8 << 10)
+        #expect(try LogFixture.segmentPaths(dir).count > 1)
+        // Record 21 (the big batch's 20th) is damaged.
+        let path = try LogFixture.segmentPaths(dir)[0]
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        let at = bytes.range(of: Data("needle".utf8))!.lowerBound
+        bytes[at] ^= 0x01
+        try bytes.write(to: URL(fileURLWithPath: path))
+        let log = try Log.open(directory: dir.logDirectory, lockHeld: true)
+        for cut in [UInt64(2), 10, 20] {
+            var positions: [UInt64] = []
+            try log.readPlan(from: 1, through: cut).forEachMappedBatch { batch, _ in positions += batch.map(\.position); return true }
+            #expect(positions == Array(1...cut), "through \(cut)")
+            #expect(throws: StorageError.self, "from \(cut + 1)") { try log.readPlan(from: cut + 1).forEachMappedBatch { _, _ in true } }
+            #expect(throws: StorageError.self, "a whole read through \(cut)") { try log.forEachBatch(from: 1, through: cut) { _ in true } }
+        }
+        // Past the damage, on its own.
+        var after: [UInt64] = []
+        try log.readPlan(from: 22, through: 31).forEachMappedBatch { batch, _ in after += batch.map(\.position); return true }
+        #expect(after == Array(22...31))
+    }
+
     /// A segment cut short after the log was opened (its committed bytes are never cut by a
     /// writer) is an error for a mapped read, as for a buffered one, and never touches a page
     /// past the end of the file (which would kill the process).
