@@ -26,4 +26,16 @@ import Testing
         let one = try Executables.run("/usr/bin/taskset", ["-c", "0", Executables.directory + "/LedgerTestTool", "processors"])
         #expect(one.status == 0 && one.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1", "\(one)")
     }
+
+    /// A Background thread is started on another processor than its creator's when there is
+    /// one, and then may run on every processor the process may: started several at once, each
+    /// runs its work with the creator's whole affinity mask (a thread kept on one processor
+    /// would halve a replay on two the moment the other is busy).
+    @Test func backgroundThreadsMayRunWhereTheProcessMay() throws {
+        let allowed = Processors.online
+        let threads = (0..<4).map { _ in Background { Processors.online } }
+        for thread in threads {
+            #expect(try thread.join() == allowed, "a thread's mask allows \(allowed) processors")
+        }
+    }
 }

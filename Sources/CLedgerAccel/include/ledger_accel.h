@@ -5,6 +5,7 @@
 #define LEDGER_ACCEL_H
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 
 /// 1 when the CPU has the SSE4.2 crc32 instruction, else 0.
 int ledger_crc32c_hw_available(void);
@@ -30,6 +31,11 @@ uint32_t ledger_crc32c_hw_update(uint32_t state, const void *bytes, size_t n);
 
 /// How many processors this process may run on (its affinity mask), or 0 when unknown.
 int ledger_processors_allowed(void);
+
+/// pthread_create, the thread started on another processor than the caller's when the process
+/// may run on one (then allowed every processor the process may run on, before `work`): a new
+/// thread otherwise often waits behind its creator on the same processor for milliseconds.
+int ledger_thread_create_elsewhere(pthread_t *thread, void *(*work)(void *), void *context);
 
 /// 1 when the CPU has the SHA extensions (and SSSE3 / SSE4.1 they are used with), else 0.
 int ledger_sha256_hw_available(void);
