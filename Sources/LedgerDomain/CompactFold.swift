@@ -175,6 +175,20 @@ public struct CompactState {
 
     public var count: Int { identities.count }
 
+    /// Calls `body` with each account's index, name, last position and state as StateCodec
+    /// encodes it (the index its number when the state is numbered), in the order they were
+    /// added, building no Account or String (the bytes are valid only during the call).
+    public func forEachEncodedAccount(_ body: (Int, UnsafeRawBufferPointer, UInt64, UnsafeRawBufferPointer) throws -> Void) throws {
+        try withUnsafeTemporaryAllocation(byteCount: StateCodec.accountBytes, alignment: 8) { value in
+            for i in 0..<identities.count {
+                let m = moving[i]
+                StateCodec.encode(identity: identities[i], balance: m.balance, version: m.version, status: m.closed ? .closed : .open,
+                                  lastPosition: m.lastPosition, number: numbered ? UInt32(i) : nil, into: value.baseAddress!)
+                try names.withName(i) { name in try body(i, name, m.lastPosition, UnsafeRawBufferPointer(value)) }
+            }
+        }
+    }
+
     private func account(at i: Int) -> Account {
         var a = identities[i]
         let m = moving[i]

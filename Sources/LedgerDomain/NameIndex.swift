@@ -26,6 +26,12 @@ public struct NameIndex {
     /// How many names there are (the next one's number).
     public var count: Int { nameStart.count - 1 }
 
+    /// Calls `body` with name `k`'s bytes (valid only during the call).
+    public func withName<T>(_ k: Int, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
+        let start = nameStart[k], end = nameStart[k + 1]
+        return try names.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[start..<end])) }
+    }
+
     /// In memory only: eight bytes at a time, the last eight overlapping the ones before (a
     /// short name is read in whole words, never a byte at a time), then a final mix (high bits
     /// tag, low bits index).

@@ -17,15 +17,22 @@ public enum StateCodec {
 
     /// Writes the `accountBytes` bytes of `a`'s state at `p`, with its number if given.
     public static func encode(_ a: Account, number: UInt32? = nil, into p: UnsafeMutableRawPointer) {
+        encode(identity: a, balance: a.balance, version: a.version, status: a.status, lastPosition: a.lastPosition, number: number, into: p)
+    }
+
+    /// `encode`, the account's currency, scale, overdraft and opening from `identity` and the
+    /// rest as given (a fold that keeps them apart builds no Account to encode one).
+    static func encode(identity a: Account, balance: Int64, version: UInt64, status: Account.Status, lastPosition: UInt64,
+                       number: UInt32?, into p: UnsafeMutableRawPointer) {
         p.initializeMemory(as: UInt8.self, repeating: 0, count: accountBytes)
         var code = a.currency.code
         code.withUTF8 { if let b = $0.baseAddress { p.copyMemory(from: b, byteCount: min($0.count, Currency.bytesMax)) } }
         p.storeBytes(of: UInt8(truncatingIfNeeded: a.scale), toByteOffset: 12, as: UInt8.self)
-        p.storeBytes(of: a.status.rawValue, toByteOffset: 13, as: UInt8.self)
+        p.storeBytes(of: status.rawValue, toByteOffset: 13, as: UInt8.self)
         p.storeBytes(of: a.overdraft.littleEndian, toByteOffset: 16, as: Int64.self)
-        p.storeBytes(of: a.balance.littleEndian, toByteOffset: 24, as: Int64.self)
-        p.storeBytes(of: a.version.littleEndian, toByteOffset: 32, as: UInt64.self)
-        p.storeBytes(of: a.lastPosition.littleEndian, toByteOffset: 40, as: UInt64.self)
+        p.storeBytes(of: balance.littleEndian, toByteOffset: 24, as: Int64.self)
+        p.storeBytes(of: version.littleEndian, toByteOffset: 32, as: UInt64.self)
+        p.storeBytes(of: lastPosition.littleEndian, toByteOffset: 40, as: UInt64.self)
         p.storeBytes(of: a.openedPosition.littleEndian, toByteOffset: 48, as: UInt64.self)
         if let number {
             precondition(number < UInt32.max)

@@ -250,14 +250,8 @@ final class Views {
                     let accounts = SlotTableWriter(path: accountsPath(layout), keyBytesMax: StateCodec.keyBytesMax, valueBytes: StateCodec.accountBytes,
                                                    contentVersion: accountsContentVersion, entriesExpected: state.count)
                     // Folded from the first event: account k is the k-th opened, number k.
-                    try withUnsafeTemporaryAllocation(byteCount: StateCodec.accountBytes, alignment: 8) { value in
-                        try state.forEachAccount { number, account in
-                            var name = account.id.name
-                            StateCodec.encode(account, number: UInt32(number), into: value.baseAddress!)
-                            try name.withUTF8 { key in
-                                try accounts.add(key: UnsafeRawBufferPointer(key), appliedPosition: account.lastPosition, value: UnsafeRawBufferPointer(value))
-                            }
-                        }
+                    try state.forEachEncodedAccount { _, name, lastPosition, value in
+                        try accounts.add(key: name, appliedPosition: lastPosition, value: value)
                     }
                     try accounts.install(checkpoint: log.head.position, mark: UInt64(state.count))
                 }

@@ -30,7 +30,8 @@ public final class SlotTableWriter: @unchecked Sendable {
     /// Spill files are made (and unlinked at once) here: the table's directory.
     private let directory: String
     private let bufferSlots: Int
-    private let buffer: UnsafeMutableRawPointer
+    private let memory: ZeroedMemory
+    private var buffer: UnsafeMutableRawPointer { memory.base }
     @exclusivity(unchecked) private var buffered = 0
     private var spill: FileDescriptor?
     private var spilledSlots = 0
@@ -47,13 +48,11 @@ public final class SlotTableWriter: @unchecked Sendable {
         directory = FileSystem.parentDirectory(of: path)
         // At least two slots; at most 2^24 (a sort key holds an entry's index in 24 bits).
         bufferSlots = min(max(2, min(memoryBytes / slotBytes, entriesExpected ?? .max)), 1 << 24)
-        buffer = .allocate(byteCount: bufferSlots * slotBytes, alignment: 8)
+        // Filled slot by slot: its pages made at once.
+        memory = ZeroedMemory(byteCount: bufferSlots * slotBytes, populated: true)
     }
 
-    deinit {
-        buffer.deallocate()
-        spill?.close()
-    }
+    deinit { spill?.close() }
 
     /// Adds one entry (keys may repeat; each is a slot of its own).
     public func add(key: UnsafeRawBufferPointer, appliedPosition: UInt64, value: UnsafeRawBufferPointer) throws {
@@ -107,7 +106,6 @@ public final class SlotTableWriter: @unchecked Sendable {
                                              keyBytesMax: keyBytesMax, valueBytes: valueBytes, contentVersion: contentVersion,
                                              checkpointMark: mark), at: 0)
             var out = SlotRun(fd: fd, slotBytes: slotBytes, capacity: capacity)
-            defer { out.deallocate() }
             if spill == nil {
                 try place(buffer, buffered, into: &out)
             } else {
@@ -239,7 +237,9 @@ private struct SlotRun {
     let slotBytes: Int
     let capacity: Int
     private let windowSlots: Int
-    private let window: UnsafeMutableRawPointer
+    /// Zeroed to begin with, and after each write.
+    private let memory: ZeroedMemory
+    private var window: UnsafeMutableRawPointer { memory.base }
     private var windowStart = 0
     /// The first slot after the last entry placed.
     private var next = 0
@@ -251,11 +251,8 @@ private struct SlotRun {
         self.slotBytes = slotBytes
         self.capacity = capacity
         windowSlots = min(capacity, max(1, (1 << 20) / slotBytes))
-        window = .allocate(byteCount: windowSlots * slotBytes, alignment: 8)
-        window.initializeMemory(as: UInt8.self, repeating: 0, count: windowSlots * slotBytes)
+        memory = ZeroedMemory(byteCount: windowSlots * slotBytes, populated: true)
     }
-
-    func deallocate() { window.deallocate() }
 
     mutating func place(_ slot: UnsafeRawPointer, home: Int) throws {
         let index = max(home, next)

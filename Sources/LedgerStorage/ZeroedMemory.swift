@@ -17,10 +17,12 @@ public final class ZeroedMemory {
 
     static let hugePageBytes = 2 << 20
 
-    public init(byteCount: Int) {
+    /// `populated`: every page is made at once (one call, instead of a page fault a page as
+    /// they are first touched) for memory that will be filled whole.
+    public init(byteCount: Int, populated: Bool = false) {
         precondition(byteCount > 0)
         self.byteCount = byteCount
-        let p = mmap(nil, byteCount, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        let p = mmap(nil, byteCount, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | (populated ? MAP_POPULATE : 0), -1, 0)
         if let p, p != MAP_FAILED {
             if byteCount >= Self.hugePageBytes { _ = madvise(p, byteCount, 14 /* MADV_HUGEPAGE */) }
             base = p

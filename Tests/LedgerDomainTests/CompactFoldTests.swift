@@ -88,6 +88,27 @@ import Testing
     /// What fold reads in place, it reads as scan + apply would: the same accounts, or the same
     /// error, for payloads cut short anywhere, ids running past the end, and numbers that do
     /// not match their names or no account has.
+    /// Each account as the accounts view stores it, made without an Account: the same bytes
+    /// StateCodec makes of the account (its number when the state is numbered), name and last
+    /// position, in order.
+    @Test func encodedAccountsAreWhatStateCodecMakesOfEach() throws {
+        var state = CompactState()
+        for (i, r) in RandomHistory.records(seed: 4, events: 2_000, unsound: false).enumerated() {
+            _ = try r.payload.withUnsafeBytes { try state.fold(type: r.type, version: r.version, payload: $0, at: UInt64(i + 1)) }
+        }
+        let byNames = CompactState(state.accounts, position: state.position)
+        for (label, s, numbered) in [("numbered", state, true), ("by names", byNames, false)] {
+            var seen: [(Int, String, UInt64, [UInt8])] = []
+            try s.forEachEncodedAccount { i, name, last, value in seen.append((i, String(decoding: name, as: UTF8.self), last, Array(value))) }
+            #expect(seen.count == s.count && s.count > 10, "\(label)")
+            for (k, (i, name, last, value)) in seen.enumerated() {
+                let a = s.accounts[k]
+                #expect(i == k && name == a.id.name && last == a.lastPosition, "\(label): account \(k)")
+                #expect(value == StateCodec.encode(a, number: numbered ? UInt32(k) : nil), "\(label): account \(k)")
+            }
+        }
+    }
+
     @Test func foldReadsMoneyInPlaceAsScanAndApplyWould() throws {
         let ids = ["alice", "bob", "carol"].map { AccountID(trusted: $0) }
         func opened() throws -> CompactState {
