@@ -21,6 +21,10 @@ enum PartedFold {
     /// 39.9 and 41.1 ms a replay, medians of 21, the CPU time rising past 16).
     static let chunksPerPart = 16
 
+    /// Events a chunk at most, however long the log (about 6 ms of work for one thread): a
+    /// long log is cut in more chunks, so that its threads still end a few ms apart.
+    static let chunkEventsMax: UInt64 = 1 << 17
+
     /// The state after every event of `log`, folded in up to `parts` parts at once (the calling
     /// thread folds the first). The caller holds the store's lock (the reads are mapped). An
     /// error is the one folding the log in order would have met first: a chunk's errors are
@@ -30,11 +34,11 @@ enum PartedFold {
     /// after each batch of the calling thread's that takes the count past another `progressEvery`
     /// (once it is done, the caller reports the end).
     static func foldAll(_ log: Log, parts wanted: Int, eventsPerPartMin: UInt64 = eventsPerPartMin, chunksPerPart: Int = chunksPerPart,
-                        accountsExpected: Int = 0, progressEvery: UInt64 = Views.progressEvery,
+                        chunkEventsMax: UInt64 = chunkEventsMax, accountsExpected: Int = 0, progressEvery: UInt64 = Views.progressEvery,
                         progress: ((UInt64) -> Void)? = nil) throws -> CompactState {
         let head = log.head.position
         let parts = max(1, min(wanted, Int(head / max(1, eventsPerPartMin))))
-        let chunks = UInt64(parts == 1 ? 1 : parts * max(1, chunksPerPart))
+        let chunks = parts == 1 ? 1 : max(UInt64(parts * max(1, chunksPerPart)), head / max(1, chunkEventsMax))
         // Chunk k folds positions bounds[k] + 1 through bounds[k + 1].
         let bounds = (0...chunks).map { head / chunks * $0 + min($0, head % chunks) }
         let plans = try (0..<Int(chunks)).map { try log.readPlan(from: bounds[$0] + 1, through: bounds[$0 + 1]) }

@@ -44,6 +44,9 @@ import Testing
                 #expect(state.accounts == expected.accounts, "\(parts) parts, \(chunks) chunks a part")
                 #expect(state.position == log.head.position, "\(parts) parts, \(chunks) chunks a part")
             }
+            // A long log (here: chunks of at most 70 events) is cut in more chunks.
+            let many = try PartedFold.foldAll(log, parts: parts, eventsPerPartMin: 1, chunkEventsMax: 70)
+            #expect(many.accounts == expected.accounts, "\(parts) parts, chunks of 70 events")
         }
         // Too few events for a second part: one.
         let one = try PartedFold.foldAll(log, parts: 4, eventsPerPartMin: 2_000)
