@@ -1,3 +1,5 @@
+import CLedgerAccel
+
 // A fold split into parts (replay on several cores): the first part of the log is folded
 // into a CompactState as usual, the rest into PartFolds on threads of their own, without
 // the state before them. A part's money events only add to balances, so they are summed by
@@ -74,6 +76,9 @@ public struct PartFold: MoneyFolding {
     /// more entries than the log has events before the part's last, whatever its numbers say.
     public static let numbersMax: Int32 = 1 << 24
 
+    /// A table up to this size is taken to stay in a core's cache while a part is folded.
+    static let cachedTableBytes = 512 << 10
+
     public init() {}
 
     public mutating func fold(_ digests: UnsafeBufferPointer<MoneyDigest>, firstPosition: UInt64) -> Int {
@@ -99,10 +104,21 @@ public struct PartFold: MoneyFolding {
     /// names' hashes disagree with what the part saw before.
     @inline(__always)
     private static func fold(_ digests: UnsafeBufferPointer<MoneyDigest>, into all: UnsafeMutableBufferPointer<Change>, firstPosition: UInt64) -> Int {
-        guard let base = all.baseAddress else { return 0 }
-        let count = all.count
+        guard let base = all.baseAddress, let d0 = digests.baseAddress else { return 0 }
+        let count = all.count, n = digests.count
+        // A table larger than a core's cache (100 k accounts: 4 MB) is loaded a few digests
+        // ahead, as CompactState's fold does; a smaller one is not (measured on 10 M events over
+        // 100 k accounts: 355 -> 321 ms a replay; on 1 M over 10 k, 1 ms slower when it was).
+        @inline(__always) func prefetch(_ d: MoneyDigest) {
+            if d.account >= 0 && Int(d.account) < count { ledger_prefetch_for_write(base + Int(d.account)) }
+            if d.other >= 0 && Int(d.other) < count { ledger_prefetch_for_write(base + Int(d.other)) }
+        }
+        let ahead = count * MemoryLayout<Change>.stride > Self.cachedTableBytes ? CompactState.Balances.prefetchAhead : 0
+        for k in 0..<min(ahead, n) { prefetch(d0[k]) }
         var k = 0
-        for d in digests {
+        while k < n {
+            let d = d0[k]
+            if k + ahead < n { prefetch(d0[k + ahead]) }
             guard d.account >= 0, Int(d.account) < count, Int(d.other) < count else { break }
             let a = base + Int(d.account)
             guard !a.pointee.used || a.pointee.nameHash == d.accountHash else { break }
