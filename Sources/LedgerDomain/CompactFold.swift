@@ -119,10 +119,21 @@ public struct CompactState {
         let nameHash: UInt32
         var closed: Bool
 
-        /// NameIndex.hash folded to 32 bits.
+        /// A 32-bit hash of a name, in memory only. A name of 8 to 16 bytes (most are) is read
+        /// as two words, the second overlapping the first, each multiplied apart (a replay hashes
+        /// every event's names: the longer mix of NameIndex.hash, which a longer or shorter name
+        /// gets, cost 3 of a replay's 49 ms of CPU on 1 M events).
         @inline(__always)
         static func nameHash(_ name: UnsafeRawBufferPointer) -> UInt32 {
-            let h = NameIndex.hash(name)
+            let n = name.count
+            guard n >= 8, n <= 16, let p = name.baseAddress else {
+                let h = NameIndex.hash(name)
+                return UInt32(truncatingIfNeeded: h ^ (h >> 32))
+            }
+            let a = p.loadUnaligned(as: UInt64.self), b = (p + n - 8).loadUnaligned(as: UInt64.self)
+            // Byte-swapped, the second word's product keeps a name of 8 bytes (two equal words)
+            // from losing its top bit, which a product only carries upwards.
+            let h = (a &* 0x9E37_79B9_7F4A_7C15) ^ (b &* 0xC2B2_AE3D_27D4_EB4F).byteSwapped ^ UInt64(n)
             return UInt32(truncatingIfNeeded: h ^ (h >> 32))
         }
     }

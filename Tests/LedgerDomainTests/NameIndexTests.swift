@@ -7,15 +7,23 @@ import Testing
 /// slot and longer ones, with the table growing many times.
 @Suite struct NameIndexTests {
     /// The hash reads short names in overlapping words: every byte of a name of any length
-    /// still counts (one bit flipped anywhere changes it), and bytes around the name do not.
-    @Test func everyByteOfANameCountsInItsHash() {
+    /// still counts (any one bit flipped changes it), and bytes around the name do not.
+    /// So does the fold's 32-bit check of a name (CompactState.Moving.nameHash, two words for a
+    /// name of 8 to 16 bytes, NameIndex.hash's otherwise).
+    @Test(arguments: [false, true])
+    func everyByteOfANameCountsInItsHash(check: Bool) {
         var rng = SplitMix64(seed: 3)
         for length in 1...40 {
             var padded = (0..<(length + 16)).map { _ in UInt8.random(in: 0...255, using: &rng) }
-            func hash(_ bytes: [UInt8]) -> UInt64 { bytes.withUnsafeBytes { NameIndex.hash(UnsafeRawBufferPointer(rebasing: $0[8..<(8 + length)])) } }
+            func hash(_ bytes: [UInt8]) -> UInt64 {
+                bytes.withUnsafeBytes {
+                    let name = UnsafeRawBufferPointer(rebasing: $0[8..<(8 + length)])
+                    return check ? UInt64(CompactState.Moving.nameHash(name)) : NameIndex.hash(name)
+                }
+            }
             let h = hash(padded)
             for i in 8..<(8 + length) {
-                for bit in [0, 7] {
+                for bit in 0..<8 {
                     padded[i] ^= UInt8(1 << bit)
                     #expect(hash(padded) != h, "length \(length), byte \(i - 8), bit \(bit)")
                     padded[i] ^= UInt8(1 << bit)
