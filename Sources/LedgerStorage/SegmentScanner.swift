@@ -1,3 +1,5 @@
+import CLedgerAccel
+
 // Forward scan of one segment in large chunks: checks every frame (length, CRC,
 // dense positions, monotonic timestamps) and hands out a batch's records only
 // once its commit record has been seen and checked. It never decides whether a
@@ -40,11 +42,16 @@ final class SegmentScanner {
     private let mapWindowBytes: Int?
     private var mapped: Bool { mapWindowBytes != nil }
 
-    init(fd: FileDescriptor, name: String, endOffset: Int, mapWindowBytes: Int? = nil) {
+    /// Runs of plain records checked in C (`ledger_scan_records`, the CRCs inlined), the rest
+    /// here; false checks every frame here (the tests compare the two).
+    private let runsInC: Bool
+
+    init(fd: FileDescriptor, name: String, endOffset: Int, mapWindowBytes: Int? = nil, runsInC: Bool = true) {
         self.fd = fd
         self.name = name
         self.endOffset = endOffset
         self.mapWindowBytes = mapWindowBytes
+        self.runsInC = runsInC && CRC32C.hardwareAvailable
         buffer = mapWindowBytes != nil ? UnsafeMutableRawBufferPointer(start: nil, count: 0)
             : .allocate(byteCount: min(Limits.readChunkBytes, max(4096, endOffset)), alignment: 16)
     }
@@ -85,6 +92,25 @@ final class SegmentScanner {
                 if offset >= endOffset { return .cleanEnd }
                 try refill(&bufferOffset, &end, &batchStart, &cursor)
                 continue
+            }
+            if runsInC {
+                // The plain records from here on, checked in one call; the frame that stopped the
+                // run (a commit, a defect, one cut short) is read below, as every frame was.
+                var next = expected, last = lastTimestamp
+                let bytes = ledger_scan_records(base + cursor, end - cursor, &next, &last, stopInBatch,
+                                                Limits.batchRecordsMax - pending, UInt32(RecordFormat.bodyHeaderBytes),
+                                                UInt32(Limits.recordBodyBytesMax), RecordFormat.reservedTypeFirst)
+                if bytes > 0 {
+                    pending += Int(next - expected)
+                    expected = next
+                    lastTimestamp = last
+                    cursor += bytes
+                    if expected - 1 == stopInBatch {
+                        _ = try visit(RecordBatch(frames: UnsafeRawBufferPointer(start: base + batchStart, count: cursor - batchStart),
+                                                  fileOffset: bufferOffset + batchStart, firstPosition: expected - UInt64(pending), count: pending))
+                        return .stopped
+                    }
+                }
             }
             let available = end - cursor
             switch Frame.check(base + cursor, available: available) {

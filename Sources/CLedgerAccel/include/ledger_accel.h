@@ -29,6 +29,16 @@ static inline int ledger_crc32c_hw(void) {
 /// Only call when ledger_crc32c_hw_available() returned 1.
 uint32_t ledger_crc32c_hw_update(uint32_t state, const void *bytes, size_t n);
 
+/// Checks the frames at `p` (`available` bytes) while each is a complete plain record: body
+/// length in [body_min, body_max], type below reserved_type_first, position *next_position
+/// (then one more each), timestamp not below *last_timestamp, CRC32C matching; at most
+/// `records_max` of them, and none after the one at `stop_position`. Returns the bytes those
+/// frames take and advances *next_position and *last_timestamp past them; stops before any
+/// other frame (0 bytes when the first is one). Only call when ledger_crc32c_hw() is 1.
+size_t ledger_scan_records(const uint8_t *p, size_t available, uint64_t *next_position, int64_t *last_timestamp,
+                           uint64_t stop_position, size_t records_max, uint32_t body_min, uint32_t body_max,
+                           uint16_t reserved_type_first);
+
 /// How many processors this process may run on (its affinity mask), or 0 when unknown.
 int ledger_processors_allowed(void);
 
