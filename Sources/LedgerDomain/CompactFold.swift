@@ -110,6 +110,7 @@ public struct CompactState {
     /// What events change of an account, kept apart from its name and currency: the fold's
     /// working set is 32 bytes an account, two to a cache line and never across two (10 k
     /// accounts: 320 KB, inside a core's L2 cache; a whole Account is 88 bytes and holds Strings).
+    @usableFromInline
     struct Moving {
         var balance: Int64
         var version: UInt64
@@ -123,7 +124,7 @@ public struct CompactState {
         /// as two words, the second overlapping the first, each multiplied apart (a replay hashes
         /// every event's names: the longer mix of NameIndex.hash, which a longer or shorter name
         /// gets, cost 3 of a replay's 49 ms of CPU on 1 M events).
-        @inline(__always)
+        @inlinable @inline(__always)
         static func nameHash(_ name: UnsafeRawBufferPointer) -> UInt32 {
             let n = name.count
             guard n >= 8, n <= 16, let p = name.baseAddress else {
@@ -410,7 +411,7 @@ public struct CompactState {
 
     /// The one layout a `MoneyDigest` is read from: a later version of a money event goes
     /// through scan (which must learn it) until the digest is taught it too.
-    static let moneyInPlaceVersion: UInt16 = 2
+    @usableFromInline static var moneyInPlaceVersion: UInt16 { 2 }
 
 }
 
@@ -432,7 +433,9 @@ public struct MoneyDigest: Sendable, BitwiseCopyable {
     /// u32 number and a u16-length name, then the i64 amount, a u8 flags and, with flag 1, a
     /// u16-length id); for any other record, or when a field runs past the payload, a digest
     /// with `account` -1 (the record goes the general way).
-    @inline(__always)
+    /// Inlinable, with what it uses: it is made for every record a replay reads, in a loop of
+    /// the engine's (a call each cost the register saves of a function this size).
+    @inlinable @inline(__always)
     public init(type: UInt16, version: UInt16, payload p: UnsafeRawBufferPointer) {
         let code: EventCodec.TypeCode = type == EventCodec.TypeCode.moneyDeposited.rawValue ? .moneyDeposited
             : type == EventCodec.TypeCode.moneyWithdrawn.rawValue ? .moneyWithdrawn : .moneyTransferred

@@ -31,7 +31,7 @@ public enum EventCodec {
     }
 
     /// The schema version each type is written with today.
-    public static func currentVersion(_ type: TypeCode) -> UInt16 { 2 }
+    @inlinable public static func currentVersion(_ type: TypeCode) -> UInt16 { 2 }
 
     /// Whether events of `type` at schema `version` carry account numbers (all but AccountOpened, from v2).
     @inline(__always)

@@ -35,7 +35,7 @@ public struct NameIndex {
     /// In memory only: eight bytes at a time, the last eight overlapping the ones before (a
     /// short name is read in whole words, never a byte at a time), then a final mix (high bits
     /// tag, low bits index).
-    @inline(__always)
+    @inlinable @inline(__always)
     static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
         let k: UInt64 = 0xBF58_476D_1CE4_E5B9
         let n = bytes.count
