@@ -88,27 +88,28 @@ import Testing
     func partFoldsTakeChunksInAnyOrderAndMergeTogether(unsound: Bool) throws {
         var merged = 0, refused = 0
         for seed in UInt64(11)...16 {
-          let records = RandomHistory.records(seed: seed, events: 3_000, unsound: unsound)
-          let expected = try Self.inOrder(records)
-          var rng = SplitMix64(seed: seed)
-          for _ in 0..<6 {
-            let first = Int.random(in: 0...records.count / 2, using: &rng)
-            let cuts = [first] + (0..<Int.random(in: 1...12, using: &rng)).map { _ in Int.random(in: first...records.count, using: &rng) }.sorted() + [records.count]
-            var state = CompactState()
-            try Self.fold(records, 0..<first, into: &state, rng: &rng)
-            var parts = (0..<Int.random(in: 1...3, using: &rng)).map { _ in PartFold() }
-            for k in (0..<(cuts.count - 1)).reversed() {
-                try Self.fold(records, cuts[k]..<cuts[k + 1], into: &parts[Int.random(in: 0..<parts.count, using: &rng)], rng: &rng)
+            let records = RandomHistory.records(seed: seed, events: 3_000, unsound: unsound)
+            let expected = try Self.inOrder(records)
+            var rng = SplitMix64(seed: seed)
+            for _ in 0..<6 {
+                let first = Int.random(in: 0...records.count / 2, using: &rng)
+                let cuts = [first] + (0..<Int.random(in: 1...12, using: &rng)).map { _ in Int.random(in: first...records.count, using: &rng) }.sorted()
+                    + [records.count]
+                var state = CompactState()
+                try Self.fold(records, 0..<first, into: &state, rng: &rng)
+                var parts = (0..<Int.random(in: 1...3, using: &rng)).map { _ in PartFold() }
+                for k in (0..<(cuts.count - 1)).reversed() {
+                    try Self.fold(records, cuts[k]..<cuts[k + 1], into: &parts[Int.random(in: 0..<parts.count, using: &rng)], rng: &rng)
+                }
+                if try state.merge(parts) {
+                    merged += 1
+                } else {
+                    refused += 1
+                    try Self.fold(records, first..<records.count, into: &state, rng: &rng)
+                }
+                #expect(state.accounts == expected.accounts, "seed \(seed), cuts \(cuts)")
+                #expect(state.position == expected.position, "seed \(seed), cuts \(cuts)")
             }
-            if try state.merge(parts) {
-                merged += 1
-            } else {
-                refused += 1
-                try Self.fold(records, first..<records.count, into: &state, rng: &rng)
-            }
-            #expect(state.accounts == expected.accounts, "seed \(seed), cuts \(cuts)")
-            #expect(state.position == expected.position, "seed \(seed), cuts \(cuts)")
-          }
         }
         if unsound { #expect(refused > 0) } else { #expect(refused == 0 && merged == 36) }
     }
