@@ -267,11 +267,14 @@ public final class Log {
             pieces.append(piece)
             return true
         }
-        // The bytes end with the last record's frame, found through the index when its entry is sound.
+        // The bytes end with the last record's frame, found through the index when its entry is
+        // sound (and the frame there is that record, whole).
         if let end = pieces.last, end.lastPosition > stop, let si = segmentIndex(containing: stop) {
             let segment = try checked(si)
-            if let entry = try segment.indexEntry(stop), try frameIsValid(segment, entry) {
-                pieces[pieces.count - 1].endOffset = Int(entry.offset) + Int(entry.frameBytes)
+            if let entry = try segment.indexEntry(stop),
+               let frame = try LogOpener.frameAt(try segment.reader(), offset: Int(entry.offset), limit: segment.committedBytes),
+               frame.position == stop {
+                pieces[pieces.count - 1].endOffset = Int(entry.offset) + frame.frameBytes
             }
         }
         return ReadPlan(pieces: pieces, last: stop)

@@ -296,7 +296,7 @@ struct LogOpener {
     }
 
     /// The position and timestamp of the valid frame at `offset`, or nil.
-    static func frameAt(_ fd: FileDescriptor, offset: Int, limit: Int) throws -> (position: UInt64, timestampMicros: Int64)? {
+    static func frameAt(_ fd: FileDescriptor, offset: Int, limit: Int) throws -> (position: UInt64, timestampMicros: Int64, frameBytes: Int)? {
         guard offset >= RecordFormat.segmentHeaderBytes, offset + RecordFormat.frameHeaderBytes <= limit else { return nil }
         let head = try StorageError.wrapping { try fd.read(count: RecordFormat.frameHeaderBytes, at: offset) }
         guard head.count == RecordFormat.frameHeaderBytes else { return nil }
@@ -305,8 +305,8 @@ struct LogOpener {
         let bytes = try StorageError.wrapping { try fd.read(count: 8 + bodyBytes, at: offset) }
         return bytes.withUnsafeBytes { raw in
             let p = raw.baseAddress!
-            guard case .valid = Frame.check(p, available: raw.count) else { return nil }
-            return (Frame.position(p), Frame.timestamp(p))
+            guard case .valid(let frameBytes) = Frame.check(p, available: raw.count) else { return nil }
+            return (Frame.position(p), Frame.timestamp(p), frameBytes)
         }
     }
 

@@ -315,6 +315,37 @@ import Testing
         #expect(after == Array(22...31))
     }
 
+    /// A plan's end is its last record's frame as the segment has it: an index entry for that
+    /// record that is damaged, or sound but with another size (its CRC made again), changes
+    /// what the plan maps, never what it reads.
+    @Test func aPlanEndsWithItsLastFrameWhateverItsIndexEntrySays() throws {
+        let dir = TemporaryDirectory()
+        try LogFixture.append(dir, batches: [(1...20).map { "record \($0) " + String(repeating: "x", count: $0 * 3) }, ["last"]])
+        let index = try LogFixture.segmentPaths(dir)[0].replacingOccurrences(of: RecordFormat.segmentSuffix, with: RecordFormat.indexSuffix)
+        let pristine = FileDamage.read(index)
+        #expect(pristine.count == 21 * RecordFormat.indexEntryBytes)
+        let cut: UInt64 = 12
+        let at = Int(cut - 1) * RecordFormat.indexEntryBytes
+        for damage in ["crc", "size smaller", "size larger"] {
+            var bytes = pristine
+            switch damage {
+            case "crc": bytes[at + 28] ^= 0xFF
+            default:
+                let size = UInt32(bytes[at + 24]) | UInt32(bytes[at + 25]) << 8
+                let wrong = damage == "size smaller" ? size - 1 : size + 7
+                bytes[at + 24] = UInt8(wrong & 0xFF)
+                bytes[at + 25] = UInt8(wrong >> 8)
+                let crc = bytes[at..<(at + 28)].withUnsafeBytes { CRC32C.checksum($0) }
+                for k in 0..<4 { bytes[at + 28 + k] = UInt8(truncatingIfNeeded: crc >> (8 * k)) }
+            }
+            FileDamage.write(bytes, index)
+            let log = try Log.open(directory: dir.logDirectory, lockHeld: true)
+            var positions: [UInt64] = []
+            try log.readPlan(from: 1, through: cut).forEachMappedBatch { batch, _ in positions += batch.map(\.position); return true }
+            #expect(positions == Array(1...cut), "index entry: \(damage)")
+        }
+    }
+
     /// A segment cut short after the log was opened (its committed bytes are never cut by a
     /// writer) is an error for a mapped read, as for a buffered one, and never touches a page
     /// past the end of the file (which would kill the process).
