@@ -93,6 +93,11 @@ final class SegmentScanner {
                 try refill(&bufferOffset, &end, &batchStart, &cursor)
                 continue
             }
+            /// The pending batch's records so far (at its commit: all of them).
+            func pendingBatch() -> RecordBatch {
+                RecordBatch(frames: UnsafeRawBufferPointer(start: base + batchStart, count: cursor - batchStart),
+                            fileOffset: bufferOffset + batchStart, firstPosition: expected - UInt64(pending), count: pending)
+            }
             if runsInC {
                 // The plain records from here on, checked in one call; the frame that stopped the
                 // run (a commit, a defect, one cut short) is read below, as every frame was.
@@ -106,8 +111,7 @@ final class SegmentScanner {
                     lastTimestamp = last
                     cursor += bytes
                     if expected - 1 == stopInBatch {
-                        _ = try visit(RecordBatch(frames: UnsafeRawBufferPointer(start: base + batchStart, count: cursor - batchStart),
-                                                  fileOffset: bufferOffset + batchStart, firstPosition: expected - UInt64(pending), count: pending))
+                        _ = try visit(pendingBatch())
                         return .stopped
                     }
                 }
@@ -144,9 +148,7 @@ final class SegmentScanner {
                         }
                     }
                     // Hand out the committed batch.
-                    let batch = RecordBatch(frames: UnsafeRawBufferPointer(start: base + batchStart, count: cursor - batchStart),
-                                            fileOffset: bufferOffset + batchStart, firstPosition: expected - UInt64(pending), count: pending)
-                    let stop = try !visit(batch)
+                    let stop = try !visit(pendingBatch())
                     cursor += frameBytes
                     batchStart = cursor
                     pending = 0
@@ -180,8 +182,7 @@ final class SegmentScanner {
                     pending += 1
                     cursor += frameBytes
                     if position == stopInBatch {
-                        _ = try visit(RecordBatch(frames: UnsafeRawBufferPointer(start: base + batchStart, count: cursor - batchStart),
-                                                  fileOffset: bufferOffset + batchStart, firstPosition: expected - UInt64(pending), count: pending))
+                        _ = try visit(pendingBatch())
                         return .stopped
                     }
                 }
