@@ -131,7 +131,8 @@ public final class SlotTable {
     /// written whole under a temporary name, fsynced and renamed into place.
     public static func create(path: String, keyBytesMax: Int, valueBytes: Int, contentVersion: UInt32 = 0, entries: [Entry] = [],
                               checkpoint: UInt64 = 0) throws -> SlotTable {
-        let writer = SlotTableWriter(path: path, keyBytesMax: keyBytesMax, valueBytes: valueBytes, contentVersion: contentVersion)
+        let writer = SlotTableWriter(path: path, keyBytesMax: keyBytesMax, valueBytes: valueBytes, contentVersion: contentVersion,
+                                     entriesExpected: entries.count)
         for e in entries {
             try e.key.withUnsafeBytes { k in try e.value.withUnsafeBytes { v in try writer.add(key: k, appliedPosition: e.appliedPosition, value: v) } }
         }

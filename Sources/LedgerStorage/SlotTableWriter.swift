@@ -36,8 +36,9 @@ public final class SlotTableWriter: @unchecked Sendable {
     private var spill: FileDescriptor?
     private var spilledSlots = 0
 
-    /// `entriesExpected`: how many entries will be added, when known (no more memory than they
-    /// need is taken: fresh memory costs a page fault a page).
+    /// `entriesExpected`: how many entries will be added, when known: no more memory than they
+    /// need is taken, and its pages are made at once (fresh memory costs a page fault a page);
+    /// unknown, the buffer's pages are made as entries fill them.
     public init(path: String, keyBytesMax: Int, valueBytes: Int, contentVersion: UInt32 = 0,
                 memoryBytes: Int = SlotTableWriter.defaultMemoryBytes, entriesExpected: Int? = nil) {
         self.path = path
@@ -48,8 +49,7 @@ public final class SlotTableWriter: @unchecked Sendable {
         directory = FileSystem.parentDirectory(of: path)
         // At least two slots; at most 2^24 (a sort key holds an entry's index in 24 bits).
         bufferSlots = min(max(2, min(memoryBytes / slotBytes, entriesExpected ?? .max)), 1 << 24)
-        // Filled slot by slot: its pages made at once.
-        memory = ZeroedMemory(byteCount: bufferSlots * slotBytes, populated: true)
+        memory = ZeroedMemory(byteCount: bufferSlots * slotBytes, populated: entriesExpected != nil)
     }
 
     deinit { spill?.close() }
