@@ -245,7 +245,7 @@ public final class Log {
         var startOffset = RecordFormat.segmentHeaderBytes
         var startPosition = segment.base
         if let target, target > segment.base {
-            if let entry = try segment.indexEntry(target), try frameIsValid(segment, entry) {
+            if let entry = try segment.indexEntry(target), try frameBytes(segment, entry) != nil {
                 startOffset = Int(entry.offset)
                 startPosition = target
             } else {
@@ -271,10 +271,8 @@ public final class Log {
         // sound (and the frame there is that record, whole).
         if let end = pieces.last, end.lastPosition > stop, let si = segmentIndex(containing: stop) {
             let segment = try checked(si)
-            if let entry = try segment.indexEntry(stop),
-               let frame = try LogOpener.frameAt(try segment.reader(), offset: Int(entry.offset), limit: segment.committedBytes),
-               frame.position == stop {
-                pieces[pieces.count - 1].endOffset = Int(entry.offset) + frame.frameBytes
+            if let entry = try segment.indexEntry(stop), let bytes = try frameBytes(segment, entry) {
+                pieces[pieces.count - 1].endOffset = Int(entry.offset) + bytes
             }
         }
         return ReadPlan(pieces: pieces, last: stop)
@@ -391,8 +389,11 @@ public final class Log {
         return lo == 0 ? nil : lo - 1
     }
 
-    func frameIsValid(_ segment: Segment, _ entry: IndexEntry) throws -> Bool {
-        let fd = try segment.reader()
-        return try LogOpener.frameAt(fd, offset: Int(entry.offset), limit: segment.committedBytes)?.position == entry.position
+    /// The size of the frame at `entry`'s offset when it is a sound frame of `entry`'s record,
+    /// else nil (the entry is not to be trusted).
+    func frameBytes(_ segment: Segment, _ entry: IndexEntry) throws -> Int? {
+        guard let frame = try LogOpener.frameAt(try segment.reader(), offset: Int(entry.offset), limit: segment.committedBytes),
+              frame.position == entry.position else { return nil }
+        return frame.frameBytes
     }
 }

@@ -22,19 +22,8 @@ struct SegmentRead: Sendable {
     /// index could not seek to it).
     let skipBelow: UInt64
     /// Where the bytes a plan reads end, when its last record lies here and the index found it
-    /// (else `committedBytes`): no window is mapped past it.
-    var endOffset: Int
-
-    init(name: String, path: String, committedBytes: Int, lastPosition: UInt64, startOffset: Int, startPosition: UInt64, skipBelow: UInt64) {
-        self.name = name
-        self.path = path
-        self.committedBytes = committedBytes
-        self.lastPosition = lastPosition
-        self.startOffset = startOffset
-        self.startPosition = startPosition
-        self.skipBelow = skipBelow
-        endOffset = committedBytes
-    }
+    /// (nil: at `committedBytes`): no window is mapped past it.
+    var endOffset: Int? = nil
 
     /// Scans the segment's committed batches from the start, trimmed to the records from
     /// `skipBelow` through `stop`; true when the visitor stopped or `stop` was reached. A
@@ -45,7 +34,7 @@ struct SegmentRead: Sendable {
               _ visit: (RecordBatch, MappedRegion?) throws -> Bool) throws -> Bool {
         let fd = try StorageError.wrapping { try FileDescriptor.open(path, O_RDONLY) }
         defer { fd.close() }
-        let scanner = SegmentScanner(fd: fd, name: name, endOffset: stopInBatch ? endOffset : committedBytes, mapWindowBytes: mapWindowBytes)
+        let scanner = SegmentScanner(fd: fd, name: name, endOffset: stopInBatch ? endOffset ?? committedBytes : committedBytes, mapWindowBytes: mapWindowBytes)
         var state = ScanState(nextPosition: startPosition, lastTimestampMicros: Int64.min, chain: nil,
                               verifyChain: false, committedEnd: startOffset)
         var finished = false
