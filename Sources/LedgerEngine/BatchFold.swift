@@ -43,7 +43,7 @@ extension MoneyFolding {
                 return (record.type, record.schemaVersion, record.payload)
             }
         } catch let error as DomainError {
-            throw LedgerError.integrity("event at position \(declined) does not decode: \(error)")
+            throw LedgerError.undecodableEvent(at: declined, error)
         }
     }
 }

@@ -12,7 +12,7 @@ extension Log {
                 do {
                     event = try EventCodec.decode(type: record.type, version: record.schemaVersion, payload: record.payload)
                 } catch let error as DomainError {
-                    throw LedgerError.integrity("event at position \(record.position) does not decode: \(error)")
+                    throw LedgerError.undecodableEvent(at: record.position, error)
                 }
                 return try visit(RecordedEvent(position: record.position, timestamp: Timestamp(micros: record.timestampMicros), event: event))
             }
@@ -26,7 +26,7 @@ extension Log {
                     let event = try EventCodec.decode(type: record.type, version: record.schemaVersion, payload: record.payload)
                     return RecordedEvent(position: position, timestamp: Timestamp(micros: record.timestampMicros), event: event)
                 } catch let error as DomainError {
-                    throw LedgerError.integrity("event at position \(position) does not decode: \(error)")
+                    throw LedgerError.undecodableEvent(at: position, error)
                 }
             }
         }

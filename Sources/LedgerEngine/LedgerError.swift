@@ -36,6 +36,11 @@ public enum LedgerError: Error, Equatable, CustomStringConvertible {
         }
     }
 
+    /// The record at `position` is not an event this version can read (corruption, exit 4).
+    static func undecodableEvent(at position: UInt64, _ error: Error) -> LedgerError {
+        .integrity("event at position \(position) does not decode: \(error)")
+    }
+
     /// Runs `body`, translating storage and system errors.
     static func translating<T>(_ body: () throws -> T) throws -> T {
         do { return try body() } catch let e as StorageError { throw from(e) } catch let e as SystemError { throw LedgerError.io(e) }

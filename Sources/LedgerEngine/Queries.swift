@@ -74,7 +74,7 @@ extension Ledger {
                 guard EventCodec.touches(type: record.type, version: record.schemaVersion, payload: record.payload, anyOf: name) else { return true }
                 let event: Event
                 do { event = try EventCodec.decode(type: record.type, version: record.schemaVersion, payload: record.payload) } catch {
-                    throw LedgerError.integrity("event at position \(record.position) does not decode: \(error)")
+                    throw LedgerError.undecodableEvent(at: record.position, error)
                 }
                 running = running.applying(event.body, at: record.position)
                 let t = Timestamp(micros: record.timestampMicros)

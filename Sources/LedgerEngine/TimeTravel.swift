@@ -80,7 +80,7 @@ extension Ledger {
                     do {
                         state.apply(try EventCodec.scan(type: record.type, version: record.schemaVersion, payload: record.payload), at: record.position)
                     } catch {
-                        throw LedgerError.integrity("event at position \(record.position) does not decode: \(error)")
+                        throw LedgerError.undecodableEvent(at: record.position, error)
                     }
                     replayed += 1
                     return true

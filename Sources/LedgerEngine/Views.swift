@@ -123,6 +123,9 @@ final class Views {
         case accounts, ids, history
     }
 
+    /// How often (in events folded) a replay reports progress.
+    static let progressEvery: UInt64 = 65_536
+
     /// Folds the whole log and writes the views in `names` again from it, durable through the
     /// head; the others are left as they are (each view has its own checkpoint). `visit` sees
     /// the position, timestamp and state after the event at each position `nextVisit` names
@@ -131,9 +134,6 @@ final class Views {
     /// predicate about every event costs more than comparing with the next position wanted.
     /// `progress` is told how many events have been folded, now and then (every `progressEvery`
     /// events or so), when nothing is visited.
-    /// How often (in events folded) a replay reports progress.
-    static let progressEvery: UInt64 = 65_536
-
     static func rebuild(_ layout: StoreLayout, log: Log, views names: Set<Name> = Set(Name.allCases),
                         nextVisit: @escaping (UInt64) -> UInt64 = { _ in .max },
                         visit: ((UInt64, Int64, CompactState) throws -> Void)? = nil,
@@ -168,9 +168,6 @@ final class Views {
         keys.reserveCapacity(keysMax)
         do {
             try LedgerError.translating {
-                func undecodable(_ record: StoredRecord, _ error: Error) -> LedgerError {
-                    LedgerError.integrity("event at position \(record.position) does not decode: \(error)")
-                }
                 if balancesAlone && visitAt == .max {
                     // The balances alone, with nothing to visit: the log is folded in parts at
                     // once, one a core, with room made for as many accounts as the view being
@@ -206,7 +203,7 @@ final class Views {
                         try batch.forEach(prefetching: { state.prefetch(type: $0.type, version: $0.schemaVersion, payload: $0.payload) }) { record in
                             let e: RawEvent
                             do { e = try EventCodec.scan(type: record.type, version: record.schemaVersion, payload: record.payload) } catch {
-                                throw undecodable(record, error)
+                                throw LedgerError.undecodableEvent(at: record.position, error)
                             }
                             let touched = state.apply(e, at: record.position)
                             if buildsHistory {
