@@ -98,9 +98,7 @@ struct HistoryFold {
             accounts[i].status = l.closed ? .closed : .open
             accounts[i].lastPosition = l.position
         }
-        if !added.isEmpty, (1..<accounts.count).contains(where: { !(accounts[$0 - 1].id < accounts[$0].id) }) {
-            accounts.sort { $0.id < $1.id }
-        }
+        if !added.isEmpty { accounts.sortByName() }
         return true
     }
 }

@@ -91,7 +91,7 @@ extension Ledger {
         if ids.isEmpty {
             // Snapshot order is name order; only accounts opened after the snapshot can break it.
             accounts = state.accounts
-            if zip(accounts, accounts.dropFirst()).contains(where: { !($0.id < $1.id) }) { accounts.sort { $0.id < $1.id } }
+            accounts.sortByName()
         } else {
             accounts = []
             var current: BalanceAnswer?

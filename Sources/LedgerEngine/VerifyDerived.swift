@@ -92,7 +92,7 @@ extension Ledger {
         return problems
     }
 
-    static func sortedAccounts(_ accounts: [Account]) -> [Account] { accounts.sorted { $0.id < $1.id } }
+    static func sortedAccounts(_ accounts: [Account]) -> [Account] { accounts.sortedByName() }
 
     /// The history view's records in log order, for a check that asks for each position in turn:
     /// read in large chunks while every record is there and sound, then (after a missing or

@@ -416,7 +416,6 @@ final class Views {
 
 
 
-    /// Every account, sorted by name.
     /// Every account, sorted by name; `changed` (an import's final states, not installed yet)
     /// over the view's.
     func allAccounts(updatedBy changed: [NumberedAccount] = []) throws -> [Account] {
@@ -429,7 +428,7 @@ final class Views {
         }
         for (id, a) in tailAccounts { all[id] = a }
         for (a, _) in changed { all[a.id] = a }
-        return all.values.sorted { $0.id < $1.id }
+        return Array(all.values).sortedByName()
     }
 
     /// Positions whose event may carry idempotency key `key` (hash matches; the caller checks the event).
