@@ -258,20 +258,25 @@ public final class LogWriter {
     }
 
     /// The index entries of `batch`, its frames starting at `framesOffset` in the segment.
+    /// Written in place, an entry at a time (an append each was ≈ 100 instructions a record).
     private static func indexEntries(_ batch: Batch, framesOffset: Int) -> [UInt8] {
-        var entries: [UInt8] = []
-        entries.reserveCapacity(batch.count * RecordFormat.indexEntryBytes)
-        batch.frames.withUnsafeBytes { raw in
-            var q = 0
-            while q < raw.count {
-                let p = raw.baseAddress! + q
-                let frameBytes = RecordFormat.frameHeaderBytes + Int(LE.u32(p, 0))
-                IndexEntry(position: Frame.position(p), timestampMicros: Frame.timestamp(p),
-                           offset: UInt64(framesOffset + q), frameBytes: UInt32(frameBytes)).append(to: &entries)
-                q += frameBytes
+        let byteCount = batch.count * RecordFormat.indexEntryBytes
+        return [UInt8](unsafeUninitializedCapacity: byteCount) { out, initialized in
+            batch.frames.withUnsafeBytes { raw in
+                var q = 0, e = 0
+                while q < raw.count {
+                    let p = raw.baseAddress! + q
+                    let frameBytes = RecordFormat.frameHeaderBytes + Int(LE.u32(p, 0))
+                    precondition(e < byteCount, "a batch holds more frames than its count")
+                    IndexEntry(position: Frame.position(p), timestampMicros: Frame.timestamp(p),
+                               offset: UInt64(framesOffset + q), frameBytes: UInt32(frameBytes)).store(to: out.baseAddress! + e)
+                    e += RecordFormat.indexEntryBytes
+                    q += frameBytes
+                }
+                precondition(e == byteCount, "a batch holds fewer frames than its count")
             }
+            initialized = byteCount
         }
-        return entries
     }
 
     /// Index entries after the batch is durable. A failure here loses nothing: the index is
