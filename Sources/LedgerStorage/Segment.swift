@@ -182,10 +182,8 @@ enum Frame {
     @inlinable @inline(__always) static func schemaVersion(_ p: UnsafeRawPointer) -> UInt16 { LE.u16(p, 26) }
 
     /// Appends a complete frame (header, body header, payload) to `out`. Hot on import: the
-    /// 28 header bytes are built on the stack and appended once; the CRC is patched in place.
-    /// The frame made whole in a scratch buffer (on the stack for an ordinary record), then
-    /// appended at once and checksummed in one pass: one append a record instead of two, and
-    /// one CRC call instead of two.
+    /// frame is made whole in a scratch buffer (on the stack for an ordinary record), its CRC
+    /// taken in one pass, and appended at once (two appends and two CRC calls a record before).
     static func append(to out: inout [UInt8], position: UInt64, timestampMicros: Int64, type: UInt16,
                        schemaVersion: UInt16, payload: UnsafeRawBufferPointer) {
         let bodyBytes = RecordFormat.bodyHeaderBytes + payload.count
