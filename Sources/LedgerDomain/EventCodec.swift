@@ -278,18 +278,31 @@ public struct ByteWriter {
     /// A string's layout (u16 length, bytes) for text given as UTF-8 bytes.
     @inline(__always)
     public mutating func text(_ utf8: UnsafeRawBufferPointer) {
-        precondition(utf8.count <= Int(UInt16.max))
-        u16(UInt16(utf8.count))
-        guard let source = utf8.baseAddress, utf8.count > 0 else { return }
-        reserve(utf8.count)
-        let at = count
-        storage.withUnsafeMutableBytes { ($0.baseAddress! + at).copyMemory(from: source, byteCount: utf8.count) }
-        count += utf8.count
+        text(utf8, after: nil)
     }
     /// An account as current layouts write it: its number, then its name.
     public mutating func account(_ number: UInt32, _ name: String) {
-        u32(number)
-        string(name)
+        var name = name
+        name.withUTF8 { text(UnsafeRawBufferPointer($0), after: number) }
+    }
+
+    /// `prefix` (if any), the u16 length and the bytes, in one reservation and one write to the
+    /// storage (each write checks the storage is not shared: three writes an account were
+    /// ≈ 160 instructions, callgrind).
+    @inline(__always)
+    private mutating func text(_ utf8: UnsafeRawBufferPointer, after prefix: UInt32?) {
+        precondition(utf8.count <= Int(UInt16.max))
+        let head = prefix == nil ? 2 : 6
+        reserve(head + utf8.count)
+        let at = count
+        storage.withUnsafeMutableBytes { raw in
+            if let prefix { raw.storeBytes(of: prefix.littleEndian, toByteOffset: at, as: UInt32.self) }
+            raw.storeBytes(of: UInt16(utf8.count).littleEndian, toByteOffset: at + head - 2, as: UInt16.self)
+            if let source = utf8.baseAddress, utf8.count > 0 {
+                (raw.baseAddress! + at + head).copyMemory(from: source, byteCount: utf8.count)
+            }
+        }
+        count += head + utf8.count
     }
     /// Empties the buffer, keeping its capacity (a writer reused for many events).
     public mutating func reset() { count = 0 }
