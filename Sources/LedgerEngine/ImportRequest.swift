@@ -72,8 +72,10 @@ struct ImportRequest {
 
     /// `newName` is called with each account name this line is the first to mention, in order
     /// of its number; `id` and `memo` bytes are appended to `text`, an open's fields to `opens`.
-    init(_ fields: LineFields, config: StoreConfig, names: inout NameIndex, dates: inout Timestamp.DateMemo, text: inout [UInt8],
-         opens: inout [Open], newName: (AccountID, UInt32) -> Void) throws {
+    /// The fields and config are borrowed: an initializer's parameters are owned by default, so
+    /// each line copied the config (its Strings retained and released) and retained the fields.
+    init(_ fields: borrowing LineFields, config: borrowing StoreConfig, names: inout NameIndex, dates: inout Timestamp.DateMemo,
+         text: inout [UInt8], opens: inout [Open], newName: (AccountID, UInt32) -> Void) throws {
         // The op's bytes, made a String only when a message names it.
         var opBytes: UnsafeRawBufferPointer?
         func opName() -> String { opBytes.map { String(decoding: $0, as: UTF8.self) } ?? "a line" }
