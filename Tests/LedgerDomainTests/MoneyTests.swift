@@ -45,6 +45,33 @@ import Testing
         #expect(throws: DecimalText.ParseError.self) { try DecimalText.parse("1.5").minorUnits(scale: 0) }
     }
 
+    /// Digits give what Int64's own parsing gives, at every length from 1 to 24 (beyond 18
+    /// digits a value can overflow: rejected, never wrapped), with and without a point.
+    @Test func digitsParseExactlyAtEveryLength() throws {
+        var rng = SplitMix64(seed: 8)
+        for length in 1...24 {
+            for _ in 0..<200 {
+                var digits = String((0..<length).map { _ in Character(String(Int.random(in: 0...9, using: &rng))) })
+                if Int.random(in: 0..<4, using: &rng) == 0 { digits = String(repeating: "9", count: length) }
+                let expected = Int64(digits)
+                if let expected {
+                    #expect(try DecimalText.parse(digits).units == expected, "\(digits)")
+                } else {
+                    #expect(throws: DecimalText.ParseError.self, "\(digits)") { try DecimalText.parse(digits) }
+                }
+                guard length >= 2 else { continue }
+                let cut = Int.random(in: 1..<length, using: &rng)
+                let pointed = String(digits.prefix(cut)) + "." + String(digits.dropFirst(cut))
+                if let expected {
+                    let d = try DecimalText.parse(pointed)
+                    #expect(d.units == expected && d.fractionDigits == length - cut, "\(pointed)")
+                } else {
+                    #expect(throws: DecimalText.ParseError.self, "\(pointed)") { try DecimalText.parse(pointed) }
+                }
+            }
+        }
+    }
+
     @Test func scalingOverflowIsRejectedNotTrapped() throws {
         #expect(try DecimalText.parse("9223372036854775807").minorUnits(scale: 0) == Int64.max)
         #expect(throws: DecimalText.ParseError.self) { try DecimalText.parse("9223372036854775807").minorUnits(scale: 1) }
