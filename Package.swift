@@ -19,7 +19,7 @@ let package = Package(
         // Money, events, codecs, upcasters, fold, decisions. Pure, no I/O (the C target only for prefetching).
         .target(name: "LedgerDomain", dependencies: ["CLedgerAccel"]),
         // Use cases joining storage and domain.
-        .target(name: "LedgerEngine", dependencies: ["LedgerStorage", "LedgerDomain"]),
+        .target(name: "LedgerEngine", dependencies: ["LedgerStorage", "LedgerDomain", "CLedgerAccel"]),
         // Argument parsing, output, exit codes.
         .target(name: "LedgerCLI", dependencies: ["LedgerEngine", "LedgerDomain"]),
         .executableTarget(name: "ledger", dependencies: ["LedgerCLI"]),

@@ -1,3 +1,5 @@
+import CLedgerAccel
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -169,11 +171,63 @@ func isUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
 enum NDJSONLine {
     /// Splits one line (without its newline) holding one JSON object of known string fields
     /// (`scale` and `position` may also be integers) into `fields`. Rejects anything else with a
-    /// precise reason.
+    /// precise reason. A line in the compact shape is split at its quotes (`compact`); every
+    /// other one, and every malformed one, goes through the scanner, which gives the reasons.
     static func parse(_ bytes: UnsafeRawBufferPointer, into fields: LineFields) throws {
+        fields.reset(lineBytes: bytes.count)
+        if compact(bytes, into: fields) { return }
+        try scanned(bytes, into: fields)
+    }
+
+    /// The general reader alone (the tests compare the two).
+    static func scanned(_ bytes: UnsafeRawBufferPointer, into fields: LineFields) throws {
         fields.reset(lineBytes: bytes.count)
         var scanner = NDJSONScanner(bytes: bytes, fields: fields)
         try scanner.object()
+    }
+
+    /// Quotes a compact line may hold: a key and a value for each field, at most.
+    static let compactQuotesMax = 4 * ImportField.allCases.count
+
+    /// The shape nearly every generated line has, read without a byte-by-byte scan:
+    /// `{"key":"value","key":"value",…}` with no space, escape, control character or byte of
+    /// 0x80 or more anywhere (one vector pass says so, and finds the quotes), every value a
+    /// string, every key a known field, none twice. Then every key and value lies between two
+    /// consecutive quotes, and the bytes between them must be exactly `":"`, `","` or the braces.
+    /// The same fields the scanner would set; false for anything else (fields then undefined),
+    /// and the scanner reads the line.
+    static func compact(_ bytes: UnsafeRawBufferPointer, into fields: LineFields) -> Bool {
+        let n = bytes.count
+        guard n >= 2, let base = bytes.baseAddress, bytes[0] == 0x7B, bytes[n - 1] == 0x7D else { return false }
+        return withUnsafeTemporaryAllocation(of: UInt32.self, capacity: compactQuotesMax) { q in
+            var flags: UInt32 = 0
+            let count = ledger_json_quotes(base.assumingMemoryBound(to: UInt8.self), n, q.baseAddress!, compactQuotesMax, &flags)
+            guard flags == 0, count >= 4, count <= compactQuotesMax, count % 4 == 0, q[0] == 1 else { return false }
+            var k = 0
+            while k < count {
+                let keyStart = Int(q[k]) + 1, keyEnd = Int(q[k + 1]), valueStart = Int(q[k + 2]), valueEnd = Int(q[k + 3])
+                // "key":"value" then , and the next key's quote, or the closing brace last.
+                guard valueStart == keyEnd + 2, bytes[keyEnd + 1] == 0x3A else { return false }
+                if k + 4 < count {
+                    guard bytes[valueEnd + 1] == 0x2C, Int(q[k + 4]) == valueEnd + 2 else { return false }
+                } else {
+                    guard valueEnd + 2 == n else { return false }
+                }
+                // A key of at most 8 bytes from one 8-byte load, where the line holds 8 bytes from it.
+                let keyBytes = keyEnd - keyStart
+                let field: ImportField?
+                if keyBytes >= 2 && keyBytes <= 8 && keyStart + 8 <= n {
+                    let w = UInt64(littleEndian: (base + keyStart).loadUnaligned(as: UInt64.self))
+                    field = ImportField.named(count: keyBytes, word: keyBytes == 8 ? w : w & ((1 << UInt64(8 * keyBytes)) - 1))
+                } else {
+                    field = ImportField.named(UnsafeRawBufferPointer(rebasing: bytes[keyStart..<keyEnd]))
+                }
+                guard let field, !fields.isPresent(field) else { return false }
+                fields.set(field, UnsafeRawBufferPointer(start: base + valueStart + 1, count: valueEnd - valueStart - 1))
+                k += 4
+            }
+            return true
+        }
     }
 }
 

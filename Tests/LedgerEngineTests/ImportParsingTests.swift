@@ -32,6 +32,66 @@ import Testing
         #expect(throws: ImportFormatError.self) { try Array(#"{"op":"close","op":"open"}"#.utf8).withUnsafeBytes { try NDJSONLine.parse($0, into: fields) } }
     }
 
+    /// A line in the compact shape is split at its quotes, found 16 bytes at a time
+    /// (NDJSONLine.compact); any other goes to the scanner. Both readers give the same fields
+    /// or the same error for lines of every length (so every quote lands at every offset of a
+    /// 16-byte block): compact lines, and the same lines with a byte inserted, deleted or
+    /// replaced (spaces, escapes, numbers, colons, commas, braces, non-ASCII, control bytes,
+    /// duplicate and unknown keys). Every compact line is taken by the quick path.
+    @Test func compactLinesReadAtTheirQuotesAsTheScannerReadsThem() throws {
+        var rng = SplitMix64(seed: 21)
+        let keys = ["op", "account", "from", "to", "amount", "at", "id", "memo", "currency", "scale", "overdraft", "position"]
+        let valueBytes = Array("abcXYZ019_-.:/ ,{}[]@#".utf8)
+        let noise: [[UInt8]] = [[0x20], [0x5C], [0x22], [0x3A], [0x2C], [0x7B], [0x7D], [0x09], [0x01], [0xC3, 0xA9], [0xFF],
+                                Array("1".utf8), Array(#"""#.utf8), Array(#""op":"x","#.utf8), Array(#""zz":"x","#.utf8)]
+        var compactTaken = 0, compactLines = 0, agreed = 0
+        let quick = LineFields(), scanned = LineFields()
+        func outcome(_ line: [UInt8], _ fields: LineFields, _ read: (UnsafeRawBufferPointer, LineFields) throws -> Void) -> String {
+            line.withUnsafeBytes { bytes in
+                do {
+                    try read(bytes, fields)
+                    return Self.strings(fields).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "|")
+                } catch {
+                    return "error: \(error)"
+                }
+            }
+        }
+        for round in 0..<4000 {
+            var chosen = keys.shuffled(using: &rng).prefix(Int.random(in: 1...keys.count, using: &rng))
+            if round % 7 == 0 { chosen = ["op", "account", "amount", "at", "id"] }
+            var line = Array("{".utf8)
+            for (i, key) in chosen.enumerated() {
+                if i > 0 { line.append(0x2C) }
+                let value = (0..<Int.random(in: 0..<40, using: &rng)).map { _ in valueBytes[Int.random(in: 0..<valueBytes.count, using: &rng)] }
+                line += Array("\"\(key)\":\"".utf8) + value + [0x22]
+            }
+            line.append(0x7D)
+            var variants = [line]
+            for _ in 0..<3 {
+                var m = line
+                let at = Int.random(in: 0...m.count, using: &rng)
+                switch Int.random(in: 0..<3, using: &rng) {
+                case 0: m.insert(contentsOf: noise[Int.random(in: 0..<noise.count, using: &rng)], at: at)
+                case 1: if at < m.count { m.remove(at: at) }
+                default: if at < m.count { m.replaceSubrange(at...at, with: noise[Int.random(in: 0..<noise.count, using: &rng)]) }
+                }
+                variants.append(m)
+            }
+            for (v, candidate) in variants.enumerated() {
+                let a = outcome(candidate, quick) { try NDJSONLine.parse($0, into: $1) }
+                let b = outcome(candidate, scanned) { try NDJSONLine.scanned($0, into: $1) }
+                #expect(a == b, "\(String(decoding: candidate, as: UTF8.self))")
+                if a == b { agreed += 1 }
+                if v == 0 {
+                    compactLines += 1
+                    quick.reset(lineBytes: candidate.count)
+                    if candidate.withUnsafeBytes({ NDJSONLine.compact($0, into: quick) }) { compactTaken += 1 }
+                }
+            }
+        }
+        #expect(compactTaken == compactLines && agreed == 4000 * 4)
+    }
+
     /// The string scanner reads eight bytes at a time until a word holds something special: a
     /// non-ASCII byte, escape or control character at every offset of strings of every length
     /// up to 24 bytes (each word alignment, and the bytes after the last whole word) is found.

@@ -59,6 +59,11 @@ void ledger_sha256_hw_blocks(uint32_t state[8], const void *data, size_t blocks)
 /// A hint: nothing is durable until an fdatasync. Returns what sync_file_range returned.
 int ledger_start_writeback(int fd, int64_t offset, int64_t count);
 
+/// The offsets of the double quotes in p[0..<n), at most `max` of them written to `positions`;
+/// `flags` gets bit 0 if the bytes hold a backslash, bit 1 a byte below 0x20, bit 2 a byte of
+/// 0x80 or more. Returns the number of quotes, or max + 1 when there are more than `max`.
+size_t ledger_json_quotes(const uint8_t *p, size_t n, uint32_t *positions, size_t max, uint32_t *flags);
+
 /// A hint that the cache line at `p` will be written soon: its miss starts now, hidden
 /// behind the work done meanwhile (a no-op where the compiler has no such instruction).
 static inline void ledger_prefetch_for_write(const void *p) { __builtin_prefetch(p, 1, 3); }
