@@ -65,15 +65,23 @@ public struct NameIndex {
 
     /// Calls `body` with the address where a lookup of `name` starts (a caller about to look it
     /// up starts loading it: the table is larger than a core's cache with thousands of names).
-    public func withHome(of name: UnsafeRawBufferPointer, _ body: (UnsafeRawPointer) -> Void) {
+    /// Returns the name's hash, for `number(of:hash:)` to look it up without hashing it again.
+    @discardableResult
+    public func withHome(of name: UnsafeRawBufferPointer, _ body: (UnsafeRawPointer) -> Void) -> UInt64 {
         let mask = slots.count / 4 - 1
-        let i = Int(truncatingIfNeeded: Self.hash(name)) & mask
+        let h = Self.hash(name)
+        let i = Int(truncatingIfNeeded: h) & mask
         slots.withUnsafeBytes { body($0.baseAddress! + i * 32) }
+        return h
     }
 
     /// The number of `name`, or nil.
     public func index(of name: UnsafeRawBufferPointer) -> Int? {
-        let h = Self.hash(name)
+        index(of: name, hash: Self.hash(name))
+    }
+
+    /// `index(of:)` for a name whose hash is known (`withHome` gave it).
+    public func index(of name: UnsafeRawBufferPointer, hash h: UInt64) -> Int? {
         let tag = h >> 32
         let mask = slots.count / 4 - 1
         var i = Int(truncatingIfNeeded: h) & mask
@@ -98,7 +106,12 @@ public struct NameIndex {
 
     /// The number of `name`, which is added (as number `count`) when it is not there yet.
     public mutating func number(of name: UnsafeRawBufferPointer) -> (number: Int, isNew: Bool) {
-        if let k = index(of: name) { return (k, false) }
+        number(of: name, hash: Self.hash(name))
+    }
+
+    /// `number(of:)` for a name whose hash is known (`withHome` gave it).
+    public mutating func number(of name: UnsafeRawBufferPointer, hash: UInt64) -> (number: Int, isNew: Bool) {
+        if let k = index(of: name, hash: hash) { return (k, false) }
         return (add(name), true)
     }
 

@@ -83,6 +83,8 @@ struct ImportRequest {
             guard let value = fields[field], !value.isEmpty else { throw LedgerError.usage("\(opName()) needs '\(field.name)'") }
             return value
         }
+        // Each account name's hash, taken once: to start loading its index slot (below), then to look it up.
+        var nameHashes: (account: UInt64, from: UInt64, to: UInt64) = (0, 0, 0)
         func account(_ field: ImportField) throws -> Int32 {
             let bytes = try need(field)
             guard AccountID.isValid(utf8: bytes) else {
@@ -91,7 +93,8 @@ struct ImportRequest {
                 }
                 preconditionFailure("AccountID.isValid and init(validating:) disagree")
             }
-            let (number, isNew) = names.number(of: bytes)
+            let hash = field == .account ? nameHashes.account : field == .from ? nameHashes.from : nameHashes.to
+            let (number, isNew) = names.number(of: bytes, hash: hash)
             if isNew { newName(AccountID(trusted: String(decoding: bytes, as: UTF8.self)), HistoryView.nameHash(bytes)) }
             return Int32(number)
         }
@@ -117,9 +120,9 @@ struct ImportRequest {
 
         // Start loading the index slots of the line's account names: the misses (the table
         // outgrows a core's cache at a few thousand names) overlap the work on the other fields.
-        if let name = fields[.account] { names.withHome(of: name) { Prefetch.forRead($0) } }
-        if let name = fields[.from] { names.withHome(of: name) { Prefetch.forRead($0) } }
-        if let name = fields[.to] { names.withHome(of: name) { Prefetch.forRead($0) } }
+        if let name = fields[.account] { nameHashes.account = names.withHome(of: name) { Prefetch.forRead($0) } }
+        if let name = fields[.from] { nameHashes.from = names.withHome(of: name) { Prefetch.forRead($0) } }
+        if let name = fields[.to] { nameHashes.to = names.withHome(of: name) { Prefetch.forRead($0) } }
         opBytes = try need(.op)
         guard let (op, allowed) = Self.op(opBytes!) else {
             throw LedgerError.usage("unknown op '\(opName())' (open, close, deposit, withdraw, transfer, reverse)")
