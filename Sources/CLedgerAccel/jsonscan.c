@@ -37,12 +37,12 @@ size_t ledger_json_quotes(const uint8_t *p, size_t n, uint32_t *positions, size_
         for (; i + 16 <= n; i += 16) {
             count = block(_mm_loadu_si128((const __m128i *)(p + i)), i, 0, positions, count, max, &f);
         }
-        // The last bytes: the final 16 of the line, the lanes already read skipped.
+        // The last bytes: the final 16 of the line, the lanes already read skipped (none are
+        // left for the byte loop below).
         if (i < n) {
             count = block(_mm_loadu_si128((const __m128i *)(p + n - 16)), n - 16, (unsigned)(16 - (n - i)), positions, count, max, &f);
+            i = n;
         }
-        *flags = f;
-        return count > max ? max + 1 : count;
     }
 #endif
     for (; i < n; i++) {

@@ -221,7 +221,4 @@ extension CompactState: MoneyFolding {
         self = merged
         return true
     }
-
-    /// `merge([part])`.
-    public mutating func merge(_ part: PartFold) throws -> Bool { try merge([part]) }
 }

@@ -73,11 +73,11 @@ enum ImportField: Int, CaseIterable {
         return named(count: n, word: littleEndianWord(key))
     }
 
-    /// The field whose name is `count` (at most 8) bytes long, given as a little-endian word
-    /// (zero above the name).
+    /// The field whose name is `count` (at most 8) bytes long, given as the little-endian word
+    /// of its first eight bytes (any bytes past the name in it are ignored).
     @inline(__always)
     static func named(count n: Int, word: UInt64) -> ImportField? {
-        switch (n, word) {
+        switch (n, n >= 8 ? word : word & ((1 << UInt64(8 * n)) - 1)) {
         case (2, 0x706f): return .op
         case (7, 0x74_6e75_6f63_6361): return .account
         case (4, 0x6d6f_7266): return .from
@@ -217,8 +217,7 @@ enum NDJSONLine {
                 let keyBytes = keyEnd - keyStart
                 let field: ImportField?
                 if keyBytes >= 2 && keyBytes <= 8 && keyStart + 8 <= n {
-                    let w = UInt64(littleEndian: (base + keyStart).loadUnaligned(as: UInt64.self))
-                    field = ImportField.named(count: keyBytes, word: keyBytes == 8 ? w : w & ((1 << UInt64(8 * keyBytes)) - 1))
+                    field = ImportField.named(count: keyBytes, word: UInt64(littleEndian: (base + keyStart).loadUnaligned(as: UInt64.self)))
                 } else {
                     field = ImportField.named(UnsafeRawBufferPointer(rebasing: bytes[keyStart..<keyEnd]))
                 }
@@ -400,7 +399,7 @@ private struct NDJSONScanner {
         // The first special byte (exact): the name ends there if it is the closing quote.
         let count = special.trailingZeroBitCount / 8
         guard count >= 2, bytes[i + 1 + count] == 0x22, bytes[i + 2 + count] == 0x3A,
-              let field = ImportField.named(count: count, word: w & ((1 << UInt64(8 * count)) - 1)) else { return nil }
+              let field = ImportField.named(count: count, word: w) else { return nil }
         i += count + 3
         return field
     }

@@ -83,9 +83,8 @@ struct ImportRequest {
             guard let value = fields[field], !value.isEmpty else { throw LedgerError.usage("\(opName()) needs '\(field.name)'") }
             return value
         }
-        // Each account name's hash, taken once: to start loading its index slot (below), then to look it up.
-        var nameHashes: (account: UInt64, from: UInt64, to: UInt64) = (0, 0, 0)
-        func account(_ field: ImportField) throws -> Int32 {
+        /// `field`'s account number; `hash` is its name's, taken once, when its index slot began loading (below).
+        func account(_ field: ImportField, hash: UInt64) throws -> Int32 {
             let bytes = try need(field)
             guard AccountID.isValid(utf8: bytes) else {
                 do { _ = try AccountID(validating: String(decoding: bytes, as: UTF8.self)) } catch let e as DomainError {
@@ -93,7 +92,6 @@ struct ImportRequest {
                 }
                 preconditionFailure("AccountID.isValid and init(validating:) disagree")
             }
-            let hash = field == .account ? nameHashes.account : field == .from ? nameHashes.from : nameHashes.to
             let (number, isNew) = names.number(of: bytes, hash: hash)
             if isNew { newName(AccountID(trusted: String(decoding: bytes, as: UTF8.self)), HistoryView.nameHash(bytes)) }
             return Int32(number)
@@ -120,9 +118,9 @@ struct ImportRequest {
 
         // Start loading the index slots of the line's account names: the misses (the table
         // outgrows a core's cache at a few thousand names) overlap the work on the other fields.
-        if let name = fields[.account] { nameHashes.account = names.withHome(of: name) { Prefetch.forRead($0) } }
-        if let name = fields[.from] { nameHashes.from = names.withHome(of: name) { Prefetch.forRead($0) } }
-        if let name = fields[.to] { nameHashes.to = names.withHome(of: name) { Prefetch.forRead($0) } }
+        let accountHash = fields[.account].map { names.withHome(of: $0) { Prefetch.forRead($0) } } ?? 0
+        let fromHash = fields[.from].map { names.withHome(of: $0) { Prefetch.forRead($0) } } ?? 0
+        let toHash = fields[.to].map { names.withHome(of: $0) { Prefetch.forRead($0) } } ?? 0
         opBytes = try need(.op)
         guard let (op, allowed) = Self.op(opBytes!) else {
             throw LedgerError.usage("unknown op '\(opName())' (open, close, deposit, withdraw, transfer, reverse)")
@@ -151,21 +149,21 @@ struct ImportRequest {
             do { overdraft = try fields[.overdraft].map { try DecimalText.parse(utf8: $0) } } catch DecimalText.ParseError.invalid(let m) {
                 throw LedgerError.usage("overdraft: \(m)")
             }
-            first = try account(.account)
+            first = try account(.account, hash: accountHash)
             operation = .open(index: Int32(opens.count))
             opens.append(Open(currency: currency, scale: scale, overdraft: overdraft))
             amount = nil
         case .close:
-            first = try account(.account)
+            first = try account(.account, hash: accountHash)
             operation = .close
             amount = nil
         case .deposit, .withdraw:
-            first = try account(.account)
+            first = try account(.account, hash: accountHash)
             amount = try positiveAmount()
             operation = op == .deposit ? .deposit : .withdraw
         case .transfer:
-            first = try account(.from)
-            second = try account(.to)
+            first = try account(.from, hash: fromHash)
+            second = try account(.to, hash: toHash)
             guard first != second else { throw LedgerError.usage("from and to must be different accounts") }
             amount = try positiveAmount()
             operation = .transfer

@@ -414,8 +414,6 @@ final class Views {
         return (account, number)
     }
 
-
-
     /// Every account, sorted by name; `changed` (an import's final states, not installed yet)
     /// over the view's.
     func allAccounts(updatedBy changed: [NumberedAccount] = []) throws -> [Account] {

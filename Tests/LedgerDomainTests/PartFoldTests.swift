@@ -49,7 +49,7 @@ import Testing
         for k in 1..<(bounds.count - 1) {
             var part = PartFold()
             try fold(records, bounds[k]..<bounds[k + 1], into: &part, rng: &rng)
-            if try state.merge(part) {
+            if try state.merge([part]) {
                 merged += 1
             } else {
                 refused += 1
