@@ -1,8 +1,10 @@
 // `ledger import`: many operations under one writer lock. Every line is validated
-// against the state including the lines before it, and every batch is built before
-// the first is written (held in a BatchSpool: bounded memory, the rest in an unlinked
-// file), so by default a bad line appends nothing. Then the batches are appended one
-// by one (one fdatasync each: group commit) and each durable batch is acknowledged.
+// against the state including the lines before it. Each batch is written to the log as
+// soon as it is built, without its commit record (StagedAppend: until that record is
+// there, the batch does not exist for any reader or opener), so by default a bad line
+// appends nothing: the staged batches are cut off again. Once every line is valid the
+// commit records are written one by one (one fdatasync each: group commit) and each
+// durable batch is acknowledged.
 //
 // Memory: the input is read in chunks; the state is one entry per account touched; the
 // store's idempotency keys are looked up in the ids view on disk, this import's own cost
@@ -29,8 +31,6 @@ extension Ledger {
     public static let importKeysInMemoryMax = 1 << 20
     /// How many lines ahead validation starts loading a line's account states and key slot.
     static let importLookahead = 8
-    /// Frames of validated batches kept in memory before they go to the spool file.
-    static let importSpoolMemoryBytes = 16 << 20
     /// About the length of a short NDJSON line with an idempotency key: an input of known size is
     /// expected to hold up to its size over this many keys, and the import's key set starts that
     /// large (up to importKeysInMemoryMax) instead of doubling its way there (each doubling
@@ -73,6 +73,7 @@ extension Ledger {
             } catch {
                 run.history?.cancel()
                 try? views.history?.table.truncate(after: startHead)
+                run.discardStaged()
                 throw error
             }
 
@@ -143,7 +144,8 @@ private struct ImportRun {
     /// Positions reversed by this import → the position of their reversal (a second one is rejected).
     private var reversedHere: [UInt64: UInt64] = [:]
     private var idsAdded = 0
-    private var spool: BatchSpool
+    /// The batches built so far, written to the log without their commit records.
+    private let staged: StagedAppend
     private var batch: Batch
     private var batchLastLines: [Int] = []
     private var lastMicros: Int64
@@ -164,7 +166,7 @@ private struct ImportRun {
         self.ledger = ledger
         startHead = writer.head.position
         accounts = ImportAccounts(firstNewNumber: Int(views.nextAccountNumber))
-        spool = BatchSpool(directory: writer.log.directory, memoryBytesMax: Ledger.importSpoolMemoryBytes)
+        staged = StagedAppend(writer)
         batch = writer.makeBatch()
         lastMicros = writer.head.position == 0 ? Int64.min : writer.head.timestampMicros
         history = views.history.map { HistoryBuilderThread.start(view: $0) }
@@ -356,13 +358,12 @@ private struct ImportRun {
         return at.micros
     }
 
-    /// Adds the event encoded in `payload` to the batch (spooling a full one first); its position.
+    /// Adds the event encoded in `payload` to the batch (staging a full one first); its position.
     private mutating func record(type: UInt16, version: UInt16, micros: Int64, line: Int) throws -> UInt64 {
         if batch.count == Ledger.importBatchRecords {
-            let next = writer.makeBatch(following: batch)
-            try LedgerError.translating { try spool.add(batch) }
+            try LedgerError.translating { try staged.stage(batch) }
             batchLastLines.append(line - 1)
-            batch = next
+            batch.startNext()
         }
         let position = batch.nextPosition
         try LedgerError.translating {
@@ -415,7 +416,7 @@ private struct ImportRun {
     /// The event at `position`: in the log, or built by this import and not yet written.
     private func event(at position: UInt64) throws -> Event? {
         if position <= startHead { return try writer.log.event(at: position)?.event }
-        guard let r = try batch.record(at: position) ?? LedgerError.translating({ try spool.record(at: position) }) else { return nil }
+        guard let r = try batch.record(at: position) ?? LedgerError.translating({ try staged.record(at: position) }) else { return nil }
         do { return try EventCodec.decode(type: r.type, version: r.schemaVersion, payload: r.payload) } catch let e as DomainError {
             throw Ledger.translate(e)
         }
@@ -478,24 +479,21 @@ private struct ImportRun {
         history?.add(chunk: &historyChanges)
         history?.end()
         guard !batch.isEmpty else { return }
-        try LedgerError.translating { try spool.add(batch) }
+        try LedgerError.translating { try staged.stage(batch) }
         batchLastLines.append(lastLine)
-        batch = writer.makeBatch(following: batch)
+        batch.startNext()
     }
 
-    /// Appends every spooled batch durably, acknowledging each (a batch is written while the one
-    /// before it is made durable).
+    /// Cuts the batches staged so far off the log (the import is rejected or failed).
+    func discardStaged() { staged.discard() }
+
+    /// Commits every staged batch durably, in order, acknowledging each.
     func appendAll(committed: (Int, UInt64) -> Void) throws {
-        try withoutActuallyEscaping(committed) { committed in
-            var n = 0
-            let lastLines = batchLastLines
-            let appender = PipelinedAppend(writer) { positions in
-                committed(lastLines[n], positions.upperBound)
+        var n = 0
+        try LedgerError.translating {
+            try staged.commitAll { positions in
+                committed(batchLastLines[n], positions.upperBound)
                 n += 1
-            }
-            try LedgerError.translating {
-                try spool.drain { try appender.append($0) }
-                try appender.finish()
             }
         }
     }

@@ -34,6 +34,8 @@ public enum StorageNote: Equatable, CustomStringConvertible {
     case tailIgnored(segment: String, offset: Int, bytes: Int, reason: String)
     /// The last segment's creation was torn (a crash before its header was durable): it holds no batch.
     case creationTorn(segment: String, reason: String, repaired: Bool)
+    /// A segment an import was staging when it stopped (it never held a committed batch), removed.
+    case stagedFileRemoved(name: String, bytes: Int)
 
     public var description: String {
         switch self {
@@ -42,6 +44,8 @@ public enum StorageNote: Equatable, CustomStringConvertible {
         case .tailIgnored(let s, let o, let b, let r): return "ignoring \(b) uncommitted bytes in \(s) at byte offset \(o): \(r)"
         case .creationTorn(let s, let r, let repaired):
             return "\(s) holds no committed batch; its creation was torn (\(r)); " + (repaired ? "header rewritten" : "the next write repairs it")
+        case .stagedFileRemoved(let name, let bytes):
+            return "removed \(name) (\(bytes) bytes): batches an import staged and never committed"
         }
     }
 }

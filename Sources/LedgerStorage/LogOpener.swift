@@ -16,6 +16,14 @@ struct LogOpener {
     func run() throws {
         guard FileSystem.isDirectory(log.directory) else { return }
         let names = try StorageError.wrapping { try FileSystem.list(log.directory) }
+        // A segment an import was staging when it stopped: it never held a committed batch.
+        if log.repair {
+            for name in names where name.hasPrefix(StagedAppend.stagingPrefix) {
+                let path = log.directory + "/" + name
+                let bytes = FileSystem.fileSize(path) ?? 0
+                if (try? FileSystem.remove(path)) != nil { log.notes.append(.stagedFileRemoved(name: name, bytes: bytes)) }
+            }
+        }
         let bases = names.compactMap(RecordFormat.basePosition(ofSegmentName:)).sorted()
         var head = LogHead.empty
         for (i, base) in bases.enumerated() {

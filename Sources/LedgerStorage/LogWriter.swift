@@ -12,7 +12,7 @@ import Musl
 
 /// Records to append together; frames are built (and CRC'd) as they are added.
 public struct Batch {
-    public let firstPosition: UInt64
+    public private(set) var firstPosition: UInt64
     public private(set) var count = 0
     public private(set) var lastTimestampMicros: Int64
     var frames: [UInt8] = []
@@ -22,12 +22,12 @@ public struct Batch {
         self.lastTimestampMicros = lastTimestampMicros
     }
 
-    /// A batch read back from a BatchSpool: its frames were built (and checked) by append().
-    init(firstPosition: UInt64, count: Int, lastTimestampMicros: Int64, frames: [UInt8]) {
-        self.firstPosition = firstPosition
-        self.count = count
-        self.lastTimestampMicros = lastTimestampMicros
-        self.frames = frames
+    /// Empties the batch for the records that follow it, keeping its memory: for imports that
+    /// stage a batch (StagedAppend) and go on with the next.
+    public mutating func startNext() {
+        firstPosition = nextPosition
+        count = 0
+        frames.removeAll(keepingCapacity: true)
     }
 
     public var isEmpty: Bool { count == 0 }
@@ -55,19 +55,22 @@ public struct Batch {
     /// The record this batch holds at `position` (type, schema version, payload), or nil.
     public func record(at position: UInt64) -> (type: UInt16, schemaVersion: UInt16, payload: [UInt8])? {
         guard position >= firstPosition, position < nextPosition else { return nil }
-        return frames.withUnsafeBytes { raw in
-            var offset = 0
-            while offset + RecordFormat.frameHeaderBytes <= raw.count {
-                let p = raw.baseAddress! + offset
-                let frameBytes = RecordFormat.frameHeaderBytes + Int(LE.u32(p, 0))
-                if Frame.position(p) == position {
-                    let header = RecordFormat.frameHeaderBytes + RecordFormat.bodyHeaderBytes
-                    return (Frame.type(p), Frame.schemaVersion(p), Array(UnsafeRawBufferPointer(start: p + header, count: frameBytes - header)))
-                }
-                offset += frameBytes
+        return frames.withUnsafeBytes { Self.record(at: position, in: $0) }
+    }
+
+    /// The record at `position` among well-formed `frames` (type, schema version, payload), or nil.
+    static func record(at position: UInt64, in raw: UnsafeRawBufferPointer) -> (type: UInt16, schemaVersion: UInt16, payload: [UInt8])? {
+        var offset = 0
+        while offset + RecordFormat.frameHeaderBytes <= raw.count {
+            let p = raw.baseAddress! + offset
+            let frameBytes = RecordFormat.frameHeaderBytes + Int(LE.u32(p, 0))
+            if Frame.position(p) == position {
+                let header = RecordFormat.frameHeaderBytes + RecordFormat.bodyHeaderBytes
+                return (Frame.type(p), Frame.schemaVersion(p), Array(UnsafeRawBufferPointer(start: p + header, count: frameBytes - header)))
             }
-            return nil
+            offset += frameBytes
         }
+        return nil
     }
 
     public mutating func append(timestampMicros: Int64, type: UInt16, schemaVersion: UInt16, payload: [UInt8]) throws {
@@ -104,16 +107,6 @@ public final class LogWriter {
         Batch(firstPosition: log.head.position + 1, lastTimestampMicros: log.head.timestampMicros)
     }
 
-    /// A batch to be appended right after `previous` (which is not appended yet): for imports
-    /// that build every batch before writing the first.
-    /// Its buffer starts an eighth larger than `previous`'s bytes (a batch like it is not grown
-    /// again by doubling: copied once, and kept at twice its size).
-    public func makeBatch(following previous: Batch) -> Batch {
-        var next = Batch(firstPosition: previous.nextPosition, lastTimestampMicros: previous.lastTimestampMicros)
-        next.frames.reserveCapacity(previous.frames.count + previous.frames.count / 8)
-        return next
-    }
-
     /// Appends `batch` durably; returns the positions it was given.
     @discardableResult
     public func append(_ batch: Batch) throws -> ClosedRange<UInt64> {
@@ -129,8 +122,9 @@ public final class LogWriter {
         return written.positions
     }
 
-    /// A batch written to its segment and not yet known to be durable: what `acknowledge` needs
-    /// once an fdatasync begun after the write has returned.
+    /// A batch written to its segment (by `write`, or staged and committed by StagedAppend) and
+    /// not yet known to be durable: what `acknowledge` needs once an fdatasync begun after the
+    /// write of its commit record has returned.
     struct Written {
         let segment: Segment
         let fd: FileDescriptor
@@ -145,48 +139,25 @@ public final class LogWriter {
         let indexEntries: [UInt8]
     }
 
-    /// The last batch written and not yet acknowledged (PipelinedAppend writes one while the one
-    /// before it is made durable); nil when every written batch is acknowledged.
-    private var unacknowledged: Written?
-
     /// Whether the next batch begins a segment (the log's first, a roll-over, or a segment file
     /// left with no header): its directory entry must then be made durable with it.
     var nextBatchBeginsSegment: Bool {
-        if let w = unacknowledged { return w.endOffset >= segmentBytes }
         guard let last = log.segments.last else { return true }
         guard last.committedBytes < segmentBytes || last.recordCount == 0 else { return true }
         return last.committedBytes < RecordFormat.segmentHeaderBytes
     }
 
-    /// Writes `batch` after the last batch written (acknowledged or not), with its commit record,
-    /// in one pwritev; nothing is synced.
+    /// Writes `batch` after the head, with its commit record, in one pwritev; nothing is synced.
     func write(_ batch: Batch) throws -> Written {
         precondition(!failed, "append after a failed write; reopen the log")
-        let previous: (position: UInt64, chain: [UInt8]) = unacknowledged.map { ($0.positions.upperBound, $0.chain) } ?? (log.head.position, log.head.chain)
-        precondition(batch.firstPosition == previous.position + 1, "batch was made for another head")
+        precondition(batch.firstPosition == log.head.position + 1, "batch was made for another head")
         precondition(!batch.isEmpty, "empty batch")
-        precondition(unacknowledged.map { $0.endOffset < segmentBytes } ?? true,
-                     "a segment begins only once every batch before it is durable")
         let lastPosition = batch.nextPosition - 1
-
-        var sha = SHA256()
-        sha.update(previous.chain)
-        sha.update(batch.frames)
-        let chain = sha.finalize()
-        var payload: [UInt8] = []
-        payload.appendLE(UInt32(batch.count))
-        payload.appendLE(UInt32(0))
-        payload.append(contentsOf: chain)
-
-        var commit: [UInt8] = []
-        payload.withUnsafeBytes {
-            Frame.append(to: &commit, position: lastPosition, timestampMicros: batch.lastTimestampMicros,
-                         type: RecordFormat.commitType, schemaVersion: RecordFormat.commitSchemaVersion, payload: $0)
-        }
+        let (chain, commit) = Self.commit(batch, previousChain: log.head.chain)
         // Everything is built before a new segment file is made: a crash between its creation and
         // the write leaves an empty file (the next writer repairs it), so that window stays short.
         let begins = nextBatchBeginsSegment
-        let framesOffset = begins ? RecordFormat.segmentHeaderBytes : (unacknowledged?.endOffset ?? log.segments.last!.committedBytes)
+        let framesOffset = begins ? RecordFormat.segmentHeaderBytes : log.segments.last!.committedBytes
         let indexEntries = Self.indexEntries(batch, framesOffset: framesOffset)
         let (segment, fd, created) = try segmentForAppend(firstPosition: batch.firstPosition)
         precondition(created == begins, "nextBatchBeginsSegment and segmentForAppend disagree")
@@ -207,8 +178,26 @@ public final class LogWriter {
             failWrite(written)
             throw StorageError.io(error)
         }
-        unacknowledged = written
         return written
+    }
+
+    /// The chain value after `batch` and its commit frame (FORMAT.md: SHA-256 of the previous
+    /// chain value and the batch's frames as stored; the count; the batch's last position and time).
+    static func commit(_ batch: Batch, previousChain: [UInt8]) -> (chain: [UInt8], frame: [UInt8]) {
+        var sha = SHA256()
+        sha.update(previousChain)
+        sha.update(batch.frames)
+        let chain = sha.finalize()
+        var payload: [UInt8] = []
+        payload.appendLE(UInt32(batch.count))
+        payload.appendLE(UInt32(0))
+        payload.append(contentsOf: chain)
+        var frame: [UInt8] = []
+        payload.withUnsafeBytes {
+            Frame.append(to: &frame, position: batch.nextPosition - 1, timestampMicros: batch.lastTimestampMicros,
+                         type: RecordFormat.commitType, schemaVersion: RecordFormat.commitSchemaVersion, payload: $0)
+        }
+        return (chain, frame)
     }
 
     /// After a failed write or sync: the file state is unknown until the log is reopened. Best
@@ -216,27 +205,38 @@ public final class LogWriter {
     /// behind for the next opener to find.
     func failWrite(_ written: Written) {
         failed = true
-        unacknowledged = nil
         try? written.fd.truncate(to: written.created ? 0 : written.segment.committedBytes)
     }
 
     /// Records `written` as durable (an fdatasync begun after its write has returned): the
     /// log's head moves to it and its index entries are written. Batches are acknowledged in
-    /// the order they were written.
+    /// order.
     func acknowledge(_ written: Written) {
         precondition(written.positions.lowerBound == log.head.position + 1, "batches acknowledged out of order")
         let segment = written.segment
         segment.committedBytes = written.endOffset
         segment.lastPosition = written.positions.upperBound
         log.head = LogHead(position: written.positions.upperBound, timestampMicros: written.lastTimestampMicros, chain: written.chain)
-        if unacknowledged?.positions == written.positions { unacknowledged = nil }
         appendIndexEntries(segment, written.indexEntries, count: written.positions.count)
+    }
+
+    /// Puts a segment written under another name (StagedAppend) in place as the log's last
+    /// segment, with an empty index. Every batch before it must be acknowledged; its own are
+    /// acknowledged as their commit records are made durable.
+    func adoptStagedSegment(_ segment: Segment, stagedPath: String) throws {
+        precondition(segment.base == log.head.position + 1, "a segment begins only once every batch before it is durable")
+        segmentFD?.close()
+        segmentFD = nil
+        try StorageError.wrapping {
+            try FileSystem.rename(stagedPath, segment.path)
+            try FileDescriptor.open(segment.indexPath, O_WRONLY | O_CREAT | O_TRUNC).close()
+        }
+        segment.committedBytes = 0
+        log.segments.append(segment)
     }
 
     /// The segment the next batch goes to, rolling over (or creating the first) when needed.
     private func segmentForAppend(firstPosition: UInt64) throws -> (Segment, FileDescriptor, Bool) {
-        // After a batch not yet acknowledged: its segment, which has room (write's precondition).
-        if let w = unacknowledged { return (w.segment, w.fd, false) }
         if let last = log.segments.last, last.committedBytes < segmentBytes || last.recordCount == 0 {
             if segmentFD == nil {
                 segmentFD = try StorageError.wrapping { try FileDescriptor.open(last.path, O_RDWR) }
@@ -260,21 +260,24 @@ public final class LogWriter {
     /// The index entries of `batch`, its frames starting at `framesOffset` in the segment.
     /// Written in place, an entry at a time (an append each was ≈ 100 instructions a record).
     private static func indexEntries(_ batch: Batch, framesOffset: Int) -> [UInt8] {
-        let byteCount = batch.count * RecordFormat.indexEntryBytes
+        batch.frames.withUnsafeBytes { indexEntries(frames: $0, count: batch.count, framesOffset: framesOffset) }
+    }
+
+    /// The index entries of `count` well-formed frames, `raw`, that start at `framesOffset` in their segment.
+    static func indexEntries(frames raw: UnsafeRawBufferPointer, count: Int, framesOffset: Int) -> [UInt8] {
+        let byteCount = count * RecordFormat.indexEntryBytes
         return [UInt8](unsafeUninitializedCapacity: byteCount) { out, initialized in
-            batch.frames.withUnsafeBytes { raw in
-                var q = 0, e = 0
-                while q < raw.count {
-                    let p = raw.baseAddress! + q
-                    let frameBytes = RecordFormat.frameHeaderBytes + Int(LE.u32(p, 0))
-                    precondition(e < byteCount, "a batch holds more frames than its count")
-                    IndexEntry(position: Frame.position(p), timestampMicros: Frame.timestamp(p),
-                               offset: UInt64(framesOffset + q), frameBytes: UInt32(frameBytes)).store(to: out.baseAddress! + e)
-                    e += RecordFormat.indexEntryBytes
-                    q += frameBytes
-                }
-                precondition(e == byteCount, "a batch holds fewer frames than its count")
+            var q = 0, e = 0
+            while q < raw.count {
+                let p = raw.baseAddress! + q
+                let frameBytes = RecordFormat.frameHeaderBytes + Int(LE.u32(p, 0))
+                precondition(e < byteCount, "a batch holds more frames than its count")
+                IndexEntry(position: Frame.position(p), timestampMicros: Frame.timestamp(p),
+                           offset: UInt64(framesOffset + q), frameBytes: UInt32(frameBytes)).store(to: out.baseAddress! + e)
+                e += RecordFormat.indexEntryBytes
+                q += frameBytes
             }
+            precondition(e == byteCount, "a batch holds fewer frames than its count")
             initialized = byteCount
         }
     }

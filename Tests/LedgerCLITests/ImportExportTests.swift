@@ -31,10 +31,39 @@ import Testing
         #expect(try s.eventCount() == 0)
     }
 
+    /// Every file of the store's log directory, by name, with its bytes.
+    func logFiles(_ s: CLIStore) throws -> [String: Data] {
+        var out: [String: Data] = [:]
+        for name in try FileManager.default.contentsOfDirectory(atPath: s.dir.logDirectory) {
+            out[name] = try Data(contentsOf: URL(fileURLWithPath: s.dir.logDirectory + "/" + name))
+        }
+        return out
+    }
+
+    /// A bad line after several full batches, which are written to the log's files by then
+    /// (staged, without their commit records; 2 MiB segments: some staged in the last
+    /// segment, some in new ones): the log's files are byte for byte what they were.
+    @Test func aRejectedImportLeavesTheLogByteForByte() throws {
+        let s = CLIStore()
+        #expect(try s.run("config", "segment_bytes", "2097152").status == 0)
+        let all = lines(60_000)
+        #expect(try s.run("import", "-", stdin: all[..<15_000].joined(separator: "\n")).status == 0)
+        let before = try logFiles(s)
+        var rest = Array(all[15_000...])
+        rest[40_000] = "{\"op\":\"withdraw\",\"account\":\"a3\",\"amount\":\"1000000.00\",\"at\":\"2021-01-01T00:00:00Z\"}"
+        let r = try s.run("import", "-", stdin: rest.joined(separator: "\n"))
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("line 40001:") && r.stderr.contains("insufficient"), "\(r.stderr)")
+        #expect(try logFiles(s) == before)
+        let verify = try s.run("verify")
+        #expect(verify.status == 0 && !verify.stderr.contains("note"), "\(verify.stdout) \(verify.stderr)")
+        #expect(try s.eventCount() == 15_000)
+    }
+
     @Test func anIDRepeatedWithinOneImportIsADuplicateOrAConflict() throws {
         let s = CLIStore()
         var input = lines(12_000)
-        // The same line again, two batches later: its first copy is already spooled, not written.
+        // The same line again, two batches later: its first copy is already staged, not committed.
         input.append(input[20])
         let r = try s.run("--json", "import", "-", stdin: input.joined(separator: "\n"))
         #expect(r.status == 0, "\(r.stderr)")

@@ -3,56 +3,9 @@ import Foundation
 import LedgerTestSupport
 import Testing
 
-/// The storage pieces under `ledger import`: the batch spool, bulk slot-table inserts, and
+/// The storage pieces under `ledger import`: bulk slot-table inserts and
 /// single-record reads through the index.
 @Suite struct BulkStorageTests {
-    func batches(_ writer: LogWriter, count: Int, records: Int) throws -> [Batch] {
-        var out: [Batch] = []
-        var batch = writer.makeBatch()
-        for b in 0..<count {
-            if b > 0 { batch = writer.makeBatch(following: out.last!) }
-            for r in 0..<records {
-                try batch.append(timestampMicros: Int64(b * records + r), type: 7, schemaVersion: 1,
-                                 payload: Array("batch \(b) record \(r) ".utf8) + [UInt8](repeating: UInt8(r & 0xFF), count: 100))
-            }
-            out.append(batch)
-        }
-        return out
-    }
-
-    @Test func spoolKeepsMemoryBoundedAndGivesBackEveryBatchInOrder() throws {
-        let dir = TemporaryDirectory()
-        let lock = try StoreLock.acquire(dir.path + "/LOCK", timeoutMillis: 100)
-        defer { lock.release() }
-        let writer = try LogWriter(directory: dir.logDirectory, segmentBytes: 1 << 20, holding: lock)
-        let made = try batches(writer, count: 20, records: 50)
-        let budget = 3 * made[0].byteCount
-        let spool = BatchSpool(directory: dir.logDirectory, memoryBytesMax: budget)
-        for b in made {
-            try spool.add(b)
-            #expect(spool.bytesInMemory <= budget + b.byteCount)
-        }
-        #expect(spool.bytesInMemory <= budget)
-        #expect(spool.batchCount == 20 && spool.recordCount == 1000)
-        // The spool file has no name: nothing but the log's own files is in the directory.
-        #expect(try FileSystem.list(dir.logDirectory).allSatisfy { !$0.hasPrefix(".spool") })
-        // Records from the file part and the memory part.
-        for position in [UInt64(1), 77, 500, 999, 1000] {
-            let r = try #require(try spool.record(at: position))
-            let b = Int(position - 1) / 50, i = Int(position - 1) % 50
-            let text = Array("batch \(b) record \(i) ".utf8)
-            #expect(r.type == 7 && Array(r.payload.prefix(text.count)) == text && r.payload.count == text.count + 100)
-        }
-        #expect(try spool.record(at: 1001) == nil)
-        #expect(try spool.record(at: 0) == nil)
-        var drained: [Batch] = []
-        try spool.drain { drained.append($0) }
-        #expect(drained.map(\.firstPosition) == made.map(\.firstPosition))
-        #expect(drained.map(\.frames) == made.map(\.frames))
-        for b in drained { try writer.append(b) }
-        #expect(try LogFixture.readAll(dir).count == 1000)
-    }
-
     @Test func bulkInsertGivesTheSameTableAsOneInsertAtATime() throws {
         let dir = TemporaryDirectory()
         var rng = SplitMix64(seed: 5)

@@ -1,0 +1,230 @@
+// An import's append: each batch is written to the log's files as soon as it is built,
+// ahead of its commit record, and the commit records are written once every line is
+// validated, one durable batch at a time. The bytes that end up on disk are exactly those
+// of one LogWriter.append after another; only the moment each is written changes.
+//
+// Until its commit record is there a batch does not exist (FORMAT.md, commit rule). A
+// staged batch's frames are followed by the 68 zero bytes its commit record will fill: an
+// opener or a reader stops at them (a zero-filled frame) and finds no commit record after
+// them, so to both the staged batches are a torn tail: invisible to a reader, cut by the
+// next writer after a crash, and cut by `discard` when the import is rejected.
+//
+// A batch that begins a new segment is staged in a file named ".staged-<segment name>",
+// which no reader lists. It is renamed into place when its first batch is committed, once
+// every batch before it is durable, so a sealed segment never lacks its commit records.
+// An opener that repairs removes such a file left by a crash.
+//
+// Committing batch k: its commit record is written and fdatasync'ed (a file's first sync
+// also makes its staged frames durable; each staged write started their write-back), and
+// then the batch is acknowledged (the head moves, its index entries are written). Commit
+// k+1 is written only after that sync has returned, so no durable commit record ever
+// follows a missing one.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+public final class StagedAppend {
+    /// The name of a segment being staged is this prefix and the segment's name.
+    public static let stagingPrefix = ".staged-"
+
+    /// A segment file that batches are staged in: the log's last segment, in place, or a new
+    /// one under its staging name.
+    private final class File {
+        let segment: Segment
+        let fd: FileDescriptor
+        /// Its staging name, until it is put in place; nil for the last segment, staged in place.
+        var stagingPath: String?
+        /// Bytes written, staged or committed.
+        var end: Int
+        /// Records it holds, staged or committed.
+        var records: UInt64
+
+        init(segment: Segment, fd: FileDescriptor, stagingPath: String?, end: Int, records: UInt64) {
+            self.segment = segment
+            self.fd = fd
+            self.stagingPath = stagingPath
+            self.end = end
+            self.records = records
+        }
+    }
+
+    private struct Staged {
+        let file: File
+        /// Where its bytes begin: 0 when the segment's header was written with it.
+        let writeOffset: Int
+        let framesOffset: Int
+        let frameBytes: Int
+        let positions: ClosedRange<UInt64>
+        let lastTimestampMicros: Int64
+        let chain: [UInt8]
+        let commit: [UInt8]
+
+        var commitOffset: Int { framesOffset + frameBytes }
+        /// It begins its segment file: the directory entry is made durable with it.
+        var beginsSegment: Bool { writeOffset == 0 }
+    }
+
+    /// What a staged batch's commit record takes the place of until it is written.
+    private static let commitGap = [UInt8](repeating: 0, count: RecordFormat.commitFrameBytes)
+
+    private let writer: LogWriter
+    private let threaded: Bool
+    private let sync: @Sendable (FileDescriptor) throws -> Void
+    private var files: [File] = []
+    private var staged: [Staged] = []
+    /// The chain value after the last batch staged, and the position the next one starts at.
+    private var chain: [UInt8]
+    private var nextPosition: UInt64
+    /// Committed or discarded: nothing more to do.
+    private var finished = false
+
+    public convenience init(_ writer: LogWriter) {
+        self.init(writer, threaded: true, sync: { try $0.syncData() })
+    }
+
+    /// `sync` makes a file's written bytes durable (the tests make it fail); `threaded: false`
+    /// syncs on the caller's thread.
+    init(_ writer: LogWriter, threaded: Bool, sync: @escaping @Sendable (FileDescriptor) throws -> Void) {
+        self.writer = writer
+        self.threaded = threaded
+        self.sync = sync
+        chain = writer.head.chain
+        nextPosition = writer.head.position + 1
+    }
+
+    deinit { discard() }
+
+    public var batchCount: Int { staged.count }
+
+    /// Writes `batch`, which follows the last one staged, to its segment, without its commit record.
+    public func stage(_ batch: Batch) throws {
+        precondition(!finished && !writer.failed, "staging after the staged batches were committed or discarded")
+        precondition(!batch.isEmpty && batch.firstPosition == nextPosition, "batch was made for another head")
+        let file = try file(for: batch)
+        let (chain, commit) = LogWriter.commit(batch, previousChain: self.chain)
+        let begins = file.end < RecordFormat.segmentHeaderBytes
+        let writeOffset = begins ? 0 : file.end
+        let framesOffset = begins ? RecordFormat.segmentHeaderBytes : file.end
+        let header = begins ? SegmentHeader.encode(base: file.segment.base) : []
+        try StorageError.wrapping {
+            try header.withUnsafeBytes { h in
+                try batch.frames.withUnsafeBytes { f in
+                    try Self.commitGap.withUnsafeBytes { g in try file.fd.writeAll([h, f, g], at: writeOffset) }
+                }
+            }
+        }
+        let end = framesOffset + batch.byteCount + RecordFormat.commitFrameBytes
+        // On its way to the disk while the import goes on: the commit's fdatasync waits for less.
+        file.fd.startWriteBack(offset: writeOffset, count: end - writeOffset)
+        staged.append(Staged(file: file, writeOffset: writeOffset, framesOffset: framesOffset, frameBytes: batch.byteCount,
+                             positions: batch.firstPosition...(batch.nextPosition - 1), lastTimestampMicros: batch.lastTimestampMicros,
+                             chain: chain, commit: commit))
+        file.end = end
+        file.records += UInt64(batch.count)
+        self.chain = chain
+        nextPosition = batch.nextPosition
+    }
+
+    /// The file the next batch goes to, by the roll-over rule (FORMAT.md): the last one while
+    /// it holds fewer than segment_bytes bytes (or no record), else a new segment named by the
+    /// batch's first position.
+    private func file(for batch: Batch) throws -> File {
+        if let last = files.last {
+            if last.end < writer.segmentBytes || last.records == 0 { return last }
+        } else if let last = writer.log.segments.last, last.committedBytes < writer.segmentBytes || last.recordCount == 0 {
+            let fd = try StorageError.wrapping { try FileDescriptor.open(last.path, O_RDWR) }
+            let file = File(segment: last, fd: fd, stagingPath: nil, end: last.committedBytes, records: last.recordCount)
+            files.append(file)
+            return file
+        }
+        let segment = Segment(base: batch.firstPosition, directory: writer.log.directory)
+        let path = writer.log.directory + "/" + Self.stagingPrefix + segment.name
+        let fd = try StorageError.wrapping { try FileDescriptor.open(path, O_RDWR | O_CREAT | O_TRUNC) }
+        let file = File(segment: segment, fd: fd, stagingPath: path, end: 0, records: 0)
+        files.append(file)
+        return file
+    }
+
+    /// The record staged at `position` (type, schema version, payload), or nil if none is.
+    public func record(at position: UInt64) throws -> (type: UInt16, schemaVersion: UInt16, payload: [UInt8])? {
+        // The batch holding it: the last whose first position is not after it.
+        var lo = 0, hi = staged.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if staged[mid].positions.lowerBound <= position { lo = mid + 1 } else { hi = mid }
+        }
+        guard lo > 0, staged[lo - 1].positions.contains(position) else { return nil }
+        let s = staged[lo - 1]
+        let frames = try StorageError.wrapping { try s.file.fd.read(count: s.frameBytes, at: s.framesOffset) }
+        guard frames.count == s.frameBytes else { throw StorageError.io(SystemError("read", path: s.file.fd.path, errno: EIO)) }
+        return frames.withUnsafeBytes { Batch.record(at: position, in: $0) }
+    }
+
+    /// Commits every staged batch, in order, each made durable before the next; `committed` is
+    /// told each one's positions once it is acknowledged. On a failure the batches not yet
+    /// acknowledged are cut off and the writer is left failed (the log must be reopened).
+    public func commitAll(_ committed: (ClosedRange<UInt64>) throws -> Void) throws {
+        precondition(!finished, "staged batches committed twice")
+        defer { discard() }
+        let syncer = DataSyncer(threaded: threaded, sync: sync)
+        defer { syncer.stop() }
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: staged.map(\.frameBytes).max() ?? 0, alignment: 8)
+        defer { scratch.deallocate() }
+        for (k, s) in staged.enumerated() {
+            if let path = s.file.stagingPath {
+                try writer.adoptStagedSegment(s.file.segment, stagedPath: path)
+                s.file.stagingPath = nil
+            }
+            var entries: [UInt8] = []
+            do {
+                try s.file.fd.writeAll(s.commit, at: s.commitOffset)
+                syncer.request(s.file.fd, through: k + 1)
+                // The index entries are made while the commit record is made durable.
+                let frames = UnsafeMutableRawBufferPointer(rebasing: scratch[..<s.frameBytes])
+                guard try s.file.fd.read(into: frames, at: s.framesOffset) == s.frameBytes else {
+                    throw SystemError("read", path: s.file.fd.path, errno: EIO)
+                }
+                entries = LogWriter.indexEntries(frames: UnsafeRawBufferPointer(frames), count: s.positions.count, framesOffset: s.framesOffset)
+                _ = try syncer.synced(atLeast: k + 1)
+                if s.beginsSegment { try FileSystem.syncDirectory(writer.log.directory) }
+            } catch let error as SystemError {
+                writer.failWrite(written(s, entries: []))
+                throw StorageError.io(error)
+            }
+            writer.acknowledge(written(s, entries: entries))
+            try committed(s.positions)
+        }
+    }
+
+    private func written(_ s: Staged, entries: [UInt8]) -> LogWriter.Written {
+        LogWriter.Written(segment: s.file.segment, fd: s.file.fd, created: s.beginsSegment, writeOffset: s.writeOffset,
+                          endOffset: s.commitOffset + RecordFormat.commitFrameBytes, positions: s.positions,
+                          lastTimestampMicros: s.lastTimestampMicros, chain: s.chain, indexEntries: entries)
+    }
+
+    /// Cuts every batch staged and not committed: each segment back to its committed end, each
+    /// file still under its staging name removed. The log is then as it was before they were staged.
+    public func discard() {
+        guard !finished else { return }
+        finished = true
+        for file in files {
+            if let path = file.stagingPath {
+                try? FileSystem.remove(path)
+            } else if file.end > file.segment.committedBytes {
+                try? file.fd.truncate(to: file.segment.committedBytes)
+            }
+            file.fd.close()
+        }
+        files = []
+        staged = []
+    }
+
+    /// Leaves everything as it is, as a process killed now would (for the tests).
+    func abandon() {
+        finished = true
+        for file in files { file.fd.close() }
+    }
+}
