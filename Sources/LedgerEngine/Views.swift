@@ -460,7 +460,7 @@ final class Views {
     func prepareImportKeys(keyCount: Int, forEachKey: ((UInt64, UInt64) throws -> Void) throws -> Void) throws -> PreparedSlotTable? {
         guard keyCount > max(1024, ids.count / 8) else { return nil }
         return try Self.translating {
-            try ids.prepareInsertMany { add in
+            try ids.prepareInsertMany(adding: keyCount) { add in
                 try withoutActuallyEscaping(add) { add in
                     try forEachKey { hash, position in try withUnsafeBytes(of: hash.littleEndian) { try add($0, position) } }
                 }

@@ -154,10 +154,14 @@ public final class SlotTable {
     /// while the caller does other work), and then replaces the file atomically (install).
     /// Cheaper than one insert per entry when they are many. Entries whose key `isReplaced`
     /// says is given again are left out; `produce` calls `add(key, position, value)` for each
-    /// new or replacing entry.
-    public func prepareUpsertMany(isReplaced: (UnsafeRawBufferPointer) -> Bool,
+    /// new or replacing entry. `adding`: how many entries `produce` gives, when known: the
+    /// writer then takes the memory to place the whole table at once, up to
+    /// SlotTableWriter.knownEntriesMemoryBytesMax (no spill, no partitions).
+    public func prepareUpsertMany(isReplaced: (UnsafeRawBufferPointer) -> Bool, adding: Int? = nil,
                                   _ produce: ((UnsafeRawBufferPointer, UInt64, UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> PreparedSlotTable {
-        let writer = SlotTableWriter(path: path, keyBytesMax: keyBytesMax, valueBytes: valueBytes, contentVersion: contentVersion)
+        let writer = adding.map { SlotTableWriter(sizedFor: count + $0, path: path, keyBytesMax: keyBytesMax, valueBytes: valueBytes,
+                                                  contentVersion: contentVersion) }
+            ?? SlotTableWriter(path: path, keyBytesMax: keyBytesMax, valueBytes: valueBytes, contentVersion: contentVersion)
         try forEachSlotBytes { _, p in
             if !isReplaced(Self.key(p)) { try writer.add(slot: p) }
         }
@@ -166,11 +170,11 @@ public final class SlotTable {
     }
 
     /// prepareUpsertMany for entries with no value whose keys are all new (an import's
-    /// idempotency keys): `produce` calls `add(key, position)` for each.
-    public func prepareInsertMany(_ produce: ((UnsafeRawBufferPointer, UInt64) throws -> Void) throws -> Void) throws -> PreparedSlotTable {
+    /// idempotency keys): `produce` calls `add(key, position)` for each (`adding` of them, when known).
+    public func prepareInsertMany(adding: Int? = nil, _ produce: ((UnsafeRawBufferPointer, UInt64) throws -> Void) throws -> Void) throws -> PreparedSlotTable {
         precondition(valueBytes == 0)
         let noValue = UnsafeRawBufferPointer(start: nil, count: 0)
-        return try prepareUpsertMany(isReplaced: { _ in false }) { add in
+        return try prepareUpsertMany(isReplaced: { _ in false }, adding: adding) { add in
             try withoutActuallyEscaping(add) { add in try produce { key, position in try add(key, position, noValue) } }
         }
     }

@@ -18,6 +18,11 @@ import Musl
 public final class SlotTableWriter: @unchecked Sendable {
     /// Memory for entries before they spill: also the size of one partition when sorting.
     public static let defaultMemoryBytes = 4 << 20
+    /// The most memory a writer told how many entries it gets takes to hold them all (placed at
+    /// once, in place of a spill file written and read back twice): 32 MiB, 1.4 M 24-byte
+    /// slots (an import's own keys already take up to 32 MiB of memory; beyond, the writer
+    /// spills as before).
+    public static let knownEntriesMemoryBytesMax = 32 << 20
 
     public let path: String
     public let keyBytesMax: Int
@@ -29,7 +34,7 @@ public final class SlotTableWriter: @unchecked Sendable {
     @exclusivity(unchecked) public private(set) var count = 0
     /// Spill files are made (and unlinked at once) here: the table's directory.
     private let directory: String
-    private let bufferSlots: Int
+    let bufferSlots: Int
     private let memory: ZeroedMemory
     private var buffer: UnsafeMutableRawPointer { memory.base }
     @exclusivity(unchecked) private var buffered = 0
@@ -50,6 +55,14 @@ public final class SlotTableWriter: @unchecked Sendable {
         // At least two slots; at most 2^24 (a sort key holds an entry's index in 24 bits).
         bufferSlots = min(max(2, min(memoryBytes / slotBytes, entriesExpected ?? .max)), 1 << 24)
         memory = ZeroedMemory(byteCount: bufferSlots * slotBytes, populated: entriesExpected != nil)
+    }
+
+    /// A writer for `entries` entries: memory for all of them, up to knownEntriesMemoryBytesMax.
+    public convenience init(sizedFor entries: Int, path: String, keyBytesMax: Int, valueBytes: Int, contentVersion: UInt32 = 0) {
+        let slotBytes = SlotTable.slotHeaderBytes + keyBytesMax + valueBytes
+        let memoryBytes = min(Self.knownEntriesMemoryBytesMax, max(Self.defaultMemoryBytes, max(1, entries) * slotBytes))
+        self.init(path: path, keyBytesMax: keyBytesMax, valueBytes: valueBytes, contentVersion: contentVersion,
+                  memoryBytes: memoryBytes, entriesExpected: max(1, entries))
     }
 
     deinit { spill?.close() }

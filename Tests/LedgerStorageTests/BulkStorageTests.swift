@@ -36,6 +36,31 @@ import Testing
         #expect(bulk.count == 3000)
     }
 
+    /// A bulk insert told how many entries it adds (an import's keys) takes memory for all of
+    /// them and the table's own, up to its limit, and lays out the same table as one that is not told.
+    @Test func aBulkInsertToldItsCountLaysOutTheSameTable() throws {
+        let dir = TemporaryDirectory()
+        var rng = SplitMix64(seed: 6)
+        let keys = (0..<2000).map { _ in withUnsafeBytes(of: rng.next()) { Array($0) } }
+        var bytes: [[UInt8]] = []
+        for adding in [nil, 1500] as [Int?] {
+            let path = dir.path + "/t\(adding ?? 0).tbl"
+            let table = try SlotTable.create(path: path, keyBytesMax: 8, valueBytes: 0,
+                                             entries: keys[..<500].enumerated().map { .init(key: $1, appliedPosition: UInt64($0 + 1), value: []) })
+            try table.install(try table.prepareInsertMany(adding: adding) { add in
+                for (i, k) in keys[500...].enumerated() { try k.withUnsafeBytes { try add($0, UInt64(500 + i + 1)) } }
+            })
+            #expect(table.count == 2000)
+            bytes.append(FileDamage.read(path))
+        }
+        #expect(bytes[0] == bytes[1])
+        let slotBytes = SlotTable.slotHeaderBytes + 8
+        let limit = SlotTableWriter.knownEntriesMemoryBytesMax / slotBytes
+        for (entries, slots) in [(10, 10), (1_000_000, 1_000_000), (3_000_000, limit)] {
+            #expect(SlotTableWriter(sizedFor: entries, path: dir.path + "/s.tbl", keyBytesMax: 8, valueBytes: 0).bufferSlots == slots)
+        }
+    }
+
     /// Robin Hood insertion into memory at the final capacity: the layout single inserts give,
     /// computed without SlotTableWriter (which the file's own growth uses).
     struct MemorySlots: SlotStorage {
