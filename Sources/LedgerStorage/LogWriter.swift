@@ -136,7 +136,7 @@ public final class LogWriter {
         let lastTimestampMicros: Int64
         let chain: [UInt8]
         /// The batch's index entries, written once it is durable.
-        let indexEntries: [UInt8]
+        var indexEntries: [UInt8]
     }
 
     /// Whether the next batch begins a segment (the log's first, a roll-over, or a segment file

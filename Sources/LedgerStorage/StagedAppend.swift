@@ -53,18 +53,15 @@ public final class StagedAppend {
 
     private struct Staged {
         let file: File
-        /// Where its bytes begin: 0 when the segment's header was written with it.
-        let writeOffset: Int
+        /// What the writer acknowledges once the commit record is durable (its index entries
+        /// are made then); `created` when it begins its segment file.
+        var written: LogWriter.Written
         let framesOffset: Int
-        let frameBytes: Int
-        let positions: ClosedRange<UInt64>
-        let lastTimestampMicros: Int64
-        let chain: [UInt8]
         let commit: [UInt8]
 
-        var commitOffset: Int { framesOffset + frameBytes }
-        /// It begins its segment file: the directory entry is made durable with it.
-        var beginsSegment: Bool { writeOffset == 0 }
+        var positions: ClosedRange<UInt64> { written.positions }
+        var commitOffset: Int { written.endOffset - RecordFormat.commitFrameBytes }
+        var frameBytes: Int { commitOffset - framesOffset }
     }
 
     /// What a staged batch's commit record takes the place of until it is written.
@@ -119,9 +116,10 @@ public final class StagedAppend {
         let end = framesOffset + batch.byteCount + RecordFormat.commitFrameBytes
         // On its way to the disk while the import goes on: the commit's fdatasync waits for less.
         file.fd.startWriteBack(offset: writeOffset, count: end - writeOffset)
-        staged.append(Staged(file: file, writeOffset: writeOffset, framesOffset: framesOffset, frameBytes: batch.byteCount,
-                             positions: batch.firstPosition...(batch.nextPosition - 1), lastTimestampMicros: batch.lastTimestampMicros,
-                             chain: chain, commit: commit))
+        let written = LogWriter.Written(segment: file.segment, fd: file.fd, created: begins, writeOffset: writeOffset, endOffset: end,
+                                        positions: batch.firstPosition...(batch.nextPosition - 1),
+                                        lastTimestampMicros: batch.lastTimestampMicros, chain: chain, indexEntries: [])
+        staged.append(Staged(file: file, written: written, framesOffset: framesOffset, commit: commit))
         file.end = end
         file.records += UInt64(batch.count)
         self.chain = chain
@@ -173,12 +171,12 @@ public final class StagedAppend {
         defer { syncer.stop() }
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: staged.map(\.frameBytes).max() ?? 0, alignment: 8)
         defer { scratch.deallocate() }
-        for (k, s) in staged.enumerated() {
+        for (k, staging) in staged.enumerated() {
+            var s = staging
             if let path = s.file.stagingPath {
                 try writer.adoptStagedSegment(s.file.segment, stagedPath: path)
                 s.file.stagingPath = nil
             }
-            var entries: [UInt8] = []
             do {
                 try s.file.fd.writeAll(s.commit, at: s.commitOffset)
                 syncer.request(s.file.fd, through: k + 1)
@@ -187,22 +185,18 @@ public final class StagedAppend {
                 guard try s.file.fd.read(into: frames, at: s.framesOffset) == s.frameBytes else {
                     throw SystemError("read", path: s.file.fd.path, errno: EIO)
                 }
-                entries = LogWriter.indexEntries(frames: UnsafeRawBufferPointer(frames), count: s.positions.count, framesOffset: s.framesOffset)
+                s.written.indexEntries = LogWriter.indexEntries(frames: UnsafeRawBufferPointer(frames), count: s.positions.count,
+                                                                framesOffset: s.framesOffset)
                 _ = try syncer.synced(atLeast: k + 1)
-                if s.beginsSegment { try FileSystem.syncDirectory(writer.log.directory) }
+                // A batch that begins its segment file: the file's directory entry made durable too.
+                if s.written.created { try FileSystem.syncDirectory(writer.log.directory) }
             } catch let error as SystemError {
-                writer.failWrite(written(s, entries: []))
+                writer.failWrite(s.written)
                 throw StorageError.io(error)
             }
-            writer.acknowledge(written(s, entries: entries))
+            writer.acknowledge(s.written)
             try committed(s.positions)
         }
-    }
-
-    private func written(_ s: Staged, entries: [UInt8]) -> LogWriter.Written {
-        LogWriter.Written(segment: s.file.segment, fd: s.file.fd, created: s.beginsSegment, writeOffset: s.writeOffset,
-                          endOffset: s.commitOffset + RecordFormat.commitFrameBytes, positions: s.positions,
-                          lastTimestampMicros: s.lastTimestampMicros, chain: s.chain, indexEntries: entries)
     }
 
     /// Cuts every batch staged and not committed: each segment back to its committed end, each
