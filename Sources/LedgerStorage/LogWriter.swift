@@ -139,11 +139,17 @@ public final class LogWriter {
         var indexEntries: [UInt8]
     }
 
+    /// The roll-over rule (FORMAT.md): a segment takes the next batch while it holds fewer than
+    /// segment_bytes bytes, or no record at all.
+    func segmentTakesNextBatch(bytes: Int, records: UInt64) -> Bool {
+        bytes < segmentBytes || records == 0
+    }
+
     /// Whether the next batch begins a segment (the log's first, a roll-over, or a segment file
     /// left with no header): its directory entry must then be made durable with it.
     var nextBatchBeginsSegment: Bool {
         guard let last = log.segments.last else { return true }
-        guard last.committedBytes < segmentBytes || last.recordCount == 0 else { return true }
+        guard segmentTakesNextBatch(bytes: last.committedBytes, records: last.recordCount) else { return true }
         return last.committedBytes < RecordFormat.segmentHeaderBytes
     }
 
@@ -237,7 +243,7 @@ public final class LogWriter {
 
     /// The segment the next batch goes to, rolling over (or creating the first) when needed.
     private func segmentForAppend(firstPosition: UInt64) throws -> (Segment, FileDescriptor, Bool) {
-        if let last = log.segments.last, last.committedBytes < segmentBytes || last.recordCount == 0 {
+        if let last = log.segments.last, segmentTakesNextBatch(bytes: last.committedBytes, records: last.recordCount) {
             if segmentFD == nil {
                 segmentFD = try StorageError.wrapping { try FileDescriptor.open(last.path, O_RDWR) }
             }

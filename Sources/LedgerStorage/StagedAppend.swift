@@ -131,8 +131,8 @@ public final class StagedAppend {
     /// batch's first position.
     private func file(for batch: Batch) throws -> File {
         if let last = files.last {
-            if last.end < writer.segmentBytes || last.records == 0 { return last }
-        } else if let last = writer.log.segments.last, last.committedBytes < writer.segmentBytes || last.recordCount == 0 {
+            if writer.segmentTakesNextBatch(bytes: last.end, records: last.records) { return last }
+        } else if let last = writer.log.segments.last, writer.segmentTakesNextBatch(bytes: last.committedBytes, records: last.recordCount) {
             let fd = try StorageError.wrapping { try FileDescriptor.open(last.path, O_RDWR) }
             let file = File(segment: last, fd: fd, stagingPath: nil, end: last.committedBytes, records: last.recordCount)
             files.append(file)

@@ -18,7 +18,10 @@ public final class ZeroedMemory {
     static let hugePageBytes = 2 << 20
 
     /// `populated`: every page is made at once (one call, instead of a page fault a page as
-    /// they are first touched) for memory that will be filled whole.
+    /// they are first touched) for memory that will be filled whole. MAP_POPULATE makes small
+    /// pages before MADV_HUGEPAGE is asked for, so populated memory is not in huge pages;
+    /// asking first (MADV_POPULATE_WRITE after MADV_HUGEPAGE) gave the same page-fault count
+    /// and no faster slot-table build (BENCHMARKS, nineteenth session), so it stays so.
     public init(byteCount: Int, populated: Bool = false) {
         precondition(byteCount > 0)
         self.byteCount = byteCount
