@@ -8,8 +8,10 @@
 //
 // Memory: the input is read in chunks; the state is one entry per account touched; the
 // store's idempotency keys are looked up in the ids view on disk, this import's own cost
-// 16 bytes each (IDHashSet) up to importKeysInMemoryMax, then are spilled in sorted runs
+// 16 bytes each (KeyTable) up to importKeysInMemoryMax, then are spilled in sorted runs
 // (KeyRuns: about 1.3 bytes a key stay in memory); no Event or String is kept per line.
+// Kept laid out as the ids view lays them out, the keys of an import into a store with none
+// are then written as that view slot by slot, with nothing sorted.
 
 import LedgerDomain
 import LedgerStorage
@@ -91,7 +93,8 @@ extension Ledger {
             let snapshotAccounts = last >= first && Snapshots.due(first: first, last: last, every: config.snapshotEvery)
                 ? try views.allAccounts(updatedBy: changed) : nil
             let prepared = Background {
-                (keys: try views.prepareImportKeys(keyCount: finished.newKeyCount, forEachKey: finished.forEachNewKey),
+                (keys: try views.prepareImportKeys(keyCount: finished.newKeyCount, laidOut: finished.laidOutKeys,
+                                                   forEachKey: finished.forEachNewKey),
                  accounts: try views.prepareImportAccounts(changed))
             }
             defer { _ = try? prepared.join() }
@@ -133,7 +136,7 @@ private struct ImportRun {
     private var accounts: ImportAccounts
     /// This import's idempotency keys (the store's are in the ids view): the newest in memory,
     /// the rest spilled.
-    private var keys: IDHashSet
+    private var keys: KeyTable
     private let spilledKeys: KeyRuns
     /// Whether any key was spilled, and whether the store's ids view holds any key: kept here,
     /// so that the common case (neither) reads no class property per line (each read of one was
@@ -158,7 +161,7 @@ private struct ImportRun {
     init(writer: LogWriter, views: Views, config: StoreConfig, clock: Clock, ledger: Ledger, keysInMemoryMax: Int, expectedKeys: Int) throws {
         self.writer = writer
         self.keysInMemoryMax = max(1, keysInMemoryMax)
-        keys = IDHashSet(minimumCapacity: max(1024, expectedKeys))
+        keys = KeyTable(minimumCapacity: expectedKeys)
         spilledKeys = KeyRuns(directory: writer.log.directory)
         storeHoldsIDs = views.holdsIDs
         self.views = views
@@ -464,6 +467,10 @@ private struct ImportRun {
 
     /// How many keys the ids view gains: this import's idempotency keys and reversals.
     var newKeyCount: Int { idsAdded + reversedHere.count }
+
+    /// Every key the ids view gains, in its own layout, when the in-memory table holds them all
+    /// (none spilled, no reversal).
+    var laidOutKeys: KeyTable? { keysSpilled || !reversedHere.isEmpty ? nil : keys }
 
     /// Each key the ids view gains, as (hash, position).
     func forEachNewKey(_ body: (UInt64, UInt64) throws -> Void) throws {

@@ -455,12 +455,15 @@ final class Views {
 
     /// The ids view with an import's `keyCount` keys added (8-byte hashes, as `forEachKey` yields
     /// them with their positions), written again under a temporary name — or nil when they are
-    /// few enough to insert one by one. Changes nothing in place: it may run on another thread
-    /// while the log is appended.
-    func prepareImportKeys(keyCount: Int, forEachKey: ((UInt64, UInt64) throws -> Void) throws -> Void) throws -> PreparedSlotTable? {
+    /// few enough to insert one by one. `laidOut`: the same keys in a KeyTable, when the import
+    /// kept them all there; a view with no key yet is then written from it, nothing sorted.
+    /// Changes nothing in place: it may run on another thread while the log is appended.
+    func prepareImportKeys(keyCount: Int, laidOut: KeyTable?,
+                           forEachKey: ((UInt64, UInt64) throws -> Void) throws -> Void) throws -> PreparedSlotTable? {
         guard keyCount > max(1024, ids.count / 8) else { return nil }
         return try Self.translating {
-            try ids.prepareInsertMany(adding: keyCount) { add in
+            if let laidOut, let table = try ids.prepareInsertMany(laidOut: laidOut) { return table }
+            return try ids.prepareInsertMany(adding: keyCount) { add in
                 try withoutActuallyEscaping(add) { add in
                     try forEachKey { hash, position in try withUnsafeBytes(of: hash.littleEndian) { try add($0, position) } }
                 }

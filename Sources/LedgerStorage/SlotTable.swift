@@ -179,6 +179,21 @@ public final class SlotTable {
         }
     }
 
+    /// prepareInsertMany for the keys of a KeyTable, which holds them laid out as a table of
+    /// its capacity lays them out: when this table holds no entry, has 8-byte keys and no
+    /// value, and the KeyTable's capacity is the one a table of its count has, the table is
+    /// written slot by slot from it, with nothing sorted. Nil when any of that does not hold:
+    /// the caller then goes through prepareInsertMany(adding:).
+    public func prepareInsertMany(laidOut keys: KeyTable) throws -> PreparedSlotTable? {
+        guard keyBytesMax == 8, valueBytes == 0, keys.count > 0, keys.capacity == Self.capacityFor(count: keys.count),
+              count == 0 else { return nil }
+        // Empty by its slots too, not only by its count (which a crash can leave behind them).
+        var holdsAny = false
+        try forEachSlotBytes { _, _ in holdsAny = true }
+        guard !holdsAny else { return nil }
+        return try SlotTableWriter.write(laidOut: keys, path: path, contentVersion: contentVersion, checkpoint: checkpoint, mark: checkpointMark)
+    }
+
     /// Replaces this table's file with `prepared` (written from it by prepareUpsertMany).
     public func install(_ prepared: PreparedSlotTable) throws {
         precondition(prepared.path == path)

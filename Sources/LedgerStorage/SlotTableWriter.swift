@@ -216,6 +216,44 @@ public final class SlotTableWriter: @unchecked Sendable {
     }
 }
 
+extension SlotTableWriter {
+    /// Writes the table of 8-byte keys (no value) that `keys` holds, laid out as it is (its
+    /// capacity, each entry in its slot), at `path`.new: complete and fsynced, not yet in place.
+    static func write(laidOut keys: KeyTable, path: String, contentVersion: UInt32, checkpoint: UInt64, mark: UInt64) throws -> PreparedSlotTable {
+        let keyBytes = 8, slotBytes = SlotTable.slotHeaderBytes + keyBytes
+        let temp = path + ".new"
+        do {
+            try SlotTable.wrap {
+                try FileSystem.makeDirectory(FileSystem.parentDirectory(of: path))
+                let fd = try FileDescriptor.open(temp, O_RDWR | O_CREAT | O_TRUNC)
+                defer { fd.close() }
+                try fd.writeAll(SlotTable.header(slotBytes: slotBytes, capacity: keys.capacity, count: keys.count, checkpoint: checkpoint,
+                                                 keyBytesMax: keyBytes, valueBytes: 0, contentVersion: contentVersion,
+                                                 checkpointMark: mark), at: 0)
+                var out = SlotRun(fd: fd, slotBytes: slotBytes, capacity: keys.capacity)
+                let slot = UnsafeMutableRawPointer.allocate(byteCount: slotBytes, alignment: 8)
+                defer { slot.deallocate() }
+                let noValue = UnsafeRawBufferPointer(start: nil, count: 0)
+                try keys.withSlots { slots in
+                    for i in slots.indices where slots[i].key != 0 {
+                        withUnsafeBytes(of: slots[i].key.littleEndian) { key in
+                            SlotTable.encodeSlot(key: key, appliedPosition: slots[i].position, value: noValue, keyBytesMax: keyBytes, into: slot)
+                        }
+                        // Its own slot: every entry before it sits in an earlier one.
+                        try out.place(slot, home: i)
+                    }
+                }
+                try out.finish()
+                try fd.syncData()
+            }
+        } catch {
+            try? FileSystem.remove(temp)
+            throw error
+        }
+        return PreparedSlotTable(temp: temp, path: path, keyBytesMax: keyBytes, valueBytes: 0, contentVersion: contentVersion)
+    }
+}
+
 /// A table written by SlotTableWriter under a temporary name, waiting to be put in place;
 /// removed if it never is.
 public final class PreparedSlotTable: @unchecked Sendable {
