@@ -134,7 +134,7 @@ public final class LogWriter {
         let endOffset: Int
         let positions: ClosedRange<UInt64>
         let lastTimestampMicros: Int64
-        let chain: [UInt8]
+        var chain: [UInt8]
         /// The batch's index entries, written once it is durable.
         var indexEntries: [UInt8]
     }
@@ -190,17 +190,26 @@ public final class LogWriter {
     /// The chain value after `batch` and its commit frame (FORMAT.md: SHA-256 of the previous
     /// chain value and the batch's frames as stored; the count; the batch's last position and time).
     static func commit(_ batch: Batch, previousChain: [UInt8]) -> (chain: [UInt8], frame: [UInt8]) {
+        batch.frames.withUnsafeBytes {
+            commit(frames: $0, positions: batch.firstPosition...(batch.nextPosition - 1), lastTimestampMicros: batch.lastTimestampMicros,
+                   previousChain: previousChain)
+        }
+    }
+
+    /// The chain value and commit frame of the batch whose data frames (as on disk) are `frames`.
+    static func commit(frames: UnsafeRawBufferPointer, positions: ClosedRange<UInt64>, lastTimestampMicros: Int64,
+                       previousChain: [UInt8]) -> (chain: [UInt8], frame: [UInt8]) {
         var sha = SHA256()
         sha.update(previousChain)
-        sha.update(batch.frames)
+        sha.update(frames)
         let chain = sha.finalize()
         var payload: [UInt8] = []
-        payload.appendLE(UInt32(batch.count))
+        payload.appendLE(UInt32(positions.count))
         payload.appendLE(UInt32(0))
         payload.append(contentsOf: chain)
         var frame: [UInt8] = []
         payload.withUnsafeBytes {
-            Frame.append(to: &frame, position: batch.nextPosition - 1, timestampMicros: batch.lastTimestampMicros,
+            Frame.append(to: &frame, position: positions.upperBound, timestampMicros: lastTimestampMicros,
                          type: RecordFormat.commitType, schemaVersion: RecordFormat.commitSchemaVersion, payload: $0)
         }
         return (chain, frame)

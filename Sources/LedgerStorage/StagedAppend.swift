@@ -18,7 +18,9 @@
 // also makes its staged frames durable; each staged write started their write-back), and
 // then the batch is acknowledged (the head moves, its index entries are written). Commit
 // k+1 is written only after that sync has returned, so no durable commit record ever
-// follows a missing one.
+// follows a missing one. A commit record's chain value (SHA-256 over the previous one and
+// the batch's frames) is computed then too, from the frames read back, while the sync
+// before it runs: not while lines are validated, when both cores are busy.
 
 #if canImport(Glibc)
 import Glibc
@@ -53,11 +55,10 @@ public final class StagedAppend {
 
     private struct Staged {
         let file: File
-        /// What the writer acknowledges once the commit record is durable (its index entries
-        /// are made then); `created` when it begins its segment file.
+        /// What the writer acknowledges once the commit record is durable (its chain value and
+        /// index entries are made then); `created` when it begins its segment file.
         var written: LogWriter.Written
         let framesOffset: Int
-        let commit: [UInt8]
 
         var positions: ClosedRange<UInt64> { written.positions }
         var commitOffset: Int { written.endOffset - RecordFormat.commitFrameBytes }
@@ -72,8 +73,7 @@ public final class StagedAppend {
     private let sync: @Sendable (FileDescriptor) throws -> Void
     private var files: [File] = []
     private var staged: [Staged] = []
-    /// The chain value after the last batch staged, and the position the next one starts at.
-    private var chain: [UInt8]
+    /// The position the next batch staged starts at.
     private var nextPosition: UInt64
     /// Committed or discarded: nothing more to do.
     private var finished = false
@@ -88,7 +88,6 @@ public final class StagedAppend {
         self.writer = writer
         self.threaded = threaded
         self.sync = sync
-        chain = writer.head.chain
         nextPosition = writer.head.position + 1
     }
 
@@ -101,7 +100,6 @@ public final class StagedAppend {
         precondition(!finished && !writer.failed, "staging after the staged batches were committed or discarded")
         precondition(!batch.isEmpty && batch.firstPosition == nextPosition, "batch was made for another head")
         let file = try file(for: batch)
-        let (chain, commit) = LogWriter.commit(batch, previousChain: self.chain)
         let begins = file.end < RecordFormat.segmentHeaderBytes
         let writeOffset = begins ? 0 : file.end
         let framesOffset = begins ? RecordFormat.segmentHeaderBytes : file.end
@@ -118,11 +116,10 @@ public final class StagedAppend {
         file.fd.startWriteBack(offset: writeOffset, count: end - writeOffset)
         let written = LogWriter.Written(segment: file.segment, fd: file.fd, created: begins, writeOffset: writeOffset, endOffset: end,
                                         positions: batch.firstPosition...(batch.nextPosition - 1),
-                                        lastTimestampMicros: batch.lastTimestampMicros, chain: chain, indexEntries: [])
-        staged.append(Staged(file: file, written: written, framesOffset: framesOffset, commit: commit))
+                                        lastTimestampMicros: batch.lastTimestampMicros, chain: [], indexEntries: [])
+        staged.append(Staged(file: file, written: written, framesOffset: framesOffset))
         file.end = end
         file.records += UInt64(batch.count)
-        self.chain = chain
         nextPosition = batch.nextPosition
     }
 
@@ -171,31 +168,50 @@ public final class StagedAppend {
         defer { syncer.stop() }
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: staged.map(\.frameBytes).max() ?? 0, alignment: 8)
         defer { scratch.deallocate() }
-        for (k, staging) in staged.enumerated() {
-            var s = staging
+        // Batch k's commit record, chain value and index entries, from its frames as written.
+        func complete(_ k: Int, previousChain: [UInt8]) throws -> (commit: [UInt8], written: LogWriter.Written) {
+            var s = staged[k]
+            let frames = UnsafeMutableRawBufferPointer(rebasing: scratch[..<s.frameBytes])
+            guard try s.file.fd.read(into: frames, at: s.framesOffset) == s.frameBytes else {
+                throw SystemError("read", path: s.file.fd.path, errno: EIO)
+            }
+            let (chain, commit) = LogWriter.commit(frames: UnsafeRawBufferPointer(frames), positions: s.positions,
+                                                   lastTimestampMicros: s.written.lastTimestampMicros, previousChain: previousChain)
+            s.written.chain = chain
+            s.written.indexEntries = LogWriter.indexEntries(frames: UnsafeRawBufferPointer(frames), count: s.positions.count,
+                                                            framesOffset: s.framesOffset)
+            return (commit, s.written)
+        }
+        precondition(staged.first.map { $0.positions.lowerBound == writer.head.position + 1 } ?? true, "the log moved under its staged batches")
+        var next = staged.isEmpty ? nil : try wrappingIO(staged[0]) { try complete(0, previousChain: writer.head.chain) }
+        for (k, s) in staged.enumerated() {
+            let (commit, written) = next!
             if let path = s.file.stagingPath {
                 try writer.adoptStagedSegment(s.file.segment, stagedPath: path)
                 s.file.stagingPath = nil
             }
             do {
-                try s.file.fd.writeAll(s.commit, at: s.commitOffset)
+                try s.file.fd.writeAll(commit, at: s.commitOffset)
                 syncer.request(s.file.fd, through: k + 1)
-                // The index entries are made while the commit record is made durable.
-                let frames = UnsafeMutableRawBufferPointer(rebasing: scratch[..<s.frameBytes])
-                guard try s.file.fd.read(into: frames, at: s.framesOffset) == s.frameBytes else {
-                    throw SystemError("read", path: s.file.fd.path, errno: EIO)
-                }
-                s.written.indexEntries = LogWriter.indexEntries(frames: UnsafeRawBufferPointer(frames), count: s.positions.count,
-                                                                framesOffset: s.framesOffset)
+                // The next batch's commit record is made while this one is made durable.
+                next = k + 1 < staged.count ? try complete(k + 1, previousChain: written.chain) : nil
                 _ = try syncer.synced(atLeast: k + 1)
                 // A batch that begins its segment file: the file's directory entry made durable too.
                 if s.written.created { try FileSystem.syncDirectory(writer.log.directory) }
             } catch let error as SystemError {
-                writer.failWrite(s.written)
+                writer.failWrite(written)
                 throw StorageError.io(error)
             }
-            writer.acknowledge(s.written)
+            writer.acknowledge(written)
             try committed(s.positions)
+        }
+    }
+
+    /// `body`, a failure of which is a failed write of `s` (nothing of it acknowledged).
+    private func wrappingIO<T>(_ s: Staged, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as SystemError {
+            writer.failWrite(s.written)
+            throw StorageError.io(error)
         }
     }
 
