@@ -179,12 +179,12 @@ private struct ImportRun {
 
     /// Starts loading the memory a later `apply` of a line with these accounts and key looks at
     /// (cache misses otherwise: thousands of accounts, a million keys).
-    private func prefetch(first: Int32, second: Int32, idHash: UInt64) {
-        accounts.prefetch(number: first)
-        accounts.prefetch(number: second)
-        if idHash != 0 {
-            keys.prefetch(idHash)
-            if keysSpilled { spilledKeys.prefetch(idHash) }
+    private func prefetch(_ request: ImportRequest) {
+        accounts.prefetch(number: request.first)
+        accounts.prefetch(number: request.second)
+        if request.idHash != 0 {
+            keys.prefetch(slotHash: request.idSlotHash)
+            if keysSpilled { spilledKeys.prefetch(request.idHash) }
         }
     }
 
@@ -206,7 +206,7 @@ private struct ImportRun {
                 for k in lines.indices {
                     // The state and key lookups of a line a few ahead start loading now.
                     if k + lookahead < lines.count, let ahead = lines[k + lookahead].request {
-                        prefetch(first: ahead.first, second: ahead.second, idHash: ahead.idHash)
+                        prefetch(ahead)
                     }
                     summary.lines += 1
                     let number = lines[k].number
@@ -230,8 +230,8 @@ private struct ImportRun {
         // The event its idempotency key was used for before, if any: looked up once, here (most
         // lines have no key, or one whose hash was never seen: no lookup).
         var earlier: Event?
-        if request.idHash != 0, mayBeRepeated(request.idHash), let key = ImportRequest.string(request.id, in: text) {
-            earlier = try earlierEvent(withID: key, hash: request.idHash)
+        if request.idHash != 0, mayBeRepeated(request), let key = ImportRequest.string(request.id, in: text) {
+            earlier = try earlierEvent(withID: key, request: request)
         }
         if earlier == nil, try applyMoney(request, text: text, line: line) { return }
         try applyDeciding(request, earlier: earlier, text: text, opens: opens, line: line)
@@ -296,7 +296,7 @@ private struct ImportRun {
         if let j { accounts.set(j, after: event.body, at: position, before: b) }
         if let i { addHistory(i, side: HistoryView.side(of: accounts.ids[i], in: event.body), before: a, position: position) }
         if let j { addHistory(j, side: HistoryView.side(of: accounts.ids[j], in: event.body), before: b, position: position) }
-        if request.idHash != 0 { try addKey(request.idHash, position: position) }
+        if request.idHash != 0 { try addKey(request, position: position) }
         if case .reverse(let p) = command { reversedHere[p] = position }
         summary.imported += 1
     }
@@ -346,7 +346,7 @@ private struct ImportRun {
             accounts.move(j, units, at: position)
             addHistory(j, side: 1, head: to.lastPosition, position: position)
         }
-        if request.idHash != 0 { try addKey(request.idHash, position: position) }
+        if request.idHash != 0 { try addKey(request, position: position) }
         summary.imported += 1
         return true
     }
@@ -393,7 +393,7 @@ private struct ImportRun {
         if historyChanges.count >= history.chunkItems { history.add(chunk: &historyChanges) }
     }
 
-    private mutating func addKey(_ hash: UInt64, position: UInt64) throws {
+    private mutating func addKey(_ request: ImportRequest, position: UInt64) throws {
         if keys.count >= keysInMemoryMax {
             let runs = spilledKeys
             try LedgerError.translating {
@@ -403,7 +403,7 @@ private struct ImportRun {
             }
             keysSpilled = true
         }
-        keys.insert(hash, position: position)
+        keys.insert(request.idHash, slotHash: request.idSlotHash, position: position)
         idsAdded += 1
     }
 
@@ -425,20 +425,21 @@ private struct ImportRun {
         }
     }
 
-    /// False when no key with hash `hash` was seen, by this import or the store: most lines, at
-    /// the cost of a probe in memory (no event is read, nothing is copied).
-    private func mayBeRepeated(_ hash: UInt64) -> Bool {
-        keys.holds(hash) || (keysSpilled && spilledKeys.mayHold(hash)) || storeHoldsIDs
+    /// False when no key with the request's id hash was seen, by this import or the store: most
+    /// lines, at the cost of a probe in memory (no event is read, nothing is copied).
+    private func mayBeRepeated(_ request: ImportRequest) -> Bool {
+        keys.holds(request.idHash, slotHash: request.idSlotHash) || (keysSpilled && spilledKeys.mayHold(request.idHash)) || storeHoldsIDs
     }
 
-    /// The event carrying idempotency key `key`, stored or earlier in this import, if any
-    /// (a hash match only says "maybe": the event says for sure).
-    private func earlierEvent(withID key: String, hash: UInt64) throws -> Event? {
+    /// The event carrying idempotency key `key` (the request's id), stored or earlier in this
+    /// import, if any (a hash match only says "maybe": the event says for sure).
+    private func earlierEvent(withID key: String, request: ImportRequest) throws -> Event? {
+        let hash = request.idHash
         var found: Event?
         func check(_ position: UInt64) throws {
             if found == nil, let e = try event(at: position), e.metadata.id == key { found = e }
         }
-        try keys.positions(hash, check)
+        try keys.positions(hash, slotHash: request.idSlotHash, check)
         if found == nil { try LedgerError.translating { try spilledKeys.forEachValue(of: hash, check) } }
         if found == nil { try views.positions(forIDHash: hash, check) }
         return found

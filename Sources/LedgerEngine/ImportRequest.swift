@@ -42,6 +42,8 @@ struct ImportRequest {
     let memo: Text
     /// Views.idHash of the id; 0 without one.
     let idHash: UInt64
+    /// KeyTable.slotHash of idHash (where the import's key table and the ids view look it up), computed here, once.
+    let idSlotHash: UInt64
     let at: Timestamp?
 
     private static var common: UInt32 { ImportField.op.bit | ImportField.at.bit | ImportField.id.bit | ImportField.memo.bit }
@@ -132,6 +134,7 @@ struct ImportRequest {
         id = try metadataText(.id)
         memo = try metadataText(.memo)
         if let id = fields[.id] { idHash = Views.idHash(id) } else { idHash = 0 }
+        idSlotHash = idHash == 0 ? 0 : KeyTable.slotHash(idHash)
         do { at = try fields[.at].map { try Timestamp.parse($0, dateIsEndOfDay: false, memo: &dates) } } catch Timestamp.ParseError.invalid(let m) {
             throw LedgerError.usage("at: \(m)")
         }

@@ -51,6 +51,9 @@ public struct KeyTable {
     @inline(__always)
     private static func home(_ key: UInt64, _ mask: Int) -> Int { Int(truncatingIfNeeded: slotHash(key)) & mask }
 
+    // Each lookup and insert below takes the key's slotHash too: a caller that has it (an
+    // import's parser computes it with the key) saves two of its three computations a key.
+
     /// SlotTable.precedes for two slots of 8-byte keys: key bytes in memory order (the
     /// little-endian key byte-swapped, compared as a number), then position.
     @inline(__always)
@@ -60,8 +63,13 @@ public struct KeyTable {
 
     /// Positions recorded under `key`.
     public func positions(_ key: UInt64, _ visit: (UInt64) throws -> Void) rethrows {
+        try positions(key, slotHash: Self.slotHash(key), visit)
+    }
+
+    public func positions(_ key: UInt64, slotHash: UInt64, _ visit: (UInt64) throws -> Void) rethrows {
+        assert(slotHash == Self.slotHash(key))
         let slots = slots, mask = capacity - 1
-        var i = Self.home(key, mask)
+        var i = Int(truncatingIfNeeded: slotHash) & mask
         while slots[i].key != 0 {
             if slots[i].key == key { try visit(slots[i].position) }
             i = (i + 1) & mask
@@ -69,9 +77,12 @@ public struct KeyTable {
     }
 
     /// Whether some entry has key `key` (what `positions` would visit at least once).
-    public func holds(_ key: UInt64) -> Bool {
+    public func holds(_ key: UInt64) -> Bool { holds(key, slotHash: Self.slotHash(key)) }
+
+    public func holds(_ key: UInt64, slotHash: UInt64) -> Bool {
+        assert(slotHash == Self.slotHash(key))
         let slots = slots, mask = capacity - 1
-        var i = Self.home(key, mask)
+        var i = Int(truncatingIfNeeded: slotHash) & mask
         while slots[i].key != 0 {
             if slots[i].key == key { return true }
             i = (i + 1) & mask
@@ -79,29 +90,35 @@ public struct KeyTable {
         return false
     }
 
-    /// Starts loading the slot where a lookup of `key` begins (a caller a few keys ahead).
-    public func prefetch(_ key: UInt64) {
-        Prefetch.forRead(slots.baseAddress! + Self.home(key, capacity - 1))
+    /// Starts loading the slot where a lookup of the key with this slotHash begins (a caller a
+    /// few keys ahead).
+    public func prefetch(slotHash: UInt64) {
+        Prefetch.forRead(slots.baseAddress! + (Int(truncatingIfNeeded: slotHash) & (capacity - 1)))
     }
 
     public mutating func insert(_ key: UInt64, position: UInt64) {
+        insert(key, slotHash: Self.slotHash(key), position: position)
+    }
+
+    public mutating func insert(_ key: UInt64, slotHash: UInt64, position: UInt64) {
         precondition(key != 0)
+        assert(slotHash == Self.slotHash(key))
         makeUnique()
         if (count + 1) * 100 > capacity * SlotTable.loadPercentMax { grow() }
-        Self.place((key, position), in: slots)
+        Self.place((key, position), home: Int(truncatingIfNeeded: slotHash) & (capacity - 1), in: slots)
         count += 1
     }
 
     /// Robin Hood insertion as SlotTable.robinHoodInsert does it: an entry further from its home
     /// takes the place of one nearer to its own; at equal distances, `precedes` decides.
-    private static func place(_ slot: Slot, in slots: UnsafeMutableBufferPointer<Slot>) {
+    private static func place(_ slot: Slot, home: Int, in slots: UnsafeMutableBufferPointer<Slot>) {
         let mask = slots.count - 1
         var carried = slot
-        var i = home(carried.key, mask)
+        var i = home
         var distance = 0
         while slots[i].key != 0 {
             let resident = slots[i]
-            let residentDistance = (i - home(resident.key, mask)) & mask
+            let residentDistance = (i - Self.home(resident.key, mask)) & mask
             if distance > residentDistance || (distance == residentDistance && precedes(carried, resident)) {
                 slots[i] = carried
                 carried = resident
@@ -117,7 +134,7 @@ public struct KeyTable {
         let old = slots
         let bigger = ZeroedMemory(byteCount: table.byteCount * 2)
         let new = UnsafeMutableBufferPointer(start: bigger.base.assumingMemoryBound(to: Slot.self), count: capacity * 2)
-        for s in old where s.key != 0 { Self.place(s, in: new) }
+        for s in old where s.key != 0 { Self.place(s, home: Self.home(s.key, capacity * 2 - 1), in: new) }
         table = bigger
         capacity *= 2
     }
