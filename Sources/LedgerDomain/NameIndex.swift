@@ -1,16 +1,17 @@
 // Names (byte strings) numbered in the order they were added, found by their bytes: the
 // fold's account index (CompactState) and an import's account numbering (its parser
-// thread). A lookup of a name up to 23 bytes touches one cache line and makes no String.
+// thread). A lookup reads a slot word and the name's bytes, and makes no String.
 
 public struct NameIndex {
     /// Every name's bytes, back to back; name k is names[nameStart[k] ..< nameStart[k + 1]].
     private var names: [UInt8] = []
     private var nameStart: [Int] = [0]
-    /// Open addressing, four words a slot: (hash tag << 32 | number + 1; 0 = empty), then the
-    /// name's length (255 for a longer one) and its first 23 bytes. A name that short is compared in the slot itself,
-    /// so a lookup touches one cache line; a longer one is compared with `names`.
-    private var slots: [UInt64] = [UInt64](repeating: 0, count: 4 * 1024)
-    private static let inlineNameBytes = 23
+    /// Open addressing, one word a slot: hash tag << 32 | number + 1 (0 = empty). A tag that
+    /// matches is confirmed against `names`. Eight bytes a slot keep the table of 10 k names
+    /// at 256 KiB, which stays in a core's L2 cache with the names themselves (slots of 32
+    /// bytes with the name inline, 1 MiB, did not: a lookup of an import's parser missed it,
+    /// ≈ 45 ns each).
+    private var slots: [UInt64] = [UInt64](repeating: 0, count: 1024)
 
     public init() {}
 
@@ -18,7 +19,7 @@ public struct NameIndex {
     public init(minimumCapacity count: Int) {
         var slotCount = 1024
         while count * 2 > slotCount { slotCount *= 2 }
-        slots = [UInt64](repeating: 0, count: 4 * slotCount)
+        slots = [UInt64](repeating: 0, count: slotCount)
         nameStart.reserveCapacity(count + 1)
         names.reserveCapacity(count * 16)
     }
@@ -64,14 +65,14 @@ public struct NameIndex {
     }
 
     /// Calls `body` with the address where a lookup of `name` starts (a caller about to look it
-    /// up starts loading it: the table is larger than a core's cache with thousands of names).
-    /// Returns the name's hash, for `number(of:hash:)` to look it up without hashing it again.
+    /// up starts loading it). Returns the name's hash, for `number(of:hash:)` to look it up
+    /// without hashing it again.
     @discardableResult
     public func withHome(of name: UnsafeRawBufferPointer, _ body: (UnsafeRawPointer) -> Void) -> UInt64 {
-        let mask = slots.count / 4 - 1
+        let mask = slots.count - 1
         let h = Self.hash(name)
         let i = Int(truncatingIfNeeded: h) & mask
-        slots.withUnsafeBytes { body($0.baseAddress! + i * 32) }
+        slots.withUnsafeBytes { body($0.baseAddress! + i * 8) }
         return h
     }
 
@@ -83,21 +84,15 @@ public struct NameIndex {
     /// `index(of:)` for a name whose hash is known (`withHome` gave it).
     public func index(of name: UnsafeRawBufferPointer, hash h: UInt64) -> Int? {
         let tag = h >> 32
-        let mask = slots.count / 4 - 1
+        let mask = slots.count - 1
         var i = Int(truncatingIfNeeded: h) & mask
-        return slots.withUnsafeBytes { table in
+        return slots.withUnsafeBufferPointer { table in
             while true {
-                let slot = table.baseAddress! + i * 32
-                let s = slot.load(as: UInt64.self)
+                let s = table[i]
                 if s == 0 { return nil }
                 if s >> 32 == tag {
                     let k = Int(truncatingIfNeeded: s & 0xFFFF_FFFF) - 1
-                    if name.count <= Self.inlineNameBytes {
-                        if Int(slot.load(fromByteOffset: 8, as: UInt8.self)) == name.count
-                            && (name.count == 0 || Self.equal(slot + 9, name.baseAddress!, name.count)) { return k }
-                    } else if matchesStoredName(k, name) {
-                        return k
-                    }
+                    if matchesStoredName(k, name) { return k }
                 }
                 i = (i + 1) & mask
             }
@@ -118,17 +113,20 @@ public struct NameIndex {
     /// Adds `name`, which must not be there yet, as number `count`.
     @discardableResult
     public mutating func add(_ name: UnsafeRawBufferPointer) -> Int {
-        if (count + 1) * 2 > slots.count / 4 { grow() }
+        if (count + 1) * 2 > slots.count { grow() }
         names.append(contentsOf: name)
         nameStart.append(names.count)
-        place(count - 1)
+        place(count - 1, hash: Self.hash(name))
         return count - 1
     }
 
     /// Whether name `k` (kept in `names`) is `name`.
+    @inline(__always)
     private func matchesStoredName(_ k: Int, _ name: UnsafeRawBufferPointer) -> Bool {
-        let start = nameStart[k], count = nameStart[k + 1] - start
-        return count == name.count && names.withUnsafeBytes { Self.equal($0.baseAddress! + start, name.baseAddress!, count) }
+        nameStart.withUnsafeBufferPointer { starts in
+            let start = starts[k], count = starts[k + 1] - start
+            return count == name.count && (count == 0 || names.withUnsafeBytes { Self.equal($0.baseAddress! + start, name.baseAddress!, count) })
+        }
     }
 
     /// Whether `count` bytes at `a` and `b` are equal (names are short: no call to memcmp).
@@ -146,30 +144,17 @@ public struct NameIndex {
         return true
     }
 
-    private mutating func place(_ k: Int) {
-        let start = nameStart[k], count = nameStart[k + 1] - start
-        names.withUnsafeBytes { all in
-            let name = UnsafeRawBufferPointer(rebasing: all[start..<(start + count)])
-            let h = Self.hash(name)
-            let mask = slots.count / 4 - 1
-            var i = Int(truncatingIfNeeded: h) & mask
-            slots.withUnsafeMutableBytes { table in
-                while table.load(fromByteOffset: i * 32, as: UInt64.self) != 0 { i = (i + 1) & mask }
-                let slot = table.baseAddress! + i * 32
-                slot.storeBytes(of: (h >> 32) << 32 | UInt64(k + 1), as: UInt64.self)
-                if count <= Self.inlineNameBytes {
-                    slot.storeBytes(of: UInt8(count), toByteOffset: 8, as: UInt8.self)
-                    if count > 0 { (slot + 9).copyMemory(from: name.baseAddress!, byteCount: count) }
-                } else {
-                    // No inline length can match it (an empty name's 0 included).
-                    slot.storeBytes(of: UInt8.max, toByteOffset: 8, as: UInt8.self)
-                }
-            }
+    private mutating func place(_ k: Int, hash h: UInt64) {
+        let mask = slots.count - 1
+        var i = Int(truncatingIfNeeded: h) & mask
+        slots.withUnsafeMutableBufferPointer { table in
+            while table[i] != 0 { i = (i + 1) & mask }
+            table[i] = (h >> 32) << 32 | UInt64(k + 1)
         }
     }
 
     private mutating func grow() {
         slots = [UInt64](repeating: 0, count: slots.count * 2)
-        for k in 0..<count { place(k) }
+        for k in 0..<count { place(k, hash: withName(k) { Self.hash($0) }) }
     }
 }

@@ -3,8 +3,8 @@ import LedgerTestSupport
 import Testing
 
 /// The byte-keyed name index behind the fold and an import's account numbers: numbers in
-/// order of first mention, against a Dictionary, for names short enough to compare in the
-/// slot and longer ones, with the table growing many times.
+/// order of first mention, against a Dictionary, for short names and longer ones, with the
+/// table growing many times.
 @Suite struct NameIndexTests {
     /// The hash reads short names in overlapping words: every byte of a name of any length
     /// still counts (any one bit flipped changes it), and bytes around the name do not.
@@ -45,8 +45,8 @@ import Testing
         var oracle: [String: Int] = [:]
         let alphabet = Array("ab:/_-.0123456789")
         for _ in 0..<30_000 {
-            // Many repeats, shared prefixes, names that are prefixes of others, lengths around
-            // the 23 bytes kept in a slot; enough distinct ones to grow the table several times.
+            // Many repeats, shared prefixes, names that are prefixes of others, short names and
+            // longer ones (20-30 bytes); enough distinct ones to grow the table several times.
             let length = Int.random(in: 0..<10, using: &rng) == 0 ? Int.random(in: 20...30, using: &rng) : Int.random(in: 1...6, using: &rng)
             let name = String((0..<length).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &rng)] })
             let bytes = Array(name.utf8)
