@@ -192,8 +192,8 @@ final class HistoryView {
             try add(CollectionOfOne(change))
         }
 
-        /// Adds `changes` in order; each account's spine head starts loading a few changes before
-        /// its push (a likely cache miss).
+        /// Adds `changes` in order; each account's spine head, and then the entry below it, start
+        /// loading a few changes before its push (likely cache misses).
         func add<C: RandomAccessCollection>(_ changes: C) throws where C.Element == Change, C.Index == Int {
             var s = State()
             swap(&s, &state)
@@ -201,9 +201,11 @@ final class HistoryView {
             // The view and the record buffer as locals: each use of a class's property in the
             // loop was a retain and a release.
             let view = self.view, record = self.record
+            // Heads 16 changes ahead; 8 ahead, the pool entry below a head loaded by then.
             let ahead = 8
             for k in changes.indices {
-                if k + ahead < changes.endIndex { s.spines.prefetch(slot: changes[k + ahead].slot) }
+                if k + 2 * ahead < changes.endIndex { s.spines.prefetch(slot: changes[k + 2 * ahead].slot) }
+                if k + ahead < changes.endIndex { s.spines.prefetchRest(slot: changes[k + ahead].slot) }
                 try Self.add(changes[k], to: &s, view: view, record: record)
             }
             try Self.writeBatch(&s, view: view)
@@ -283,6 +285,16 @@ final class HistoryView {
         func prefetch(slot: Int) {
             guard slot < heads.count else { return }
             heads.withUnsafeBufferPointer { Prefetch.forWrite($0.baseAddress! + slot) }
+        }
+
+        /// Starts loading the pool entry below the three newest of the spine at `slot`, which a
+        /// push that jumps takes up (a likely miss too: the pool is a few entries an account);
+        /// called after `prefetch(slot:)` has had time to bring the head in.
+        func prefetchRest(slot: Int) {
+            guard slot < heads.count else { return }
+            let rest = heads.withUnsafeBufferPointer { Int($0[slot].rest) }
+            guard rest != 0, rest < pool.count else { return }
+            pool.withUnsafeBufferPointer { Prefetch.forRead($0.baseAddress! + rest) }
         }
 
         /// Pushes the node of `change` on its account's spine and returns its links.
