@@ -221,7 +221,11 @@ public final class PositionTable {
 
     public func flush() throws {
         guard !pending.isEmpty else { return }
-        try SlotTable.wrap { try fd.writeAll(pending, at: offset(pendingFirst)) }
+        let at = offset(pendingFirst)
+        try SlotTable.wrap { try fd.writeAll(pending, at: at) }
+        // On its way to the disk now, not all at once when the checkpoint syncs it (an import's
+        // history records would otherwise reach the disk together with its log's first sync).
+        fd.startWriteBack(offset: at, count: pending.count)
         pending.removeAll(keepingCapacity: true)
     }
 
