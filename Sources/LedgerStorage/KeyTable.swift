@@ -17,6 +17,14 @@ public struct KeyTable {
     public private(set) var capacity: Int
     public private(set) var count = 0
 
+    /// The most memory a table laid out to write a keys view from takes (SlotTable
+    /// .prepareInsertMany(laidOut:)): 32 MiB, a table of up to 1.4 M keys, as much as an
+    /// import's own keys take at most; a larger view is written by SlotTableWriter, in bounded memory.
+    public static let unionBytesMax = 32 << 20
+
+    /// The memory a table of `count` keys takes.
+    public static func bytes(forCount count: Int) -> Int { SlotTable.capacityFor(count: count) * MemoryLayout<Slot>.stride }
+
     /// Room for `minimumCapacity` keys without growing: the capacity a SlotTable of that many has.
     public init(minimumCapacity: Int) {
         capacity = SlotTable.capacityFor(count: minimumCapacity)

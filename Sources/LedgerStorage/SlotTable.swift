@@ -179,19 +179,37 @@ public final class SlotTable {
         }
     }
 
-    /// prepareInsertMany for the keys of a KeyTable, which holds them laid out as a table of
-    /// its capacity lays them out: when this table holds no entry, has 8-byte keys and no
-    /// value, and the KeyTable's capacity is the one a table of its count has, the table is
-    /// written slot by slot from it, with nothing sorted. Nil when any of that does not hold:
-    /// the caller then goes through prepareInsertMany(adding:).
-    public func prepareInsertMany(laidOut keys: KeyTable) throws -> PreparedSlotTable? {
-        guard keyBytesMax == 8, valueBytes == 0, keys.count > 0, keys.capacity == Self.capacityFor(count: keys.count),
-              count == 0 else { return nil }
-        // Empty by its slots too, not only by its count (which a crash can leave behind them).
+    /// prepareInsertMany for the keys of a KeyTable (8-byte keys, no value, as this table's must
+    /// be): the table with them added, laid out in memory and written slot by slot, with nothing
+    /// sorted. A KeyTable holds its keys laid out as a table of its capacity does; when this
+    /// table holds entries, or the KeyTable's capacity is not the one their count gets, the
+    /// union is laid out first in a KeyTable of the capacity it gets (one Robin Hood insert an
+    /// entry), while that takes at most `memoryBytesMax`. Nil beyond that, or for a table of
+    /// another shape: the caller then goes through prepareInsertMany(adding:), which works in
+    /// bounded memory whatever the table's size.
+    public func prepareInsertMany(laidOut keys: KeyTable, memoryBytesMax: Int = KeyTable.unionBytesMax) throws -> PreparedSlotTable? {
+        guard keyBytesMax == 8, valueBytes == 0, keys.count > 0 else { return nil }
+        var table = keys
+        // This table's entries are found by its slots (its count can lag them after a crash).
         var holdsAny = false
-        try forEachSlotBytes { _, _ in holdsAny = true }
-        guard !holdsAny else { return nil }
-        return try SlotTableWriter.write(laidOut: keys, path: path, contentVersion: contentVersion, checkpoint: checkpoint, mark: checkpointMark)
+        if count == 0 { try forEachSlotBytes { _, _ in holdsAny = true } }
+        if count > 0 || holdsAny || keys.capacity != Self.capacityFor(count: keys.count) {
+            guard KeyTable.bytes(forCount: count + keys.count) <= memoryBytesMax else { return nil }
+            var union = KeyTable(minimumCapacity: count + keys.count)
+            var foreign = false
+            try forEachSlotBytes { _, p in
+                let key = LE.u64(p, Self.slotHeaderBytes)
+                guard Self.keyLength(p) == 8, key != 0 else { foreign = true; return }
+                union.insert(key, position: Self.position(p))
+            }
+            guard !foreign else { return nil }
+            keys.forEach { union.insert($0, position: $1) }
+            // Made for at least as many entries as it got: grown, if at all, as a table would be.
+            guard union.capacity == Self.capacityFor(count: union.count),
+                  KeyTable.bytes(forCount: union.count) <= memoryBytesMax else { return nil }
+            table = union
+        }
+        return try SlotTableWriter.write(laidOut: table, path: path, contentVersion: contentVersion, checkpoint: checkpoint, mark: checkpointMark)
     }
 
     /// Replaces this table's file with `prepared` (written from it by prepareUpsertMany).

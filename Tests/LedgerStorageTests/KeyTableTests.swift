@@ -146,18 +146,44 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).allSatisfy { $0.hasSuffix(".tbl") })
     }
 
-    /// Only an empty keys-only table of 8-byte keys, at the capacity the KeyTable's count gets,
-    /// is written from its layout; otherwise nil, and the caller adds the keys one by one.
-    @Test func aTableNotLaidOutAsTheKeysAreIsNotWrittenFromThem() throws {
+    /// The table `prepareInsertMany(adding:)` (the bulk writer) makes of `table`'s entries and `keys`.
+    static func writersTable(_ dir: TemporaryDirectory, of table: String, adding keys: [(UInt64, UInt64)]) throws -> [UInt8] {
+        let path = dir.path + "/writer.tbl"
+        try FileManager.default.copyItem(atPath: dir.path + "/" + table, toPath: path)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let copy = try #require(try SlotTable.open(path: path, keyBytesMax: 8, valueBytes: 0, writable: true))
+        try copy.install(try copy.prepareInsertMany { add in
+            for (key, position) in keys { try withUnsafeBytes(of: key.littleEndian) { try add($0, position) } }
+        })
+        return FileDamage.read(path)
+    }
+
+    /// A table that holds entries, even only by its slots (a header count a crash left behind),
+    /// or keys in a KeyTable larger than their count needs: the union is laid out in memory
+    /// first, and the table is the one the bulk writer makes. Beyond the memory allowed, or for
+    /// a table of another shape, nil: the caller then goes through the bulk writer.
+    @Test func aTableWithEntriesOrKeysLaidOutForMoreGetTheWritersTable() throws {
         let dir = TemporaryDirectory()
+        var rng = SplitMix64(seed: 33)
+        let pairs = (1...2000).map { (rng.next() | 1, UInt64($0)) }
         var keys = KeyTable(minimumCapacity: 1)
-        for k in UInt64(1)...2000 { keys.insert(k &* 0x9E37_79B9_7F4A_7C15, position: k) }
-        // Holding a key already.
-        let holding = try SlotTable.create(path: dir.path + "/holding.tbl", keyBytesMax: 8, valueBytes: 0,
-                                           entries: [.init(key: [1, 2, 3, 4, 5, 6, 7, 8], appliedPosition: 1, value: [])])
-        #expect(try holding.prepareInsertMany(laidOut: keys) == nil)
-        // A slot left by an insert whose header count a crash lost: empty by its count, not by its slots.
-        let lagging = try SlotTable.create(path: dir.path + "/lagging.tbl", keyBytesMax: 8, valueBytes: 0)
+        for (key, position) in pairs { keys.insert(key, position: position) }
+        let existing = (0..<700).map { _ in rng.next() | 1 }
+        func create(_ name: String, _ keys: [UInt64]) throws -> SlotTable {
+            try SlotTable.create(path: dir.path + "/" + name, keyBytesMax: 8, valueBytes: 0,
+                                 entries: keys.enumerated().map { .init(key: withUnsafeBytes(of: $1.littleEndian) { Array($0) },
+                                                                        appliedPosition: UInt64(5000 + $0), value: []) }, checkpoint: 9)
+        }
+        // Holding 700 entries (with one key also among the new ones: a repeated key is a slot of its own).
+        let holding = try create("holding.tbl", existing + [pairs[3].0])
+        let expected = try Self.writersTable(dir, of: "holding.tbl", adding: pairs)
+        try holding.install(try #require(try holding.prepareInsertMany(laidOut: keys)))
+        #expect(holding.count == 2701 && holding.checkpoint == 9)
+        let same = FileDamage.read(dir.path + "/holding.tbl") == expected
+        #expect(same)
+
+        // A slot whose insert's header count a crash lost: empty by its count, not by its slots.
+        let lagging = try create("lagging.tbl", [])
         try lagging.insert(key: [9, 9, 9, 9, 9, 9, 9, 9], appliedPosition: 3, value: [])
         var header = FileDamage.read(dir.path + "/lagging.tbl")
         header.replaceSubrange(24..<32, with: [UInt8](repeating: 0, count: 8))
@@ -165,21 +191,35 @@ import Testing
         try Data(header).write(to: URL(fileURLWithPath: dir.path + "/lagging.tbl"))
         let reopened = try #require(try SlotTable.open(path: dir.path + "/lagging.tbl", keyBytesMax: 8, valueBytes: 0, writable: true))
         #expect(reopened.count == 0)
-        #expect(try reopened.prepareInsertMany(laidOut: keys) == nil)
-        // Other keys or a value.
+        let expectedLagging = try Self.writersTable(dir, of: "lagging.tbl", adding: pairs)
+        try reopened.install(try #require(try reopened.prepareInsertMany(laidOut: keys)))
+        #expect(reopened.count == 2001)
+        let sameLagging = FileDamage.read(dir.path + "/lagging.tbl") == expectedLagging
+        #expect(sameLagging)
+
+        // Keys in a KeyTable made for many more (its layout is another capacity's).
+        var roomy = KeyTable(minimumCapacity: 100_000)
+        for (key, position) in pairs { roomy.insert(key, position: position) }
+        let empty = try create("empty.tbl", [])
+        let expectedEmpty = try Self.writersTable(dir, of: "empty.tbl", adding: pairs)
+        try empty.install(try #require(try empty.prepareInsertMany(laidOut: roomy)))
+        #expect(empty.capacity == SlotTable.capacityFor(count: 2000))
+        let sameEmpty = FileDamage.read(dir.path + "/empty.tbl") == expectedEmpty
+        #expect(sameEmpty)
+
+        // Nil: more than the memory allowed, a key of 8 zero bytes (no KeyTable holds one),
+        // other keys or a value. Nothing is written by any of them.
+        let big = try create("big.tbl", existing)
+        #expect(try big.prepareInsertMany(laidOut: keys, memoryBytesMax: KeyTable.bytes(forCount: 2700) - 1) == nil)
+        #expect(try big.prepareInsertMany(laidOut: keys, memoryBytesMax: KeyTable.bytes(forCount: 2700)) != nil)
+        let zero = try create("zero.tbl", [])
+        try zero.insert(key: [0, 0, 0, 0, 0, 0, 0, 0], appliedPosition: 1, value: [])
+        #expect(try zero.prepareInsertMany(laidOut: keys) == nil)
         let wide = try SlotTable.create(path: dir.path + "/wide.tbl", keyBytesMax: 16, valueBytes: 0)
         #expect(try wide.prepareInsertMany(laidOut: keys) == nil)
         let valued = try SlotTable.create(path: dir.path + "/valued.tbl", keyBytesMax: 8, valueBytes: 4)
         #expect(try valued.prepareInsertMany(laidOut: keys) == nil)
-        // A KeyTable made larger than its count needs (its layout is another capacity's).
-        var roomy = KeyTable(minimumCapacity: 100_000)
-        for k in UInt64(1)...2000 { roomy.insert(k &* 0x9E37_79B9_7F4A_7C15, position: k) }
-        let empty = try SlotTable.create(path: dir.path + "/empty.tbl", keyBytesMax: 8, valueBytes: 0)
-        #expect(try empty.prepareInsertMany(laidOut: roomy) == nil)
         #expect(try empty.prepareInsertMany(laidOut: KeyTable(minimumCapacity: 1)) == nil)
-        // Nothing was written by any of them; a prepared table never installed leaves nothing either.
-        do { _ = try #require(try empty.prepareInsertMany(laidOut: keys)) }
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).allSatisfy { $0.hasSuffix(".tbl") })
-        #expect(empty.count == 0)
     }
 }
