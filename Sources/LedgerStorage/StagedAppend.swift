@@ -41,6 +41,9 @@ public final class StagedAppend {
         var stagingPath: String?
         /// Bytes written, staged or committed.
         var end: Int
+        /// The end of the bytes a write may have reached, a failed one included (so that
+        /// `discard` cuts what a write that failed halfway left).
+        var reached: Int
         /// Records it holds, staged or committed.
         var records: UInt64
 
@@ -49,6 +52,7 @@ public final class StagedAppend {
             self.fd = fd
             self.stagingPath = stagingPath
             self.end = end
+            reached = end
             self.records = records
         }
     }
@@ -104,6 +108,8 @@ public final class StagedAppend {
         let writeOffset = begins ? 0 : file.end
         let framesOffset = begins ? RecordFormat.segmentHeaderBytes : file.end
         let header = begins ? SegmentHeader.encode(base: file.segment.base) : []
+        let end = framesOffset + batch.byteCount + RecordFormat.commitFrameBytes
+        file.reached = max(file.reached, end)
         try StorageError.wrapping {
             try header.withUnsafeBytes { h in
                 try batch.frames.withUnsafeBytes { f in
@@ -111,7 +117,6 @@ public final class StagedAppend {
                 }
             }
         }
-        let end = framesOffset + batch.byteCount + RecordFormat.commitFrameBytes
         // On its way to the disk while the import goes on: the commit's fdatasync waits for less.
         file.fd.startWriteBack(offset: writeOffset, count: end - writeOffset)
         let written = LogWriter.Written(segment: file.segment, fd: file.fd, created: begins, writeOffset: writeOffset, endOffset: end,
@@ -223,7 +228,7 @@ public final class StagedAppend {
         for file in files {
             if let path = file.stagingPath {
                 try? FileSystem.remove(path)
-            } else if file.end > file.segment.committedBytes {
+            } else if file.reached > file.segment.committedBytes {
                 try? file.fd.truncate(to: file.segment.committedBytes)
             }
             file.fd.close()

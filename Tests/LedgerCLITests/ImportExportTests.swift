@@ -60,6 +60,36 @@ import Testing
         #expect(try s.eventCount() == 15_000)
     }
 
+    /// The disk fills while batches are staged (a file size limit: EFBIG, counted as no space):
+    /// exit 5, and the log's files are byte for byte what they were (what was staged cut off,
+    /// no staging file left); the history view, which reached the limit first, is not trusted
+    /// after it. The same import then runs to the end.
+    @Test func anImportStoppedByAFullDiskIsExitFiveAndAppendsNothing() throws {
+        let s = CLIStore()
+        let all = lines(40_000)
+        #expect(try s.run("import", "-", stdin: all[..<5_000].joined(separator: "\n")).status == 0)
+        let before = try logFiles(s)
+        let input = s.dir.path + "/rest.ndjson"
+        try Data(all[5_000...].joined(separator: "\n").utf8).write(to: URL(fileURLWithPath: input))
+        // 1 MiB more than the segment holds: reached after about 15 000 of the 35 000 lines (68
+        // bytes a record), after several batches were staged; the history view (84 bytes a
+        // record, from about as large a file) reaches it first.
+        let segment = s.dir.logDirectory + "/00000000000000000001.seg"
+        let blocks = (FileDamage.size(segment) + (1 << 20)) / 1024
+        let r = try Executables.run("/bin/sh", ["-c", "ulimit -f \(blocks); exec \"$L\" --dir \"$D\" --json import \"$I\""],
+                                    environment: ["L": Executables.directory + "/ledger", "D": s.dir.path, "I": input])
+        #expect(r.status == 5, "\(r.stderr)")
+        #expect(r.stderr.contains("\"code\":\"no_space\""), "\(r.stderr)")
+        #expect(r.stdout.isEmpty, "no batch was acknowledged: \(r.stdout)")
+        #expect(try logFiles(s) == before)
+        #expect(try s.eventCount() == 5_000)
+        #expect(try s.run("verify").status == 0)
+        let again = try s.run("import", input)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(try s.eventCount() == 40_000)
+        #expect(try s.run("verify").status == 0)
+    }
+
     @Test func anIDRepeatedWithinOneImportIsADuplicateOrAConflict() throws {
         let s = CLIStore()
         var input = lines(12_000)
