@@ -34,7 +34,14 @@ public final class Ledger {
 
     /// Opens the log read-only (no lock): readers never block the writer.
     public func openLog(allSegments: Bool = false) throws -> Log {
-        let log = try LedgerError.translating { try Log.open(directory: layout.logDirectory, allSegments: allSegments) }
+        // A writer at work (an import staging its batches) owns the log's incomplete tail: a
+        // reader stops before it instead of searching it for a commit record (all but verify and
+        // info, which check everything).
+        let lockPath = layout.lockPath
+        let log = try LedgerError.translating {
+            try Log.open(directory: layout.logDirectory, allSegments: allSegments,
+                         writerAtWork: allSegments ? nil : { StoreLock.isHeld(lockPath) })
+        }
         notes += log.notes.map(\.description)
         log.onNote = { [weak self] in self?.notes.append($0.description) }
         return log

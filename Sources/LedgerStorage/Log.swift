@@ -163,21 +163,31 @@ public final class Log {
 
     /// Whether sealed segments are checked when first used rather than all on open.
     let checksSealedOnUse: Bool
+    /// For a reader: whether a writer holds the lock now (asked only when the last segment ends
+    /// in a batch that is not complete). If one does, that tail is its work in progress (a batch
+    /// being appended, an import's staged batches): the reader stops at the last complete batch
+    /// without searching the rest of the file for a commit record (recovery rule 3), which the
+    /// writer, or the next one, applies. Nil: always search (and report corruption if found).
+    let writerAtWork: (() -> Bool)?
 
-    init(directory: String, repair: Bool, lockHeld: Bool, checksSealedOnUse: Bool = false) {
+    init(directory: String, repair: Bool, lockHeld: Bool, checksSealedOnUse: Bool = false, writerAtWork: (() -> Bool)? = nil) {
         self.directory = directory
         self.repair = repair
         self.lockHeld = lockHeld
         self.checksSealedOnUse = checksSealedOnUse
+        self.writerAtWork = writerAtWork
     }
 
     /// Opens the log for reading: finds the committed head without changing any file.
     /// A missing directory is an empty log. Only the last segment is opened (where a crash can
     /// leave a torn tail); a sealed one is checked (header, final commit record, index) when a
     /// read first needs it, so opening costs the same however long the history. `allSegments`
-    /// checks every one now (verify, info).
-    public static func open(directory: String, lockHeld: Bool = false, allSegments: Bool = false) throws -> Log {
-        let log = Log(directory: directory, repair: false, lockHeld: lockHeld, checksSealedOnUse: !allSegments)
+    /// checks every one now (verify, info). `writerAtWork`: see Log.writerAtWork (a reader
+    /// passes StoreLock.isHeld of the store's lock file).
+    public static func open(directory: String, lockHeld: Bool = false, allSegments: Bool = false,
+                            writerAtWork: (() -> Bool)? = nil) throws -> Log {
+        let log = Log(directory: directory, repair: false, lockHeld: lockHeld, checksSealedOnUse: !allSegments,
+                      writerAtWork: lockHeld ? nil : writerAtWork)
         try LogOpener(log: log).run()
         return log
     }

@@ -191,7 +191,9 @@ struct LogOpener {
             // An index entry is written only after its batch's fdatasync, so damage at or before
             // an indexed position is damage to an acknowledged batch, never a torn write.
             let acknowledged = start.map { state.nextPosition <= $0.position } ?? false
-            if try acknowledged || scanner.validCommitExists(after: batchOffset, minPosition: state.nextPosition) {
+            // A reader that finds a writer at work leaves the rest of the file to it (Log.writerAtWork).
+            let inProgress = !log.repair && log.writerAtWork?() == true
+            if try acknowledged || (!inProgress && scanner.validCommitExists(after: batchOffset, minPosition: state.nextPosition)) {
                 throw StorageError.corruptRecord(segment: segment.name, offset: offset, position: position, reason: reason)
             }
             try cutTail(segment, fd, offset: batchOffset, size: size, reason: "\(reason) at byte offset \(offset)")

@@ -41,6 +41,22 @@ public final class StoreLock {
         do { return try acquire(path, timeoutMillis: 0) } catch StorageError.busy { return nil }
     }
 
+    /// Whether some process holds the lock on `path` now (a shared lock cannot be had, and is
+    /// let go at once if it can): a reader's sign that a writer is at work. False when the file
+    /// is missing or cannot be asked.
+    public static func isHeld(_ path: String) -> Bool {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        while true {
+            if flock(fd, LOCK_SH | LOCK_NB) == 0 {
+                _ = flock(fd, LOCK_UN)
+                return false
+            }
+            if errno != EINTR { return errno == EWOULDBLOCK }
+        }
+    }
+
     public func release() {
         guard held else { return }
         held = false

@@ -114,6 +114,36 @@ import Testing
         }
     }
 
+    /// The same damage with a writer at work (its lock held): a reader told how to see that
+    /// stops at the last complete batch, leaving the rest of the file to the writer (a batch it
+    /// is appending, an import's staged batches), which still finds the corruption; a reader
+    /// that finds no writer at work, or is not told how to look, reports it.
+    @Test func aReaderLeavesTheIncompleteTailToAWriterAtWork() throws {
+        let dir = TemporaryDirectory()
+        let (path, _) = try store(dir, [["a"], ["b"], ["c"]])
+        FileDamage.remove(dir.logDirectory + "/" + RecordFormat.indexName(base: 1))
+        let record2 = 32 + 29 + RecordFormat.commitFrameBytes
+        FileDamage.zero(path, range: (record2 + 10)..<(record2 + 20))
+        let lockPath = dir.path + "/LOCK"
+        func isCorruption(_ error: any Error) -> Bool {
+            if case StorageError.corruptRecord(_, _, 2, _) = error { return true }
+            return false
+        }
+        #expect(!StoreLock.isHeld(lockPath), "no lock file yet")
+        #expect { try Log.open(directory: dir.logDirectory, writerAtWork: { StoreLock.isHeld(lockPath) }) } throws: { isCorruption($0) }
+        let lock = try StoreLock.acquire(lockPath, timeoutMillis: 1000)
+        #expect(StoreLock.isHeld(lockPath))
+        let reader = try Log.open(directory: dir.logDirectory, writerAtWork: { StoreLock.isHeld(lockPath) })
+        #expect(reader.head.position == 1 && reader.notes.isEmpty)
+        #expect { try Log.open(directory: dir.logDirectory) } throws: { isCorruption($0) }
+        #expect { try Log.open(directory: dir.logDirectory, allSegments: true) } throws: { isCorruption($0) }
+        lock.release()
+        #expect(!StoreLock.isHeld(lockPath))
+        #expect { try Log.open(directory: dir.logDirectory, writerAtWork: { StoreLock.isHeld(lockPath) }) } throws: { isCorruption($0) }
+        // The writer applies recovery rule 3 whatever it is told.
+        #expect { try LogFixture.recover(dir) } throws: { isCorruption($0) }
+    }
+
     @Test func editedRecordWithRecomputedCRCFailsVerifyNamingItsPosition() throws {
         let dir = TemporaryDirectory()
         let (path, _) = try store(dir, [["a"], ["amount=100"], ["c"]])

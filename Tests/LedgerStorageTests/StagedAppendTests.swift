@@ -93,10 +93,15 @@ import Testing
             let staged = StagedAppend(writer)
             try Self.stage(rest, writer, staged)
             #expect(staged.batchCount == rest.count)
-            // A reader sees the log as it was, with nothing to say about it.
+            // A reader sees the log as it was, with nothing to say about it: one that searches the
+            // staged tail for a commit record, and one that leaves it to the writer at work.
             let reader = try Log.open(directory: dir.logDirectory)
             #expect(reader.head == head)
             #expect(reader.notes.isEmpty)
+            let lockPath = dir.path + "/LOCK"
+            #expect(StoreLock.isHeld(lockPath))
+            let leaving = try Log.open(directory: dir.logDirectory, writerAtWork: { StoreLock.isHeld(lockPath) })
+            #expect(leaving.head == head && leaving.notes.isEmpty)
             #expect(try LogFixture.readAll(dir).count == Int(head.position))
             if segmentBytes == 256 {
                 #expect(try FileManager.default.contentsOfDirectory(atPath: dir.logDirectory).contains { $0.hasPrefix(StagedAppend.stagingPrefix) })
