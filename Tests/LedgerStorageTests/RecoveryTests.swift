@@ -99,13 +99,18 @@ import Testing
         #expect(FileDamage.size(path) == size)
     }
 
-    @Test func damagedBatchFollowedByAGoodCommitIsCorruption() throws {
-        let dir = TemporaryDirectory()
+    /// Three one-record batches, their index removed so that nothing vouches for them, the
+    /// middle one's record damaged: a bad batch followed by a good commit record.
+    func middleBatchDamaged(_ dir: TemporaryDirectory) throws {
         let (path, _) = try store(dir, [["a"], ["b"], ["c"]])
-        // Remove the index so nothing vouches for the batches, then damage the middle one's record.
         FileDamage.remove(dir.logDirectory + "/" + RecordFormat.indexName(base: 1))
         let record2 = 32 + 29 + RecordFormat.commitFrameBytes
         FileDamage.zero(path, range: (record2 + 10)..<(record2 + 20))
+    }
+
+    @Test func damagedBatchFollowedByAGoodCommitIsCorruption() throws {
+        let dir = TemporaryDirectory()
+        try middleBatchDamaged(dir)
         #expect {
             try LogFixture.recover(dir)
         } throws: { error in
@@ -120,10 +125,7 @@ import Testing
     /// that finds no writer at work, or is not told how to look, reports it.
     @Test func aReaderLeavesTheIncompleteTailToAWriterAtWork() throws {
         let dir = TemporaryDirectory()
-        let (path, _) = try store(dir, [["a"], ["b"], ["c"]])
-        FileDamage.remove(dir.logDirectory + "/" + RecordFormat.indexName(base: 1))
-        let record2 = 32 + 29 + RecordFormat.commitFrameBytes
-        FileDamage.zero(path, range: (record2 + 10)..<(record2 + 20))
+        try middleBatchDamaged(dir)
         let lockPath = dir.path + "/LOCK"
         func isCorruption(_ error: any Error) -> Bool {
             if case StorageError.corruptRecord(_, _, 2, _) = error { return true }
