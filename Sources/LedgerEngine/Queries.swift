@@ -24,15 +24,16 @@ extension Ledger {
     /// Current balances of `ids` (all accounts when empty).
     public func balances(_ ids: [AccountID]) throws -> BalanceAnswer {
         let log = try openLog()
-        if let views = try Views.openForReading(layout, log: log) {
+        if let views = try Views.openForReading(layout, log: log, catchUpMax: Views.readerCatchUpMax) {
             let accounts = try ids.isEmpty ? views.allAccounts() : ids.map { id in
                 guard let a = try views.account(id) else { throw unknown(id) }
                 return a
             }
             return BalanceAnswer(position: log.head.position, accounts: accounts, startPosition: views.checkpoint, replayed: views.replayed)
         }
-        // No views yet (or damaged, and only a writer may rebuild them): the as-of path at the head
-        // (newest snapshot plus the log after it) gives the same answer.
+        // No views yet (or damaged, and only a writer may rebuild them; or far behind the log, their
+        // writer still at work or stopped): the as-of path at the head (newest snapshot plus the log
+        // after it) gives the same answer.
         return try balances(ids, atPosition: log.head.position, log: log).0
     }
 
@@ -45,7 +46,7 @@ extension Ledger {
         let log = try openLog()
         let start: UInt64
         let account: Account
-        if let views = try Views.openForReading(layout, log: log) {
+        if let views = try Views.openForReading(layout, log: log, catchUpMax: Views.readerCatchUpMax) {
             guard let a = try views.account(id) else { throw unknown(id) }
             account = a
             start = a.openedPosition
@@ -90,6 +91,7 @@ extension Ledger {
     /// The global feed from `position`, with each event's accounts (for currency and scale).
     public func events(from position: UInt64, _ visit: (RecordedEvent, [AccountID: Account]) throws -> Bool) throws -> UInt64 {
         let log = try openLog()
+        // However far behind: without the views, each account would be a fold of its own.
         let views = try Views.openForReading(layout, log: log)
         var known: [AccountID: Account] = [:]
         try log.forEachEvent(from: position) { recorded in

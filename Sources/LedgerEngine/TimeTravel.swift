@@ -116,7 +116,7 @@ extension Ledger {
     /// The named accounts at `position` from the history view, or nil when it cannot answer
     /// (no views yet, a store from before the view, a record missing or damaged).
     private func historyAnswer(_ ids: [AccountID], atPosition position: UInt64, log: Log) throws -> BalanceAnswer? {
-        guard let views = try Views.openForReading(layout, log: log), let history = views.history else { return nil }
+        guard let views = try Views.openForReading(layout, log: log, catchUpMax: Views.readerCatchUpMax), let history = views.history else { return nil }
         var accounts: [Account] = []
         do {
             for id in ids {
@@ -177,7 +177,7 @@ extension Ledger {
     /// currency, scale and overdraft never change), read from the accounts view in one pass: an
     /// early as-of may meet thousands of openings. nil without the view.
     private func accountsByOpening(_ log: Log) throws -> [UInt64: Account]? {
-        guard let views = try Views.openForReading(layout, log: log) else { return nil }
+        guard let views = try Views.openForReading(layout, log: log, catchUpMax: Views.readerCatchUpMax) else { return nil }
         var all: [UInt64: Account] = [:]
         for a in try views.allAccounts() { all[a.openedPosition] = a }
         return all

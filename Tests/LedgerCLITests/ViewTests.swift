@@ -85,6 +85,43 @@ import Testing
         #expect(try s.run("verify").status == 0)
     }
 
+    /// Views far behind the log (put back from 70 000 events earlier, as an import's views are
+    /// while its batches become durable): a query answers from the newest snapshot and the log
+    /// instead of folding every event over the views one by one, with the same balances; the
+    /// next writer brings the views back and queries use them again.
+    @Test func viewsFarBehindTheLogAreLeftForTheSnapshotAndTheLog() throws {
+        let s = CLIStore()
+        var lines = (0..<10).map { "{\"op\":\"open\",\"account\":\"a\($0)\"}" }
+        lines += (0..<990).map { "{\"op\":\"deposit\",\"account\":\"a\($0 % 10)\",\"amount\":\"1.00\"}" }
+        #expect(try s.run("import", "-", stdin: lines.joined(separator: "\n")).status == 0)
+        let views = s.dir.path + "/views", early = s.dir.path + "/views-at-1000"
+        try FileManager.default.copyItem(atPath: views, toPath: early)
+        let more = (0..<70_000).map { "{\"op\":\"deposit\",\"account\":\"a\($0 % 10)\",\"amount\":\"0.0\($0 % 3 + 1)\"}" }
+        #expect(try s.run("import", "-", stdin: more.joined(separator: "\n")).status == 0)
+        let current = try s.json("balance")
+        #expect(current["replayed"] as? Int == 0)
+        func balances(_ answer: [String: Any]) -> [String] {
+            (answer["accounts"] as? [[String: Any]] ?? []).map { "\($0["account"] ?? "") \($0["balance"] ?? "")" }
+        }
+        try FileManager.default.removeItem(atPath: views)
+        try FileManager.default.moveItem(atPath: early, toPath: views)
+        // The snapshot written at the end of the second import (every 10 000 events), and the log after it.
+        let behind = try s.json("balance")
+        #expect(balances(behind) == balances(current))
+        let snapshot = behind["snapshot_position"] as? Int ?? 0
+        #expect(snapshot >= 70_000 && behind["replayed"] as? Int == 71_000 - snapshot, "\(behind)")
+        let one = try s.json("balance", "a3")
+        #expect(balances(one) == balances(current).filter { $0.hasPrefix("a3 ") })
+        #expect(one["snapshot_position"] as? Int == snapshot)
+        // A writer brings the views to the head (their checkpoint moves every 64 events); queries
+        // read them again.
+        try s.json("deposit", "a0", "1.00")
+        let after = try s.json("balance", "a3")
+        #expect((after["replayed"] as? Int ?? 64) < 64 && (after["snapshot_position"] as? Int ?? 0) > 71_000 - 64, "\(after)")
+        #expect(balances(after) == balances(one))
+        #expect(try s.run("verify").status == 0)
+    }
+
     /// Enough events for the balances to be replayed in parts (one a core, at least 65 536
     /// events each), accounts opened all along: the accounts view equals the one imports kept.
     @Test func replayOfTheBalancesInPartsGivesTheViewImportsKept() throws {
