@@ -59,15 +59,15 @@ public struct KeyTable {
     @inline(__always)
     private static func home(_ key: UInt64, _ mask: Int) -> Int { Int(truncatingIfNeeded: slotHash(key)) & mask }
 
-    // Each lookup and insert below takes the key's slotHash too: a caller that has it (an
-    // import's parser computes it with the key) saves two of its three computations a key.
-
     /// SlotTable.precedes for two slots of 8-byte keys: key bytes in memory order (the
     /// little-endian key byte-swapped, compared as a number), then position.
     @inline(__always)
     private static func precedes(_ a: Slot, _ b: Slot) -> Bool {
         a.key != b.key ? a.key.byteSwapped < b.key.byteSwapped : a.position < b.position
     }
+
+    // Each lookup and insert below also takes the key's slotHash: a caller that has it (an
+    // import's parser computes it with the key) saves two of its three computations a key.
 
     /// Positions recorded under `key`.
     public func positions(_ key: UInt64, _ visit: (UInt64) throws -> Void) rethrows {
