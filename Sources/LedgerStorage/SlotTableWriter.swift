@@ -98,37 +98,48 @@ public final class SlotTableWriter: @unchecked Sendable {
     /// `mark`: the owner's checkpoint mark (SlotTable.checkpointMark).
     public func write(checkpoint: UInt64, mark: UInt64 = 0, minimumCapacity: Int = 0) throws -> PreparedSlotTable {
         let capacity = max(SlotTable.capacityFor(count: count), minimumCapacity)
-        let temp = path + ".new"
-        // A write that fails leaves no half-written file behind.
-        do { try writeFile(temp, capacity: capacity, checkpoint: checkpoint, mark: mark) } catch {
-            try? FileSystem.remove(temp)
-            throw error
-        }
-        spill?.close()
-        spill = nil
-        spilledSlots = 0
-        return PreparedSlotTable(temp: temp, path: path, keyBytesMax: keyBytesMax, valueBytes: valueBytes, contentVersion: contentVersion)
-    }
-
-    private func writeFile(_ temp: String, capacity: Int, checkpoint: UInt64, mark: UInt64) throws {
-        try SlotTable.wrap {
-            try FileSystem.makeDirectory(directory)
-            let fd = try FileDescriptor.open(temp, O_RDWR | O_CREAT | O_TRUNC)
-            defer { fd.close() }
-            try fd.writeAll(SlotTable.header(slotBytes: slotBytes, capacity: capacity, count: count, checkpoint: checkpoint,
-                                             keyBytesMax: keyBytesMax, valueBytes: valueBytes, contentVersion: contentVersion,
-                                             checkpointMark: mark), at: 0)
-            var out = SlotRun(fd: fd, slotBytes: slotBytes, capacity: capacity)
+        let prepared = try Self.writeTable(path: path, keyBytesMax: keyBytesMax, valueBytes: valueBytes, contentVersion: contentVersion,
+                                           capacity: capacity, count: count, checkpoint: checkpoint, mark: mark) { out in
             if spill == nil {
                 try place(buffer, buffered, into: &out)
             } else {
                 try spillBuffer()
                 try placePartitioned(capacity: capacity, into: &out)
             }
-            try out.finish()
-            try out.wrapAround()
-            try fd.syncData()
         }
+        spill?.close()
+        spill = nil
+        spilledSlots = 0
+        return prepared
+    }
+
+    /// Writes a table at `path`.new: its header, then the slots `place` puts in the run in
+    /// slot order (gaps empty, entries past the last slot wrapped to the first), fsynced. A
+    /// write that fails leaves no half-written file behind.
+    fileprivate static func writeTable(path: String, keyBytesMax: Int, valueBytes: Int, contentVersion: UInt32, capacity: Int,
+                                       count: Int, checkpoint: UInt64, mark: UInt64,
+                                       _ place: (inout SlotRun) throws -> Void) throws -> PreparedSlotTable {
+        let slotBytes = SlotTable.slotHeaderBytes + keyBytesMax + valueBytes
+        let temp = path + ".new"
+        do {
+            try SlotTable.wrap {
+                try FileSystem.makeDirectory(FileSystem.parentDirectory(of: path))
+                let fd = try FileDescriptor.open(temp, O_RDWR | O_CREAT | O_TRUNC)
+                defer { fd.close() }
+                try fd.writeAll(SlotTable.header(slotBytes: slotBytes, capacity: capacity, count: count, checkpoint: checkpoint,
+                                                 keyBytesMax: keyBytesMax, valueBytes: valueBytes, contentVersion: contentVersion,
+                                                 checkpointMark: mark), at: 0)
+                var out = SlotRun(fd: fd, slotBytes: slotBytes, capacity: capacity)
+                try place(&out)
+                try out.finish()
+                try out.wrapAround()
+                try fd.syncData()
+            }
+        } catch {
+            try? FileSystem.remove(temp)
+            throw error
+        }
+        return PreparedSlotTable(temp: temp, path: path, keyBytesMax: keyBytesMax, valueBytes: valueBytes, contentVersion: contentVersion)
     }
 
     /// Writes the table and puts it in place (rename), then opens it.
@@ -220,37 +231,22 @@ extension SlotTableWriter {
     /// Writes the table of 8-byte keys (no value) that `keys` holds, laid out as it is (its
     /// capacity, each entry in its slot), at `path`.new: complete and fsynced, not yet in place.
     static func write(laidOut keys: KeyTable, path: String, contentVersion: UInt32, checkpoint: UInt64, mark: UInt64) throws -> PreparedSlotTable {
-        let keyBytes = 8, slotBytes = SlotTable.slotHeaderBytes + keyBytes
-        let temp = path + ".new"
-        do {
-            try SlotTable.wrap {
-                try FileSystem.makeDirectory(FileSystem.parentDirectory(of: path))
-                let fd = try FileDescriptor.open(temp, O_RDWR | O_CREAT | O_TRUNC)
-                defer { fd.close() }
-                try fd.writeAll(SlotTable.header(slotBytes: slotBytes, capacity: keys.capacity, count: keys.count, checkpoint: checkpoint,
-                                                 keyBytesMax: keyBytes, valueBytes: 0, contentVersion: contentVersion,
-                                                 checkpointMark: mark), at: 0)
-                var out = SlotRun(fd: fd, slotBytes: slotBytes, capacity: keys.capacity)
-                let slot = UnsafeMutableRawPointer.allocate(byteCount: slotBytes, alignment: 8)
-                defer { slot.deallocate() }
-                let noValue = UnsafeRawBufferPointer(start: nil, count: 0)
-                try keys.withSlots { slots in
-                    for i in slots.indices where slots[i].key != 0 {
-                        withUnsafeBytes(of: slots[i].key.littleEndian) { key in
-                            SlotTable.encodeSlot(key: key, appliedPosition: slots[i].position, value: noValue, keyBytesMax: keyBytes, into: slot)
-                        }
-                        // Its own slot: every entry before it sits in an earlier one.
-                        try out.place(slot, home: i)
+        let keyBytes = 8
+        return try writeTable(path: path, keyBytesMax: keyBytes, valueBytes: 0, contentVersion: contentVersion, capacity: keys.capacity,
+                              count: keys.count, checkpoint: checkpoint, mark: mark) { out in
+            let slot = UnsafeMutableRawPointer.allocate(byteCount: SlotTable.slotHeaderBytes + keyBytes, alignment: 8)
+            defer { slot.deallocate() }
+            let noValue = UnsafeRawBufferPointer(start: nil, count: 0)
+            try keys.withSlots { slots in
+                for i in slots.indices where slots[i].key != 0 {
+                    withUnsafeBytes(of: slots[i].key.littleEndian) { key in
+                        SlotTable.encodeSlot(key: key, appliedPosition: slots[i].position, value: noValue, keyBytesMax: keyBytes, into: slot)
                     }
+                    // Its own slot: every entry before it sits in an earlier one.
+                    try out.place(slot, home: i)
                 }
-                try out.finish()
-                try fd.syncData()
             }
-        } catch {
-            try? FileSystem.remove(temp)
-            throw error
         }
-        return PreparedSlotTable(temp: temp, path: path, keyBytesMax: keyBytes, valueBytes: 0, contentVersion: contentVersion)
     }
 }
 
