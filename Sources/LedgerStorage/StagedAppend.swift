@@ -39,11 +39,9 @@ public final class StagedAppend {
         let fd: FileDescriptor
         /// Its staging name, until it is put in place; nil for the last segment, staged in place.
         var stagingPath: String?
-        /// Bytes written, staged or committed.
+        /// Bytes written, staged or committed, or being written (a write that fails halfway
+        /// counts whole, so that `discard` cuts what it left).
         var end: Int
-        /// The end of the bytes a write may have reached, a failed one included (so that
-        /// `discard` cuts what a write that failed halfway left).
-        var reached: Int
         /// Records it holds, staged or committed.
         var records: UInt64
 
@@ -52,7 +50,6 @@ public final class StagedAppend {
             self.fd = fd
             self.stagingPath = stagingPath
             self.end = end
-            reached = end
             self.records = records
         }
     }
@@ -109,7 +106,7 @@ public final class StagedAppend {
         let framesOffset = begins ? RecordFormat.segmentHeaderBytes : file.end
         let header = begins ? SegmentHeader.encode(base: file.segment.base) : []
         let end = framesOffset + batch.byteCount + RecordFormat.commitFrameBytes
-        file.reached = max(file.reached, end)
+        file.end = end
         try StorageError.wrapping {
             try header.withUnsafeBytes { h in
                 try batch.frames.withUnsafeBytes { f in
@@ -123,7 +120,6 @@ public final class StagedAppend {
                                         positions: batch.firstPosition...(batch.nextPosition - 1),
                                         lastTimestampMicros: batch.lastTimestampMicros, chain: [], indexEntries: [])
         staged.append(Staged(file: file, written: written, framesOffset: framesOffset))
-        file.end = end
         file.records += UInt64(batch.count)
         nextPosition = batch.nextPosition
     }
@@ -228,7 +224,7 @@ public final class StagedAppend {
         for file in files {
             if let path = file.stagingPath {
                 try? FileSystem.remove(path)
-            } else if file.reached > file.segment.committedBytes {
+            } else if file.end > file.segment.committedBytes {
                 try? file.fd.truncate(to: file.segment.committedBytes)
             }
             file.fd.close()
