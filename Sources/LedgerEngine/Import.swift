@@ -146,7 +146,7 @@ private struct ImportRun {
     private let keysInMemoryMax: Int
     /// Positions reversed by this import → the position of their reversal (a second one is rejected).
     private var reversedHere: [UInt64: UInt64] = [:]
-    private var idsAdded = 0
+    private var keysAdded = 0
     /// The batches built so far, written to the log without their commit records.
     private let staged: StagedAppend
     private var batch: Batch
@@ -296,8 +296,12 @@ private struct ImportRun {
         if let j { accounts.set(j, after: event.body, at: position, before: b) }
         if let i { addHistory(i, side: HistoryView.side(of: accounts.ids[i], in: event.body), before: a, position: position) }
         if let j { addHistory(j, side: HistoryView.side(of: accounts.ids[j], in: event.body), before: b, position: position) }
-        if request.idHash != 0 { try addKey(request, position: position) }
-        if case .reverse(let p) = command { reversedHere[p] = position }
+        if request.idHash != 0 { try addKey(request.idHash, slotHash: request.idSlotHash, position: position) }
+        if case .reverse(let p) = command {
+            reversedHere[p] = position
+            let hash = Views.idHash(Views.reversalKey(p))
+            try addKey(hash, slotHash: KeyTable.slotHash(hash), position: position)
+        }
         summary.imported += 1
     }
 
@@ -346,7 +350,7 @@ private struct ImportRun {
             accounts.move(j, units, at: position)
             addHistory(j, side: 1, head: to.lastPosition, position: position)
         }
-        if request.idHash != 0 { try addKey(request, position: position) }
+        if request.idHash != 0 { try addKey(request.idHash, slotHash: request.idSlotHash, position: position) }
         summary.imported += 1
         return true
     }
@@ -393,7 +397,8 @@ private struct ImportRun {
         if historyChanges.count >= history.chunkItems { history.add(chunk: &historyChanges) }
     }
 
-    private mutating func addKey(_ request: ImportRequest, position: UInt64) throws {
+    /// Adds a key the ids view gains (an idempotency key, or a reversal's), `slotHash` its KeyTable.slotHash.
+    private mutating func addKey(_ hash: UInt64, slotHash: UInt64, position: UInt64) throws {
         if keys.count >= keysInMemoryMax {
             let runs = spilledKeys
             try LedgerError.translating {
@@ -403,8 +408,8 @@ private struct ImportRun {
             }
             keysSpilled = true
         }
-        keys.insert(request.idHash, slotHash: request.idSlotHash, position: position)
-        idsAdded += 1
+        keys.insert(hash, slotHash: slotHash, position: position)
+        keysAdded += 1
     }
 
     /// The (at most two) accounts of the event a reversal undoes.
@@ -467,17 +472,16 @@ private struct ImportRun {
     // MARK: Writing
 
     /// How many keys the ids view gains: this import's idempotency keys and reversals.
-    var newKeyCount: Int { idsAdded + reversedHere.count }
+    var newKeyCount: Int { keysAdded }
 
     /// Every key the ids view gains, in its own layout, when the in-memory table holds them all
-    /// (none spilled, no reversal).
-    var laidOutKeys: KeyTable? { keysSpilled || !reversedHere.isEmpty ? nil : keys }
+    /// (none spilled).
+    var laidOutKeys: KeyTable? { keysSpilled ? nil : keys }
 
     /// Each key the ids view gains, as (hash, position).
     func forEachNewKey(_ body: (UInt64, UInt64) throws -> Void) throws {
         try keys.forEach(body)
         try spilledKeys.forEach(body)
-        for (reversed, position) in reversedHere { try body(Views.idHash(Views.reversalKey(reversed)), position) }
     }
 
     /// The position of the last event validated (the log's head when there is none).

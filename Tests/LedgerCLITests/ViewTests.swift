@@ -71,6 +71,8 @@ import Testing
         var many = (0..<400).map { "{\"op\":\"open\",\"account\":\"b\($0)\"}" }
         many += (0..<400).map { "{\"op\":\"deposit\",\"account\":\"b\($0)\",\"amount\":\"\($0 + 1)\",\"id\":\"b\($0)\"}" }
         many += (0..<1200).map { "{\"op\":\"deposit\",\"account\":\"b\($0 % 400)\",\"amount\":\"0.01\",\"id\":\"c\($0)\"}" }
+        // A reversal among them: its key (the position it undoes) joins the ids view the same way.
+        many.append("{\"op\":\"reverse\",\"position\":10}")
         many.append("{\"op\":\"transfer\",\"from\":\"acc1\",\"to\":\"b7\",\"amount\":\"0.50\"}")
         #expect(try s.run("import", "-", stdin: many.joined(separator: "\n")).status == 0)
         #expect(try s.json("balance", "b7", "acc1")["accounts"].flatMap { ($0 as? [[String: Any]])?.compactMap { $0["balance"] as? String } } == ["8.53", "42.25"])
