@@ -463,7 +463,8 @@ final class Views {
     /// The ids view with an import's `keyCount` keys added (8-byte hashes, as `forEachKey` yields
     /// them with their positions), written again under a temporary name — or nil when they are
     /// few enough to insert one by one. `laidOut`: the same keys in a KeyTable, when the import
-    /// kept them all there; a view with no key yet is then written from it, nothing sorted.
+    /// kept them all there; the view is then written from its layout (with the view's own keys
+    /// laid out with them, up to 32 MiB), nothing sorted.
     /// Changes nothing in place: it may run on another thread while the log is appended.
     func prepareImportKeys(keyCount: Int, laidOut: KeyTable?,
                            forEachKey: ((UInt64, UInt64) throws -> Void) throws -> Void) throws -> PreparedSlotTable? {
